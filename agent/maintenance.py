@@ -1,0 +1,140 @@
+"""Planned maintenance: catalogue cron windows and ad-hoc windows (semantics.md §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from agent.catalog.model import Catalog, MaintenanceRule
+from agent.records import MaintenanceWindow
+
+Interval = tuple[datetime, datetime]
+
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def cron_trigger(expression: str, timezone: str) -> CronTrigger:
+    """A trigger for a standard 5-field crontab line (0 or 7 = Sunday), in `timezone`.
+
+    APScheduler numbers weekdays from Monday, so the day-of-week field is translated to names.
+    Raises ValueError naming the bad field.
+    """
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"{expression!r} is not a 5-field cron expression")
+    minute, hour, day, month, dow = fields
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_weekday_names(dow),
+        timezone=ZoneInfo(timezone),
+    )
+
+
+def _weekday_names(field: str) -> str:
+    if field == "*":
+        return "*"
+    days: set[int] = set()
+    for part in field.split(","):
+        days |= _weekday_part(part.strip().lower(), field)
+    return ",".join(_DAY_NAMES[d] for d in sorted(days))
+
+
+def _weekday_part(part: str, field: str) -> set[int]:
+    base, _, step_text = part.partition("/")
+    step = int(step_text) if step_text.isdigit() else 1
+    if step_text and not step_text.isdigit():
+        raise ValueError(f"day-of-week {field!r}: bad step {step_text!r}")
+    if base == "*":
+        first, last = 0, 6
+    elif "-" in base:
+        low, high = base.split("-", 1)
+        first, last = _weekday(low, field), _weekday(high, field)
+        if last == 0 and first > 0:
+            last = 7  # "5-7" and "fri-sun" run to Sunday
+    else:
+        first = last = _weekday(base, field)
+    if first > last:
+        raise ValueError(f"day-of-week {field!r}: range {base!r} runs backwards")
+    return {d % 7 for d in range(first, last + 1, step)}
+
+
+def _weekday(token: str, field: str) -> int:
+    if token.isdigit() and 0 <= int(token) <= 7:
+        return int(token) % 7
+    if token[:3] in _DAY_NAMES:
+        return _DAY_NAMES.index(token[:3])
+    raise ValueError(f"day-of-week {field!r}: {token!r} is not a weekday (0-7 or sun-sat)")
+
+
+def rule_windows(rule: MaintenanceRule, start: datetime, end: datetime) -> list[Interval]:
+    """Occurrences of a recurring window that overlap [start, end)."""
+    trigger = cron_trigger(rule.cron, rule.timezone)
+    length = timedelta(seconds=rule.duration)
+    windows: list[Interval] = []
+    fire = trigger.get_next_fire_time(None, start - length)
+    while fire is not None and fire < end:
+        begin = fire.astimezone(UTC)  # aware + timedelta is wall-clock arithmetic: go UTC first
+        if begin + length > start:
+            windows.append((begin, begin + length))
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return windows
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted, non-overlapping union."""
+    merged: list[Interval] = []
+    for begin, finish in sorted(intervals):
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], finish))
+        else:
+            merged.append((begin, finish))
+    return merged
+
+
+def overlap_seconds(start: datetime, end: datetime, windows: Sequence[Interval]) -> float:
+    """Seconds of [start, end) covered by the (merged) windows."""
+    total = 0.0
+    for begin, finish in windows:
+        lo, hi = max(start, begin), min(end, finish)
+        if hi > lo:
+            total += (hi - lo).total_seconds()
+    return total
+
+
+@dataclass
+class MaintenanceCalendar:
+    """Answers "was this service in planned maintenance then?" for the engine and reports."""
+
+    catalog: Catalog
+    adhoc: Sequence[MaintenanceWindow] = ()
+    allow_retroactive: bool = False
+
+    def planned(self, service: str, start: datetime, end: datetime) -> list[Interval]:
+        """Merged planned windows of `service` overlapping [start, end)."""
+        found: list[Interval] = []
+        svc = self.catalog.by_id.get(service)
+        for rule in svc.maintenance if svc else ():
+            found.extend(rule_windows(rule, start, end))
+        for window in self.adhoc:
+            if window.service == service and self._counts(window):
+                if window.start < end and window.end > start:
+                    found.append((window.start, window.end))
+        return merge(found)
+
+    def in_planned(self, service: str, at: datetime) -> bool:
+        return bool(self.planned(service, at, at + timedelta(microseconds=1)))
+
+    def overlap(self, service: str, start: datetime, end: datetime) -> float:
+        return overlap_seconds(start, end, self.planned(service, start, end))
+
+    def _counts(self, window: MaintenanceWindow) -> bool:
+        if window.cancelled_at is not None and window.cancelled_at <= window.start:
+            return False
+        return self.allow_retroactive or not window.retroactive

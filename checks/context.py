@@ -1,0 +1,30 @@
+"""What a probe may use besides its own spec: shared clients, the heartbeat book, a clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from checks.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from checks.heartbeat import HeartbeatBook
+    from checks.http_clients import HttpClientPool
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeContext:
+    http: HttpClientPool
+    heartbeats: HeartbeatBook
+    clock: Clock = SystemClock()
+
+    @classmethod
+    def create(cls, clock: Clock | None = None) -> ProbeContext:
+        from checks.heartbeat import HeartbeatBook
+        from checks.http_clients import HttpClientPool
+
+        chosen = clock or SystemClock()
+        return cls(http=HttpClientPool(), heartbeats=HeartbeatBook(chosen), clock=chosen)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,206 @@
+"""Typed configuration of every probe kind, validated when the catalogue is built.
+
+Each model is what one `checks/<kind>.py` module receives. Field names are the YAML keys.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from checks.durations import Duration
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BasicAuth(Spec):
+    username: str
+    password: SecretStr
+
+
+class HttpAuth(Spec):
+    basic: BasicAuth | None = None
+    bearer: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> HttpAuth:
+        if (self.basic is None) == (self.bearer is None):
+            raise ValueError("give exactly one of basic or bearer")
+        return self
+
+
+class ClientCert(Spec):
+    cert: str
+    key: str | None = None
+
+
+class HttpSpec(Spec):
+    url: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    auth: HttpAuth | None = None
+    client_cert: ClientCert | None = None
+    ca_bundle: str | None = None
+    verify: bool = True
+    follow_redirects: bool = True
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    expect_status: list[int] | None = None  # None: any 2xx
+    body_contains: str | None = None
+    body_regex: str | None = None
+    json_: dict[str, Any] | None = Field(default=None, alias="json")  # {"$.status": "UP"}
+    expect_headers: dict[str, str] = Field(default_factory=dict)  # header -> regex
+    max_latency: Duration | None = None  # over it: degraded
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    static: bool = False  # page content should not change (defacement watch)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s:]+(:\d+)?(/\S*)?$", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("expect_status")
+    @classmethod
+    def _statuses(cls, value: list[int] | None) -> list[int] | None:
+        for status in value or []:
+            if not 100 <= status <= 599:
+                raise ValueError(f"{status!r} is not an HTTP status")
+        return value
+
+    @field_validator("body_regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        return _compilable(value)
+
+    @field_validator("json_")
+    @classmethod
+    def _json_paths(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for path in value or {}:
+            if not path.startswith("$"):
+                raise ValueError(f"{path!r} is not a JSON path (start it with '$')")
+        return value
+
+    @property
+    def is_https(self) -> bool:
+        return self.url.startswith("https://")
+
+
+class TcpSpec(Spec):
+    host: str
+    port: int = Field(ge=1, le=65535)
+    send: str | None = None
+    expect: str | None = None  # substring of the banner/answer
+
+
+class TlsSpec(Spec):
+    host: str
+    port: int = Field(default=443, ge=1, le=65535)
+    server_name: str | None = None  # SNI and hostname to match; default: host
+    min_days: int = Field(default=21, ge=0)  # below: degraded
+    fingerprint_sha256: str | None = None  # pin, hex with or without colons
+    min_version: Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] = "TLSv1.2"
+    ca_bundle: str | None = None
+
+    @field_validator("fingerprint_sha256")
+    @classmethod
+    def _fingerprint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        clean = value.replace(":", "").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", clean):
+            raise ValueError(f"{value!r} is not a SHA-256 fingerprint (64 hex digits)")
+        return clean
+
+
+class DnsSpec(Spec):
+    name: str
+    type: Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "PTR", "CAA"] = "A"
+    resolver: str | None = None  # IP address; None: the system resolver
+    port: int = Field(default=53, ge=1, le=65535)
+    protocol: Literal["udp", "tcp"] = "udp"
+    expect_rcode: Literal["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED"] = "NOERROR"
+    expect_answers: list[str] | None = None  # exact set
+    answer_regex: str | None = None  # every answer must match
+
+    @field_validator("answer_regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        return _compilable(value)
+
+
+class IcmpSpec(Spec):
+    host: str
+    count: int = Field(default=3, ge=1, le=20)
+    interval: Duration = 0.2
+    max_loss_ratio: float = Field(default=0.0, ge=0, le=1)  # above: degraded; all lost: fail
+    max_rtt: Duration | None = None  # above: degraded
+    privileged: bool = False
+
+
+class HeartbeatSpec(Spec):
+    max_silence: Duration
+    token: SecretStr | None = None
+
+
+class NagiosSpec(Spec):
+    command: list[str] = Field(min_length=1)  # argv, never a shell
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class HostSpec(Spec):
+    resource: Literal["cpu", "memory", "disk", "process", "port"]
+    warn_percent: float | None = Field(default=None, ge=0, le=100)  # above: degraded
+    crit_percent: float | None = Field(default=None, ge=0, le=100)  # above: fail
+    path: str = "/"  # disk
+    process: str | None = None  # process name
+    port: int | None = Field(default=None, ge=1, le=65535)  # a local port listening
+
+    @model_validator(mode="after")
+    def _needs(self) -> HostSpec:
+        if self.resource == "process" and not self.process:
+            raise ValueError("resource 'process' needs 'process' (the process name)")
+        if self.resource == "port" and self.port is None:
+            raise ValueError("resource 'port' needs 'port'")
+        return self
+
+
+KindSpec = HttpSpec | TcpSpec | TlsSpec | DnsSpec | IcmpSpec | HeartbeatSpec | NagiosSpec | HostSpec
+
+KINDS: dict[str, type[Spec]] = {
+    "http": HttpSpec,
+    "tcp": TcpSpec,
+    "tls": TlsSpec,
+    "dns": DnsSpec,
+    "icmp": IcmpSpec,
+    "heartbeat": HeartbeatSpec,
+    "nagios": NagiosSpec,
+    "host": HostSpec,
+}
+
+
+def target_host(spec: KindSpec) -> str | None:
+    """The host a probe talks to, for per-host concurrency caps."""
+    if isinstance(spec, HttpSpec):
+        return re.sub(r"^https?://([^/:]+).*$", r"\1", spec.url)
+    if isinstance(spec, TcpSpec | TlsSpec | IcmpSpec):
+        return spec.host
+    if isinstance(spec, DnsSpec):
+        return spec.resolver
+    return None
+
+
+def _compilable(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from exc
+    return value
