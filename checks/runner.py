@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from checks import dns, heartbeat, host, http, icmp, nagios, tcp, tls
 from checks.context import ProbeContext
@@ -14,7 +14,12 @@ from checks.specs import KindSpec
 
 log = logging.getLogger(__name__)
 
-ProbeFn = Callable[[Any, float, ProbeContext], Awaitable[Verdict]]
+class ProbeFn(Protocol):
+    """Every `checks/<kind>.py` exposes `probe` with this signature."""
+
+    def __call__(
+        self, spec: Any, timeout: float, ctx: ProbeContext, *, check_id: str
+    ) -> Awaitable[Verdict]: ...
 
 PROBES: dict[str, ProbeFn] = {
     "http": http.probe,
@@ -36,7 +41,7 @@ async def run_probe(
 ) -> ProbeResult:
     started_at = ctx.clock.now()
     start = ctx.clock.monotonic()
-    verdict = await _verdict(kind, spec, timeout, ctx)
+    verdict = await _verdict(check_id, kind, spec, timeout, ctx)
     duration = max(0.0, ctx.clock.monotonic() - start)
     return ProbeResult(
         check=check_id,
@@ -48,10 +53,12 @@ async def run_probe(
     )
 
 
-async def _verdict(kind: str, spec: KindSpec, timeout: float, ctx: ProbeContext) -> Verdict:
+async def _verdict(
+    check_id: str, kind: str, spec: KindSpec, timeout: float, ctx: ProbeContext
+) -> Verdict:
     try:
         async with asyncio.timeout(timeout + _GRACE_SECONDS):
-            return await PROBES[kind](spec, timeout, ctx)
+            return await PROBES[kind](spec, timeout, ctx, check_id=check_id)
     except TimeoutError:
         return Verdict(Outcome.FAIL, f"timed out after {timeout:g}s")
     except Exception as exc:  # a probe bug must fail that probe, not the agent
