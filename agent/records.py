@@ -51,6 +51,18 @@ class Incident:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckStep:
+    """From `at` the check pushes the service towards `state` (UP, DEGRADED or DOWN).
+
+    `reason` is the first failing probe's reason on a DOWN step (the incident cause).
+    """
+
+    at: datetime
+    state: State
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CheckStatus:
     """What the engine must remember about a check across restarts."""
 
@@ -66,6 +78,8 @@ class CheckStatus:
     last_outcome: str | None = None
     last_result_at: datetime | None = None
     last_reason: str = ""
+    # recent steps, oldest first: what a backdated change needs to recompute the service
+    history: tuple[CheckStep, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

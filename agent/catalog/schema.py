@@ -1,0 +1,140 @@
+"""The catalogue as written in YAML: every key, its type and its limits (pydantic v2)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agent.catalog.model import MACRO_SERVICES, Impact
+from checks.durations import Duration
+from checks.specs import (
+    DnsSpec,
+    HeartbeatSpec,
+    HostSpec,
+    HttpSpec,
+    IcmpSpec,
+    NagiosSpec,
+    TcpSpec,
+    TlsSpec,
+)
+
+MacroService = Literal[
+    "suporte-tecnico",
+    "comunicacoes",
+    "infraestrutura-postos-trabalho",
+    "desenvolvimento-aplicacoes",
+    "formacao",
+    "gestao-informacao",
+]
+assert len(MacroService.__args__) == len(MACRO_SERVICES)  # type: ignore[attr-defined]
+
+_ID = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimingFields(Strict):
+    """Settings inherited defaults -> tier -> service -> check; None means inherit."""
+
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    confirm_down: int | None = Field(default=None, ge=1, le=100)
+    confirm_up: int | None = Field(default=None, ge=1, le=100)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_floor(cls, value: float | None) -> float | None:
+        if value is not None and value < 1:
+            raise ValueError(f"{value:g}s is below the 1s minimum interval")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_positive(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("timeout must be above 0")
+        return value
+
+
+class PolicyFields(TimingFields):
+    merge_within: Duration | None = None
+    flap_start: float | None = Field(default=None, gt=0, le=100)
+    flap_stop: float | None = Field(default=None, ge=0, le=100)
+
+
+class RawDefaults(PolicyFields):
+    pass
+
+
+class RawTier(PolicyFields):
+    severity: str | None = None
+
+
+class RawMaintenance(Strict):
+    cron: str
+    duration: Duration
+    timezone: str = "Europe/Lisbon"
+    reason: str = ""
+
+
+class RawCheck(TimingFields):
+    name: str | None = Field(default=None, pattern=_ID)
+    impact: Impact = Impact.DOWN
+    http: HttpSpec | None = None
+    tcp: TcpSpec | None = None
+    tls: TlsSpec | None = None
+    dns: DnsSpec | None = None
+    icmp: IcmpSpec | None = None
+    heartbeat: HeartbeatSpec | None = None
+    nagios: NagiosSpec | None = None
+    host: HostSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, data: Any) -> Any:
+        from checks.specs import KINDS
+
+        if isinstance(data, dict):
+            kinds = [k for k in KINDS if k in data]
+            if len(kinds) != 1:
+                found = ", ".join(kinds) or "none"
+                raise ValueError(
+                    f"a check needs exactly one kind of {', '.join(KINDS)} (found: {found})"
+                )
+        return data
+
+    @property
+    def kind(self) -> str:
+        from checks.specs import KINDS
+
+        return next(k for k in KINDS if getattr(self, k) is not None)
+
+
+class RawService(PolicyFields):
+    id: str = Field(pattern=_ID, max_length=64)
+    name: str = Field(min_length=1)
+    macro_service: MacroService
+    tier: str
+    pcn: bool = False
+    owner: str = ""
+    monitored: bool = True
+    depends_on: list[str] = Field(default_factory=list)
+    maintenance: list[RawMaintenance] = Field(default_factory=list)
+    checks: list[RawCheck] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _monitored_has_checks(self) -> RawService:
+        if self.monitored and not self.checks:
+            raise ValueError("a monitored service needs at least one check (or monitored: false)")
+        return self
+
+
+class RawCatalog(Strict):
+    version: Literal[1]
+    defaults: RawDefaults = RawDefaults()
+    tiers: dict[str, RawTier] = Field(default_factory=dict)
+    services: list[RawService] = Field(default_factory=list)

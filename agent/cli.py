@@ -1,0 +1,51 @@
+"""The `vigia` command line: one sub-command per module under agent/commands/."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from agent.catalog.errors import CatalogError
+from agent.commands import catalog, check, demo, incidents, indicators, maintenance, run, status
+from agent.settings import load_settings
+
+COMMANDS = (run, demo, check, status, incidents, indicators, maintenance, catalog)
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vigia",
+        description="Service-availability agent: probes, incidents, restore times, QUAR.",
+    )
+    parser.add_argument("--config", help="settings file (default: ./vigia.yaml if present)")
+    parser.add_argument("--catalog", help="catalogue file (default: catalog/services.yaml)")
+    parser.add_argument("--db", help="database URL or SQLite path (default: user data dir)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    flags = {"catalog": args.catalog, "db": args.db, "listen": getattr(args, "listen", None)}
+    try:
+        args.settings = load_settings(args.config, flags=flags)
+    except CatalogError as exc:
+        print(f"vigia: invalid settings:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""`vigia demo`: the agent on a simulated estate on loopback, for a first look with no network."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+from agent.catalog.loader import load
+from agent.commands.common import guarded, open_catalog
+from agent.demo.estate import Estate
+from agent.demo.scenario import CYCLE_SECONDS, SCRIPT, demo_catalog_yaml
+from agent.runtime import Agent
+from agent.settings import Settings
+from agent.store.sql import SqlStore
+from agent.store.url import data_dir
+from checks.clock import SystemClock
+
+NARRATE_EVERY = 1.0
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("demo", help="run the agent on a simulated estate on loopback")
+    parser.add_argument("--listen", help="HOST:PORT for /metrics and /healthz")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.set_defaults(handler=guarded(handle))
+
+
+def handle(args: argparse.Namespace) -> int:
+    settings: Settings = args.settings
+    shipped = open_catalog(settings)
+    workdir = data_dir() / "demo"
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = settings.db or str(workdir / "demo.db")
+    asyncio.run(_demo(settings, shipped, workdir, db, args.duration))
+    return 0
+
+
+async def _demo(settings: Settings, shipped: object, workdir: Path, db: str, duration: float | None) -> None:
+    depends = {s.id: s.depends_on for s in shipped.services}  # type: ignore[attr-defined]
+    estate = Estate(SCRIPT, depends, CYCLE_SECONDS, time.monotonic)
+    await estate.start()
+    catalog_path = workdir / "catalog.yaml"
+    catalog_path.write_text(demo_catalog_yaml(shipped, estate.port), encoding="utf-8")  # type: ignore[arg-type]
+    catalog = load(catalog_path)
+    store = await asyncio.to_thread(SqlStore.open, db)
+    demo_settings = settings.model_copy(update={"catalog": str(catalog_path), "db": db})
+    agent = Agent(settings=demo_settings, catalog=catalog, store=store, clock=SystemClock())
+    _intro(demo_settings, estate, catalog_path, db)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, agent.stop.set)
+    loop.add_signal_handler(signal.SIGTERM, agent.stop.set)
+    if duration is not None:
+        loop.call_later(duration, agent.stop.set)
+    narrator = asyncio.create_task(_narrate(agent, estate))
+    try:
+        await agent.run()
+    finally:
+        narrator.cancel()
+        await estate.close()
+        await asyncio.to_thread(store.close)
+    print("\nvigia demo stopped. Look at what was recorded:")
+    print(f"  vigia --catalog {catalog_path} --db {db} incidents")
+    print(f"  vigia --catalog {catalog_path} --db {db} indicators --from <ISO> --to <ISO>")
+
+
+def _intro(settings: Settings, estate: Estate, catalog: Path, db: str) -> None:
+    host_port = settings.listen
+    print("vigia demo — a simulated estate on loopback, probed every 5 s")
+    print(f"  estate      http://127.0.0.1:{estate.port}/<service>/health")
+    print(f"  catalogue   {catalog}")
+    print(f"  database    {db} (SQLite)")
+    print(f"  metrics     http://{host_port}/metrics")
+    print(f"  health      http://{host_port}/healthz")
+    print("  script (every 10 min):")
+    for fault in SCRIPT:
+        print(f"    +{fault.start:>3.0f}s..{fault.end:>3.0f}s  {fault.note}")
+    print("  Ctrl-C stops cleanly.\n")
+
+
+async def _narrate(agent: Agent, estate: Estate) -> None:
+    """Print every service state change and incident as it happens."""
+    seen: dict[str, str] = {}
+    while True:
+        await asyncio.sleep(NARRATE_EVERY)
+        if not hasattr(agent, "engine"):
+            continue
+        for service in agent.catalog.monitored:
+            status = agent.engine.service_status(service.id)
+            state = status.state.value
+            if seen.get(service.id) != state:
+                if service.id in seen:
+                    print(_line(agent, service.id, state, estate))
+                seen[service.id] = state
+
+
+def _line(agent: Agent, service: str, state: str, estate: Estate) -> str:
+    incident = agent.engine.open_incident(service)
+    note = ""
+    if incident is not None:
+        note = f"  incident #{incident.id} since {incident.started_at:%H:%M:%S}"
+        if incident.root_cause:
+            note += f", root cause {incident.root_cause} (alert inhibited)"
+    stamp = time.strftime("%H:%M:%S")
+    return f"{stamp} [+{estate.elapsed():>3.0f}s] {service:24} -> {state.upper():9}{note}"

@@ -1,0 +1,282 @@
+"""The engine facade: probe results in, effects out, in the order the store applies them.
+
+Plain synchronous code with no clock of its own: every instant comes from the results, so tests
+replay result sequences with explicit timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from agent.catalog.model import Catalog, Impact, Service
+from agent.engine.checkstate import CheckMachine
+from agent.engine.dependencies import descendants, root_cause
+from agent.engine.flapping import FlapDetector
+from agent.engine.incidents import Context, IncidentBook
+from agent.engine.service import Timeline, combine
+from agent.maintenance import MaintenanceCalendar
+from agent.records import (
+    CheckStatus,
+    CheckStatusSaved,
+    Effect,
+    FlappingChanged,
+    Incident,
+    IncidentSaved,
+    ResultRecorded,
+    ServiceStatus,
+    ServiceStatusSaved,
+    Snapshot,
+    State,
+    Transition,
+    UnknownRecorded,
+)
+from checks.result import Outcome, ProbeResult
+
+_Predicate = Callable[[datetime], bool]
+_CauseOf = Callable[[datetime], str]
+
+
+@dataclass
+class _ServiceRuntime:
+    service: Service
+    timeline: Timeline
+    book: IncidentBook
+    flap: FlapDetector = field(default_factory=FlapDetector)
+    last_seen: datetime | None = None
+    last_result_at: datetime | None = None
+
+    def status(self) -> ServiceStatus:
+        now = self.timeline.current
+        incident = self.book.open
+        return ServiceStatus(
+            service=self.service.id,
+            state=now.state if now else State.UNKNOWN,
+            since=now.at if now else None,
+            last_seen_at=self.last_seen,
+            flapping=self.flap.flapping,
+            flap_history=tuple(self.flap.history),
+            open_incident=incident.id if incident else None,
+        )
+
+
+class Engine:
+    def __init__(
+        self, catalog: Catalog, calendar: MaintenanceCalendar, snapshot: Snapshot | None = None
+    ) -> None:
+        self.catalog = catalog
+        self.calendar = calendar
+        snap = snapshot or Snapshot()
+        self._checks: dict[str, CheckMachine] = {}
+        self._services: dict[str, _ServiceRuntime] = {}
+        self._by_service: dict[str, list[CheckMachine]] = {}
+        self._snapshot = snap
+        self._next_id = max([snap.next_incident_id, *(i.id + 1 for i in _incidents(snap))])
+        self._track(catalog)
+        self._snapshot = Snapshot()  # only the first catalogue resumes from it
+
+    # ---- public API -------------------------------------------------------------------------
+
+    def observe(self, result: ProbeResult) -> list[Effect]:
+        in_maintenance = self.calendar.in_planned(result.service, result.started_at)
+        effects: list[Effect] = [ResultRecorded(result, in_maintenance)]
+        machine = self._checks.get(result.check)
+        runtime = self._services.get(result.service)
+        if machine is None or runtime is None:
+            return effects  # not (or no longer) in the catalogue: record it, judge nothing
+        known = result.outcome is not Outcome.UNKNOWN
+        if known:
+            effects += self._silence(runtime, result)
+        changed_at = machine.observe(result)
+        flap_effects = self._flap(runtime, result) if known else []
+        if changed_at is not None:
+            confirmed_at = result.started_at + timedelta(seconds=result.duration)
+            effects += self._rewrite(runtime, changed_at, confirmed_at)
+        effects += flap_effects
+        self._prune(runtime, result.started_at)
+        effects += [CheckStatusSaved(machine.status()), ServiceStatusSaved(runtime.status())]
+        return effects
+
+    def reload(self, catalog: Catalog) -> list[Effect]:
+        """Only new checks and services need a saved status (UNKNOWN) for the board."""
+        before_checks, before_services = set(self._checks), set(self._services)
+        self.catalog = catalog
+        self._track(catalog)
+        effects: list[Effect] = [
+            CheckStatusSaved(m.status()) for c, m in self._checks.items() if c not in before_checks
+        ]
+        effects += [
+            ServiceStatusSaved(r.status())
+            for sid, r in self._services.items()
+            if sid not in before_services
+        ]
+        return effects
+
+    def shutdown(self, at: datetime) -> list[Effect]:
+        # `at` is not needed: the gap until the next result is found by `last_seen` on restart
+        effects: list[Effect] = [CheckStatusSaved(m.status()) for m in self._checks.values()]
+        effects += [ServiceStatusSaved(r.status()) for r in self._services.values()]
+        return effects
+
+    def service_status(self, service: str) -> ServiceStatus:
+        return self._services[service].status()
+
+    def check_status(self, check: str) -> CheckStatus:
+        return self._checks[check].status()
+
+    def open_incident(self, service: str) -> Incident | None:
+        return self._services[service].book.open
+
+    # ---- tracking the catalogue -------------------------------------------------------------
+
+    def _track(self, catalog: Catalog) -> None:
+        """Keep state of what is still there (with its new settings), forget the rest."""
+        checks: dict[str, CheckMachine] = {}
+        for check in catalog.checks.values():
+            machine = self._checks.get(check.id)
+            if machine is None:
+                machine = CheckMachine(check, self._snapshot.checks.get(check.id))
+            machine.check = check  # new timing applies from the next result on
+            checks[check.id] = machine
+        self._checks = checks
+        self._by_service = {s.id: [checks[c.id] for c in s.checks] for s in catalog.services}
+        services: dict[str, _ServiceRuntime] = {}
+        for service in catalog.services:
+            runtime = self._services.get(service.id) or self._resume(service)
+            runtime.service = service
+            runtime.book.service = service
+            services[service.id] = runtime
+        self._services = services
+
+    def _resume(self, service: Service) -> _ServiceRuntime:
+        snap = self._snapshot
+        status = snap.services.get(service.id)
+        steps = snap.recent_transitions.get(service.id, ())
+        if not steps and status is not None and status.since is not None:
+            steps = (_transition(status),)
+        last = snap.open_incidents.get(service.id) or snap.last_incidents.get(service.id)
+        runtime = _ServiceRuntime(
+            service, Timeline(service.id, steps), IncidentBook(service, self.calendar, last)
+        )
+        if status is not None:
+            runtime.flap = FlapDetector(list(status.flap_history), status.flapping)
+            runtime.last_seen = status.last_seen_at
+        return runtime
+
+    def _machines(self, service: str) -> list[CheckMachine]:
+        return self._by_service.get(service, [])
+
+    # ---- one result -------------------------------------------------------------------------
+
+    def _silence(self, runtime: _ServiceRuntime, result: ProbeResult) -> list[Effect]:
+        """Unknown time from the last known result when the gap exceeds the threshold (§4)."""
+        last, at = runtime.last_seen, result.started_at
+        runtime.last_seen = at if last is None else max(last, at)
+        if last is None or (at - last).total_seconds() <= runtime.service.silence_threshold:
+            return []
+        return [UnknownRecorded(runtime.service.id, last, at)]
+
+    def _flap(self, runtime: _ServiceRuntime, result: ProbeResult) -> list[Effect]:
+        instant = _instant_state(self._machines(runtime.service.id))
+        svc = runtime.service
+        changed, percent = runtime.flap.add(instant.value, svc.flap_start, svc.flap_stop)
+        if not changed:
+            return []
+        return [FlappingChanged(svc.id, result.started_at, runtime.flap.flapping, percent)]
+
+    def _rewrite(
+        self, runtime: _ServiceRuntime, at: datetime, confirmed_at: datetime
+    ) -> list[Effect]:
+        sid = runtime.service.id
+        down_before = runtime.timeline.down_start()
+        rewritten = runtime.timeline.rewrite(at, self._machines(sid))
+        if rewritten is None:
+            return []
+        open_before = runtime.book.open
+        ctx = Context(confirmed_at, runtime.flap.flapping, self._cause_of(sid), self._new_id)
+        changed = runtime.book.reconcile(runtime.timeline.down_intervals(at), ctx)
+        opened = runtime.book.open
+        if opened is not None and (open_before is None or open_before != opened):
+            changed = self._attribute(runtime, changed, lambda _: True)
+        effects: list[Effect] = [rewritten, *(IncidentSaved(i) for i in changed)]
+        down_after = runtime.timeline.down_start()
+        if down_after is not None and down_after != down_before:
+            effects += self._inhibit_children(sid)
+        return effects
+
+    def _attribute(
+        self, runtime: _ServiceRuntime, changed: list[Incident], started_ok: _Predicate
+    ) -> list[Incident]:
+        """Set root cause and inhibition on the open incident from DOWN ancestors (§2)."""
+        incident = runtime.book.open
+        if incident is None:
+            return changed
+
+        def is_cause(parent: str) -> bool:
+            start = self._services[parent].timeline.down_start()
+            return start is not None and started_ok(start)
+
+        cause = root_cause(self.catalog.by_id, runtime.service.id, is_cause)
+        if cause is None or cause == incident.root_cause:
+            return changed
+        updated = replace(incident, root_cause=cause, inhibited=True)
+        runtime.book.replace(updated)
+        return [i for i in changed if i.id != updated.id] + [updated]
+
+    def _inhibit_children(self, parent: str) -> list[Effect]:
+        """A parent went DOWN (or its start moved): children whose incident it explains."""
+        effects: list[Effect] = []
+        for child in descendants(self.catalog.by_id, parent):
+            runtime = self._services[child]
+            incident = runtime.book.open
+            if incident is None:
+                continue
+            changed = self._attribute(runtime, [], _not_after(incident.started_at))
+            effects += [IncidentSaved(i) for i in changed]
+        return effects
+
+    def _cause_of(self, service: str) -> _CauseOf:
+        machines = [m for m in self._machines(service) if m.check.impact is Impact.DOWN]
+
+        def cause_of(at: datetime) -> str:
+            for machine in machines:
+                step = machine.step_at(at)
+                if step is not None and step.state is State.DOWN:
+                    return f"{machine.check.id}: {step.reason}"
+            return ""
+
+        return cause_of
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _prune(self, runtime: _ServiceRuntime, at: datetime) -> None:
+        """Drop history no future backdated confirmation can reach."""
+        last = runtime.last_result_at
+        runtime.last_result_at = at if last is None else max(last, at)
+        machines = self._machines(runtime.service.id)
+        pending = [p for m in machines if (p := m.pending_since()) is not None]
+        horizon = min([runtime.last_result_at, *pending])
+        for machine in machines:
+            machine.prune(horizon)
+        runtime.timeline.prune(horizon)
+
+
+def _instant_state(machines: list[CheckMachine]) -> State:
+    return combine(m.instant_state() for m in machines)
+
+
+def _incidents(snapshot: Snapshot) -> list[Incident]:
+    return [*snapshot.open_incidents.values(), *snapshot.last_incidents.values()]
+
+
+def _transition(status: ServiceStatus) -> Transition:
+    assert status.since is not None
+    return Transition(status.service, status.since, status.state)
+
+
+def _not_after(start: datetime) -> _Predicate:
+    """A parent explains a child's incident when its DOWN started at or before the child's."""
+    return lambda down: down <= start

@@ -1,0 +1,323 @@
+"""The raw indicator figures of a period (semantics.md §6-§7): per service, Ind.3, Ind.4, coverage.
+
+Reads the store, the catalogue and the maintenance calendar; computes nothing about QUAR
+grading yet. The result types are frozen dataclasses so grade and TR fields (with defaults) can
+be appended later without touching their callers.
+
+Time inside the period but after `now` has not happened yet: it is unknown, like any time the
+agent did not observe, so a report on the current month shows it in the unknown column and the
+availability covers only what has been observed so far.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent.availability import ServiceTime, known_until, service_time
+from agent.catalog.model import Catalog, Service
+from agent.maintenance import MaintenanceCalendar
+from agent.periods import Period
+from agent.records import Incident, ServiceStatus
+from agent.store.base import Store
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFigures:
+    """One catalogue service over the period. Seconds add up to the period (semantics §6).
+
+    An unmonitored service is not observed, so its whole period is unknown and it has no
+    availability (semantics §4); it is listed so reports can show it as such.
+    """
+
+    id: str
+    name: str
+    tier: str
+    macro_service: str
+    pcn: bool
+    monitored: bool
+    availability: float | None  # percent; None = N/A
+    up_seconds: float
+    degraded_seconds: float  # part of up_seconds
+    down_seconds: float
+    maintenance_seconds: float
+    unknown_seconds: float
+    incidents: int  # incidents overlapping the period
+    longest_incident_seconds: float  # clipped to the period (and to now while open)
+
+
+@dataclass(frozen=True, slots=True)
+class Ind3:
+    """Mean availability (percent) of the monitored services with a known availability."""
+
+    value: float | None  # None when no service has a known availability
+    count: int
+    na_services: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    """A platina + pcn incident not closed by the period's end (listed apart from Ind.4)."""
+
+    id: int
+    service: str
+    started_at: datetime
+    ended_at: datetime | None  # set when it closed after the period's end
+
+
+@dataclass(frozen=True, slots=True)
+class Ind4:
+    """Restoration time, in minutes, of the closed platina + pcn incidents that ended in P."""
+
+    value: float | None  # mean; None when no such incident
+    median: float | None
+    p90: float | None  # nearest-rank 90th percentile
+    count: int
+    open: tuple[OpenIncident, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    value: float | None  # percent; None for an empty catalogue
+    covered: int
+    total: int
+    not_covered: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Indicators:
+    period: Period
+    services: tuple[ServiceFigures, ...]
+    ind3: Ind3
+    ind4: Ind4
+    coverage: Coverage
+
+
+def compute_indicators(
+    store: Store, catalog: Catalog, calendar: MaintenanceCalendar, period: Period, now: datetime
+) -> Indicators:
+    """Every raw figure of `period`, as known at `now` (later time in the period is unknown)."""
+    # The store returns incidents overlapping [start, end), which leaves out one that ended
+    # exactly at `start`; Ind.4 counts it (ended_at in [start, end)), so ask from just before.
+    incidents = store.incidents(start=period.start - _MICROSECOND, end=period.end)
+    by_service: dict[str, list[Incident]] = defaultdict(list)
+    for incident in incidents:
+        if incident.ended_at is None or incident.ended_at > period.start:
+            by_service[incident.service].append(incident)
+    reading = _Reading(store, calendar, period, now, store.service_statuses())
+    figures = tuple(
+        reading.figures(service, by_service[service.id])
+        if service.monitored
+        else _unmonitored(service, period)
+        for service in catalog.services
+    )
+    return Indicators(
+        period=period,
+        services=figures,
+        ind3=_ind3(figures),
+        ind4=_ind4(incidents, period),
+        coverage=_coverage(catalog, store.services_observed(period.start, period.end)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What every service's figures are read against."""
+
+    store: Store
+    calendar: MaintenanceCalendar
+    period: Period
+    now: datetime
+    statuses: dict[str, ServiceStatus]
+
+    def figures(self, service: Service, incidents: Sequence[Incident]) -> ServiceFigures:
+        time = self.service_time(service)
+        availability = time.availability
+        return _make(
+            service,
+            time,
+            None if availability is None else availability * 100,
+            incidents=len(incidents),
+            longest=max((_clipped(i, self.period, self.now) for i in incidents), default=0.0),
+        )
+
+    def service_time(self, service: Service) -> ServiceTime:
+        start, end = self.period.start, self.period.end
+        seen_until = min(end, self.now)
+        if seen_until <= start:  # the period has not started yet: nothing to read
+            return service_time([], [], [], None, start, end)
+        transitions = self.store.transitions(service.id, start, seen_until)
+        unknown = self.store.unknown_intervals(service.id, start, seen_until)
+        # Maintenance outranks unknown, so windows still to come are cut at now: time that has
+        # not happened yet is unknown, whatever is planned for it.
+        planned = [
+            (a, min(b, seen_until)) for a, b in self.calendar.planned(service.id, start, seen_until)
+        ]
+        status = self.statuses.get(service.id)
+        # Never seen: the timeline alone decides up to now. After now nothing is known yet.
+        cap = known_until(status, service.silence_threshold, self.now) or self.now
+        return service_time(transitions, unknown, planned, min(cap, self.now), start, end)
+
+
+def _unmonitored(service: Service, period: Period) -> ServiceFigures:
+    time = ServiceTime(up=0.0, degraded=0.0, down=0.0, maintenance=0.0, unknown=period.seconds)
+    return _make(service, time, None, incidents=0, longest=0.0)
+
+
+def _make(
+    service: Service,
+    time: ServiceTime,
+    availability: float | None,
+    *,
+    incidents: int,
+    longest: float,
+) -> ServiceFigures:
+    return ServiceFigures(
+        id=service.id,
+        name=service.name,
+        tier=service.tier,
+        macro_service=service.macro_service,
+        pcn=service.pcn,
+        monitored=service.monitored,
+        availability=availability,
+        up_seconds=time.up,
+        degraded_seconds=time.degraded,
+        down_seconds=time.down,
+        maintenance_seconds=time.maintenance,
+        unknown_seconds=time.unknown,
+        incidents=incidents,
+        longest_incident_seconds=longest,
+    )
+
+
+def _clipped(incident: Incident, period: Period, now: datetime) -> float:
+    finish = min(incident.ended_at or now, period.end, now)
+    return max(0.0, (finish - max(incident.started_at, period.start)).total_seconds())
+
+
+def _ind3(figures: Sequence[ServiceFigures]) -> Ind3:
+    monitored = [f for f in figures if f.monitored]
+    known = [f.availability for f in monitored if f.availability is not None]
+    na = tuple(f.id for f in monitored if f.availability is None)
+    return Ind3(value=statistics.fmean(known) if known else None, count=len(known), na_services=na)
+
+
+def _ind4(incidents: Sequence[Incident], period: Period) -> Ind4:
+    # The incident's own tier/pcn (recorded when it happened) decide, so reclassifying a
+    # service in the catalogue does not rewrite past restoration times.
+    relevant = [i for i in incidents if i.tier == "platina" and i.pcn]
+    closed = [i for i in relevant if i.ended_at is not None and _within(i.ended_at, period)]
+    still_open = tuple(
+        OpenIncident(i.id, i.service, i.started_at, i.ended_at)
+        for i in relevant
+        if i.started_at < period.end and (i.ended_at is None or i.ended_at >= period.end)
+    )
+    minutes = sorted(_restore_seconds(i) / 60 for i in closed)
+    if not minutes:
+        return Ind4(value=None, median=None, p90=None, count=0, open=still_open)
+    return Ind4(
+        value=statistics.fmean(minutes),
+        median=statistics.median(minutes),
+        p90=nearest_rank(minutes, 90),
+        count=len(minutes),
+        open=still_open,
+    )
+
+
+def nearest_rank(ordered: Sequence[float], percent: float) -> float:
+    """The nearest-rank percentile: the smallest value with at least `percent` % at or below it.
+
+    Always one of the observed values (no interpolation), which a report can point at.
+    """
+    if not ordered:
+        raise ValueError("nearest_rank of no values")
+    rank = max(1, math.ceil(percent / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _restore_seconds(incident: Incident) -> float:
+    if incident.restore_seconds is not None:
+        return incident.restore_seconds
+    # a closed incident stored without its restore time: same rule as the engine (§3)
+    assert incident.ended_at is not None
+    elapsed = (incident.ended_at - incident.started_at).total_seconds()
+    return elapsed - incident.maintenance_seconds
+
+
+def _within(at: datetime, period: Period) -> bool:
+    return period.start <= at < period.end
+
+
+def _coverage(catalog: Catalog, observed: set[str]) -> Coverage:
+    ids = [s.id for s in catalog.services]
+    covered = [i for i in ids if i in observed]
+    value = len(covered) / len(ids) * 100 if ids else None
+    not_covered = tuple(i for i in ids if i not in observed)
+    return Coverage(value=value, covered=len(covered), total=len(ids), not_covered=not_covered)
+
+
+# ---- JSON -------------------------------------------------------------------------------------
+
+
+def to_json(ind: Indicators) -> dict[str, Any]:
+    """A JSON-ready dict; timestamps are ISO 8601 with their UTC offset."""
+    return {
+        "period": {
+            "start": ind.period.start.isoformat(),
+            "end": ind.period.end.isoformat(),
+            "label": ind.period.label,
+        },
+        "services": [_service_json(f) for f in ind.services],
+        "ind3": {
+            "value": ind.ind3.value,
+            "count": ind.ind3.count,
+            "na_services": list(ind.ind3.na_services),
+        },
+        "ind4": {
+            "value": ind.ind4.value,
+            "median": ind.ind4.median,
+            "p90": ind.ind4.p90,
+            "count": ind.ind4.count,
+            "open": [_open_json(o) for o in ind.ind4.open],
+        },
+        "coverage": {
+            "value": ind.coverage.value,
+            "covered": ind.coverage.covered,
+            "total": ind.coverage.total,
+            "not_covered": list(ind.coverage.not_covered),
+        },
+    }
+
+
+def _service_json(f: ServiceFigures) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "availability": f.availability,
+        "up_seconds": f.up_seconds,
+        "down_seconds": f.down_seconds,
+        "maintenance_seconds": f.maintenance_seconds,
+        "unknown_seconds": f.unknown_seconds,
+        "degraded_seconds": f.degraded_seconds,
+        "tier": f.tier,
+        "macro_service": f.macro_service,
+        "pcn": f.pcn,
+        "monitored": f.monitored,
+        "incidents": f.incidents,
+        "longest_incident_seconds": f.longest_incident_seconds,
+    }
+
+
+def _open_json(o: OpenIncident) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "service": o.service,
+        "started_at": o.started_at.isoformat(),
+        "ended_at": None if o.ended_at is None else o.ended_at.isoformat(),
+    }

@@ -1,0 +1,216 @@
+"""The running agent: scheduler -> probes -> engine -> store writer, metrics and HTTP server,
+all on one asyncio loop. Blocking work (SQL) goes to threads through the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from agent.catalog.errors import CatalogError
+from agent.catalog.loader import load
+from agent.catalog.model import Catalog, Check
+from agent.connectivity import Connectivity
+from agent.engine import Engine
+from agent.maintenance import MaintenanceCalendar
+from agent.metrics import AgentMetrics
+from agent.records import Effect, ServiceStatusSaved
+from agent.scheduler import ProbeScheduler
+from agent.server import create_app, serve
+from agent.settings import Settings, split_host_port
+from agent.store.base import Store
+from agent.store.writer import StoreWriter
+from checks.clock import Clock
+from checks.context import ProbeContext
+from checks.result import ProbeResult
+from checks.runner import run_probe
+
+log = logging.getLogger(__name__)
+
+WINDOW_REFRESH_SECONDS = 30.0
+PRUNE_EVERY_SECONDS = 3600.0
+CONNECTIVITY_EVERY_SECONDS = 10.0
+ResultHook = Callable[[ProbeResult], None]
+
+
+@dataclass
+class ReloadStatus:
+    ok: bool = True
+    error: str = ""
+    at: datetime | None = None
+
+
+@dataclass
+class Agent:
+    settings: Settings
+    catalog: Catalog
+    store: Store
+    clock: Clock
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    serve_http: bool = True
+    on_result: ResultHook | None = None  # the demo narrates results through this
+
+    def __post_init__(self) -> None:
+        self.metrics = AgentMetrics(self.registry)
+        self.probes = ProbeContext.create(self.clock)
+        target = self.settings.connectivity_check
+        self.connectivity = Connectivity(split_host_port(target) if target else None)
+        self.reload_status = ReloadStatus(at=self.clock.now())
+        self.stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.fatal: Exception | None = None
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until `stop` is set, then drain in-flight probes and the writer."""
+        await self._start()
+        try:
+            await self.stop.wait()
+        finally:
+            await self._shutdown()
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def _fatal_on_error(self, work: Awaitable[None]) -> None:
+        """A part the agent cannot run without (its HTTP listener) stops the whole agent."""
+        try:
+            await work
+        except Exception as exc:
+            self.fatal = exc
+            self.stop.set()
+
+    async def _start(self) -> None:
+        snapshot = await asyncio.to_thread(self.store.load_snapshot)
+        windows = await asyncio.to_thread(self.store.windows)
+        self.calendar = MaintenanceCalendar(
+            self.catalog, windows, self.settings.allow_retroactive_maintenance
+        )
+        self.engine = Engine(self.catalog, self.calendar, snapshot)
+        self.writer = StoreWriter(self.store)
+        self.writer.start()
+        self.scheduler = ProbeScheduler(
+            self._probe, self.clock, self.settings.max_in_flight, self.settings.max_per_host
+        )
+        self.scheduler.start(self.catalog)
+        self._mark_reload(ok=True, error="")
+        self._spawn(self._every(self.settings.agent_heartbeat, self._heartbeat))
+        self._spawn(self._every(WINDOW_REFRESH_SECONDS, self._refresh_windows))
+        self._spawn(self._every(PRUNE_EVERY_SECONDS, self._prune))
+        if self.connectivity.target:
+            self._spawn(self._every(CONNECTIVITY_EVERY_SECONDS, self.connectivity.refresh))
+        if self.serve_http:
+            app = create_app(self.registry, self.health)
+            self._spawn(self._fatal_on_error(serve(app, self.settings.listen, self.stop)))
+        log.info("vigia running: %d checks, store %s", self.scheduler.job_count, self.store)
+
+    async def _shutdown(self) -> None:
+        grace = max((c.timeout for c in self.catalog.checks.values()), default=10.0) + 1.0
+        await self.scheduler.shutdown(grace)
+        self.writer.submit(self.engine.shutdown(self.clock.now()))
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.writer.aclose()
+        await self.probes.aclose()
+        log.info("vigia stopped cleanly")
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        self._tasks.append(asyncio.ensure_future(work))
+
+    async def _every(self, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await action()
+            except Exception:
+                log.exception("periodic task %s failed", getattr(action, "__name__", action))
+            await asyncio.sleep(seconds)
+
+    # ---- the probe path ---------------------------------------------------------------------
+
+    async def _probe(self, check: Check, due: datetime) -> None:
+        result = await run_probe(check.id, check.kind, check.spec, check.timeout, self.probes)
+        self.observe(self.connectivity.judge(result), check.kind)
+
+    def observe(self, result: ProbeResult, kind: str) -> None:
+        effects = self.engine.observe(result)
+        self.writer.submit(effects)
+        self.metrics.observe(result, kind)
+        self._publish(effects)
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def _publish(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, ServiceStatusSaved):
+                self.metrics.set_service(self.catalog, effect.status)
+
+    # ---- periodic work ----------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        await asyncio.to_thread(self.store.record_agent_heartbeat, self.clock.now())
+        self._refresh_gauges()
+
+    def _refresh_gauges(self) -> None:
+        stats = self.scheduler.stats
+        for seconds in stats.take_lateness():
+            self.metrics.lateness.observe(seconds)
+        self.metrics.in_flight.set(stats.in_flight)
+        self.metrics.overlaps.set(stats.overlaps_total)
+        self.metrics.jobs.set(self.scheduler.job_count)
+        self.metrics.queue_depth.set(self.writer.depth)
+        self.metrics.store_errors.set(self.writer.errors_total)
+
+    async def _refresh_windows(self) -> None:
+        self.calendar.adhoc = await asyncio.to_thread(self.store.windows)
+
+    async def _prune(self) -> None:
+        days = self.settings.raw_retention_days
+        await asyncio.to_thread(self.store.prune, self.clock.now(), days)
+
+    # ---- reload -----------------------------------------------------------------------------
+
+    async def reload(self, path: str | Path | None = None) -> ReloadStatus:
+        """Validate the new catalogue whole; keep the old one running if it is invalid."""
+        source = path or self.catalog.source or self.settings.catalog
+        try:
+            catalog = await asyncio.to_thread(load, source)
+        except CatalogError as exc:
+            log.error("catalogue reload failed, keeping the running one:\n%s", exc)
+            self._mark_reload(ok=False, error=str(exc))
+            return self.reload_status
+        for removed in set(self.catalog.by_id) - set(catalog.by_id):
+            self.metrics.forget_service(self.catalog, removed)
+        self.catalog = catalog
+        self.calendar.catalog = catalog
+        self.writer.submit(self.engine.reload(catalog))
+        self.scheduler.sync(catalog)
+        self._mark_reload(ok=True, error="")
+        log.info("catalogue reloaded: %d services", len(catalog.services))
+        return self.reload_status
+
+    def _mark_reload(self, ok: bool, error: str) -> None:
+        self.reload_status = ReloadStatus(ok=ok, error=error, at=self.clock.now())
+        self.metrics.reload_success.set(1 if ok else 0)
+        self.metrics.reload_time.set(self.reload_status.at.timestamp() if self.reload_status.at else 0)
+
+    def health(self) -> dict[str, Any]:
+        writer_ok = self.writer.errors_total == 0 or self.writer.depth < 10_000
+        return {
+            "healthy": writer_ok,
+            "checks": self.scheduler.job_count,
+            "in_flight": self.scheduler.stats.in_flight,
+            "store_queue": self.writer.depth,
+            "catalog_reload_ok": self.reload_status.ok,
+            "connectivity_ok": self.connectivity.ok,
+        }

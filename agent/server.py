@@ -1,0 +1,68 @@
+"""The agent's HTTP server: /healthz and /metrics now; the API and console mount here later."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from agent.settings import split_host_port
+
+
+def create_app(registry: CollectorRegistry, health: Callable[[], dict[str, Any]]) -> FastAPI:
+    app = FastAPI(title="vigia", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        report = health()
+        body = _json(report)
+        return Response(body, status_code=200 if report["healthy"] else 503,
+                        media_type="application/json")  # fmt: skip
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _json(report: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(report, default=str)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the agent owns SIGTERM/SIGINT/SIGHUP."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(app: FastAPI, listen: str, stop: asyncio.Event) -> None:
+    host, port = split_host_port(listen)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    server = _Server(config)
+    task = asyncio.create_task(_serve(server, listen))
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopper.cancel()
+    await task
+
+
+async def _serve(server: uvicorn.Server, listen: str) -> None:
+    try:
+        await server.serve()
+    except SystemExit as exc:  # uvicorn exits the process when it cannot bind
+        raise ListenError(f"cannot listen on {listen} (address in use or not allowed)") from exc
+
+
+class ListenError(RuntimeError):
+    pass

@@ -1,0 +1,123 @@
+"""Agent settings: `vigia.yaml`, overridden by VIGIA_* environment variables, then by flags.
+
+With no file at all the agent runs on `./catalog/services.yaml` and a SQLite file in the
+user's data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.catalog.errors import CatalogError, Problem
+from agent.catalog.yamlsource import parse
+from checks.durations import Duration
+
+DEFAULT_LISTEN = "127.0.0.1:9330"
+DEFAULT_CONFIG = "vigia.yaml"
+
+# environment variable -> settings key
+ENVIRONMENT = {
+    "VIGIA_LISTEN": "listen",
+    "VIGIA_DB": "db",
+    "VIGIA_CATALOG": "catalog",
+    "VIGIA_RAW_RETENTION_DAYS": "raw_retention_days",
+    "VIGIA_TIMEZONE": "timezone",
+    "VIGIA_MAX_IN_FLIGHT": "max_in_flight",
+    "VIGIA_MAX_PER_HOST": "max_per_host",
+    "VIGIA_CONNECTIVITY_CHECK": "connectivity_check",
+}
+
+
+class SettingsError(CatalogError):
+    """Invalid settings; same shape (path, value, file, line) as catalogue errors."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: str = DEFAULT_LISTEN
+    db: str = ""  # empty: SQLite in the user's data directory
+    catalog: str = "catalog/services.yaml"
+    raw_retention_days: float = Field(default=35, gt=0)
+    timezone: str = "Europe/Lisbon"
+    max_in_flight: int = Field(default=256, ge=1)
+    max_per_host: int = Field(default=16, ge=1)
+    connectivity_check: str | None = None  # host:port the agent must reach to judge anything
+    agent_heartbeat: Duration = 15.0
+    allow_retroactive_maintenance: bool = False
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        split_host_port(value)
+        return value
+
+    @field_validator("connectivity_check")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        if value:
+            split_host_port(value)
+        return value or None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a time zone") from exc
+        return value
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def load_settings(
+    path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Settings from the file (if any), then environment, then flags (None flags ignored)."""
+    env = os.environ if environ is None else environ
+    file = path or env.get("VIGIA_CONFIG") or DEFAULT_CONFIG
+    values, source_name = _file_values(file, explicit=bool(path or env.get("VIGIA_CONFIG")))
+    values.update({key: env[name] for name, key in ENVIRONMENT.items() if env.get(name)})
+    values.update({k: v for k, v in (flags or {}).items() if v is not None})
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        source = parse("", source_name)
+        source.add_validation_errors(exc)
+        raise SettingsError(source.problems) from None
+
+
+def _file_values(file: str, explicit: bool) -> tuple[dict[str, Any], str]:
+    target = Path(file)
+    if not target.exists():
+        if explicit:
+            raise SettingsError([Problem("", "settings file not found", file, None)])
+        return {}, "settings"
+    source = parse(target.read_text(encoding="utf-8"), file)
+    if source.problems:
+        raise SettingsError(source.problems)
+    if source.data is None:
+        return {}, file
+    if not isinstance(source.data, dict):
+        raise SettingsError([Problem("", "settings must be a mapping", file, 1)])
+    try:
+        Settings.model_validate(source.data)
+    except ValidationError as exc:
+        source.add_validation_errors(exc)
+        raise SettingsError(source.problems) from None
+    return dict(source.data), file

@@ -1,0 +1,342 @@
+"""Tables (SQLAlchemy Core) and the column encodings shared by SQLite and PostgreSQL.
+
+Timestamps are UTC epoch microseconds in BIGINT columns on both backends: comparisons and
+ordering are plain integer arithmetic, exact to the microsecond, with no dialect quirks
+(SQLite has no datetime type, and PostgreSQL's would round-trip through the session time zone).
+`UtcMicros` converts at the edge, so every value the store returns is timezone-aware UTC.
+
+Engine snapshot records (`CheckStatus`, `ServiceStatus`) are kept as JSON documents beside
+their key columns: the engine adds fields to them as it grows, and a document decoded with the
+dataclass defaults for missing keys needs no migration for that.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+from agent.records import Fragment, Incident, ResultRecorded, State, Transition
+from agent.store.base import LATENCY_BUCKETS, CheckRollup, StoredResult
+from checks.result import Outcome, ProbeResult
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} (the store takes aware UTC only)")
+    return (value - EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+class UtcMicros(TypeDecorator[datetime]):
+    """An aware datetime stored as integer microseconds since the Unix epoch."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
+        return None if value is None else to_micros(value)
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else from_micros(int(value))
+
+
+metadata = MetaData()
+
+_ID = 200  # service and check ids are short slugs; 200 leaves room for "<service>/<check>"
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", Text, nullable=False),
+    Column("applied_at", UtcMicros, nullable=False),
+)
+
+probe_results = Table(
+    "probe_results",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("check", String(_ID), nullable=False),
+    Column("service", String(_ID), nullable=False),
+    Column("started_at", UtcMicros, nullable=False),
+    Column("duration", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("measurements", JSON, nullable=False),
+    Column("in_maintenance", Boolean, nullable=False),
+    # The natural key: re-applying a batch after a crash skips what is already there.
+    UniqueConstraint("check", "started_at", name="uq_probe_results_check_started"),
+    Index("ix_probe_results_service_started", "service", "started_at"),
+    Index("ix_probe_results_started", "started_at"),  # prune
+)
+
+# Hourly rollups are kept forever; bucket_<i> counts results with
+# LATENCY_BUCKETS[i-1] < duration <= LATENCY_BUCKETS[i] (per bucket, NOT cumulative).
+BUCKET_COLUMNS = tuple(f"bucket_{i}" for i in range(len(LATENCY_BUCKETS)))
+OUTCOME_COLUMNS = ("ok", "degraded", "fail", "unknown")
+
+check_rollups = Table(
+    "check_rollups",
+    metadata,
+    Column("check", String(_ID), nullable=False),
+    Column("hour", UtcMicros, nullable=False),
+    Column("service", String(_ID), nullable=False),
+    *(Column(name, BigInteger, nullable=False) for name in OUTCOME_COLUMNS),
+    Column("latency_sum", Float, nullable=False),
+    *(Column(name, BigInteger, nullable=False) for name in BUCKET_COLUMNS),
+    PrimaryKeyConstraint("check", "hour", name="pk_check_rollups"),
+    Index("ix_check_rollups_service_hour", "service", "hour"),
+    Index("ix_check_rollups_hour", "hour"),
+)
+
+transitions = Table(
+    "transitions",
+    metadata,
+    Column("service", String(_ID), nullable=False),
+    Column("at", UtcMicros, nullable=False),
+    Column("state", String(16), nullable=False),
+    PrimaryKeyConstraint("service", "at", name="pk_transitions"),
+)
+
+unknown_intervals = Table(
+    "unknown_intervals",
+    metadata,
+    Column("service", String(_ID), nullable=False),
+    Column("start", UtcMicros, nullable=False),
+    Column("end", UtcMicros, nullable=False),
+    PrimaryKeyConstraint("service", "start", "end", name="pk_unknown_intervals"),
+)
+
+# Column names match `Incident` fields so rows map onto the dataclass by name.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),  # the engine numbers them
+    Column("service", String(_ID), nullable=False),
+    Column("tier", String(64), nullable=False),
+    Column("pcn", Boolean, nullable=False),
+    Column("started_at", UtcMicros, nullable=False),
+    Column("confirmed_at", UtcMicros, nullable=False),
+    Column("ended_at", UtcMicros, nullable=True),
+    Column("restore_seconds", Float, nullable=True),
+    Column("maintenance_seconds", Float, nullable=False),
+    Column("cause", Text, nullable=False),
+    Column("root_cause", String(_ID), nullable=True),
+    Column("inhibited", Boolean, nullable=False),
+    Column("fragments", JSON, nullable=False),
+    Index("ix_incidents_service_started", "service", "started_at"),
+    Index("ix_incidents_ended", "ended_at"),
+)
+
+check_status = Table(
+    "check_status",
+    metadata,
+    Column("check", String(_ID), primary_key=True),
+    Column("service", String(_ID), nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
+service_status = Table(
+    "service_status",
+    metadata,
+    Column("service", String(_ID), primary_key=True),
+    Column("state", String(16), nullable=False),  # duplicated from `data` for ad-hoc SQL
+    Column("data", JSON, nullable=False),
+)
+
+flapping_events = Table(
+    "flapping_events",
+    metadata,
+    Column("service", String(_ID), nullable=False),
+    Column("at", UtcMicros, nullable=False),
+    Column("flapping", Boolean, nullable=False),
+    Column("percent", Float, nullable=False),
+    PrimaryKeyConstraint("service", "at", "flapping", name="pk_flapping_events"),
+)
+
+maintenance_windows = Table(
+    "maintenance_windows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service", String(_ID), nullable=False),
+    Column("start", UtcMicros, nullable=False),
+    Column("end", UtcMicros, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UtcMicros, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("cancelled_at", UtcMicros, nullable=True),
+    Index("ix_maintenance_windows_service_start", "service", "start"),
+)
+
+incident_annotations = Table(
+    "annotations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident", BigInteger, ForeignKey("incidents.id"), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("created_at", UtcMicros, nullable=False),
+    Index("ix_annotations_incident", "incident", "id"),
+)
+
+# One row (id 1): only the newest heartbeat matters; silences are recorded as unknown intervals.
+agent_heartbeat = Table(
+    "agent_heartbeat",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("at", UtcMicros, nullable=False),
+)
+
+
+# ---- JSON documents for dataclass records -------------------------------------------------
+
+R = TypeVar("R")
+
+
+def encode_record(record: object) -> dict[str, Any]:
+    """A JSON-ready dict of a dataclass: datetimes as ISO 8601 UTC, enums by value."""
+    return {f.name: _encode(getattr(record, f.name)) for f in fields(record)}  # type: ignore[arg-type]
+
+
+def _encode(value: object) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if is_dataclass(value) and not isinstance(value, type):
+        return encode_record(value)
+    if isinstance(value, tuple | list):
+        return [_encode(item) for item in value]
+    return value
+
+
+def decode_record(cls: type[R], data: Mapping[str, Any]) -> R:
+    """Rebuild a dataclass from `encode_record` output, guided by its type hints.
+
+    Keys the dataclass no longer has are ignored; fields the document lacks take their defaults.
+    """
+    hints = typing.get_type_hints(cls)
+    kwargs = {
+        f.name: _decode(hints[f.name], data[f.name])
+        for f in fields(cls)  # type: ignore[arg-type]
+        if f.name in data
+    }
+    return cls(**kwargs)
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+        origin = typing.get_origin(hint)
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        return tuple(_decode(item, v) for v in value)
+    if hint is datetime:
+        return datetime.fromisoformat(value).astimezone(UTC)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    if isinstance(hint, type) and is_dataclass(hint):
+        return decode_record(hint, value)
+    if hint is float:
+        return float(value)
+    return value
+
+
+# ---- rows <-> records ---------------------------------------------------------------------
+
+
+def result_row(recorded: ResultRecorded) -> dict[str, Any]:
+    r = recorded.result
+    return {
+        "check": r.check,
+        "service": r.service,
+        "started_at": r.started_at,
+        "duration": r.duration,
+        "outcome": str(r.outcome),
+        "reason": r.reason,
+        "measurements": r.measurements,
+        "in_maintenance": recorded.in_maintenance,
+    }
+
+
+def stored_result_from_row(row: Mapping[Any, Any]) -> StoredResult:
+    result = ProbeResult(
+        check=row["check"],
+        started_at=row["started_at"],
+        duration=row["duration"],
+        outcome=Outcome(row["outcome"]),
+        reason=row["reason"],
+        measurements=row["measurements"],
+    )
+    return StoredResult(result, bool(row["in_maintenance"]))
+
+
+def empty_rollup(check: str, service: str, hour: datetime) -> dict[str, Any]:
+    counts = dict.fromkeys((*OUTCOME_COLUMNS, *BUCKET_COLUMNS), 0)
+    return {"check": check, "hour": hour, "service": service, "latency_sum": 0.0, **counts}
+
+
+def rollup_from_row(row: Mapping[Any, Any]) -> CheckRollup:
+    return CheckRollup(
+        check=row["check"],
+        service=row["service"],
+        hour=row["hour"],
+        ok=row["ok"],
+        degraded=row["degraded"],
+        fail=row["fail"],
+        unknown=row["unknown"],
+        latency_sum=row["latency_sum"],
+        latency_buckets=tuple(row[name] for name in BUCKET_COLUMNS),
+    )
+
+
+def transition_from_row(row: Mapping[Any, Any]) -> Transition:
+    return Transition(service=row["service"], at=row["at"], state=State(row["state"]))
+
+
+def incident_row(incident: Incident) -> dict[str, Any]:
+    """Every `Incident` field has a column of the same name (a contract test checks it)."""
+    row = {f.name: getattr(incident, f.name) for f in fields(incident)}
+    row["fragments"] = [encode_record(f) for f in incident.fragments]
+    return row
+
+
+def incident_from_row(row: Mapping[Any, Any]) -> Incident:
+    values = dict(row)
+    values["fragments"] = tuple(decode_record(Fragment, f) for f in values["fragments"])
+    values["pcn"], values["inhibited"] = bool(values["pcn"]), bool(values["inhibited"])
+    return Incident(**values)

@@ -1,0 +1,512 @@
+"""`SqlStore`: the `Store` contract on SQLite or PostgreSQL, with one code path.
+
+The only dialect switches are the connection setup (SQLite pragmas and explicit BEGIN) and which
+`insert()` construct provides ON CONFLICT; both dialects spell the upserts the same way.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+
+from agent.records import (
+    Annotation,
+    CheckStatus,
+    CheckStatusSaved,
+    Effect,
+    FlappingChanged,
+    Incident,
+    IncidentSaved,
+    MaintenanceWindow,
+    ResultRecorded,
+    ServiceStatus,
+    ServiceStatusSaved,
+    Snapshot,
+    TimelineRewritten,
+    Transition,
+    UnknownRecorded,
+)
+from agent.store import migrations
+from agent.store import schema as t
+from agent.store.base import LATENCY_BUCKETS, CheckRollup, StoredResult
+from agent.store.errors import UnknownIncidentError
+from checks.result import ProbeResult
+
+RECENT_TRANSITIONS = 10  # per service, in the snapshot: enough for the flapping window's context
+_HOUR = timedelta(hours=1)
+
+
+@dataclass
+class _Batch:
+    """Effects grouped by table. Each effect kind writes its own table(s), so grouping keeps
+    the outcome of applying them one by one: order is kept within a kind, and for keyed
+    upserts (statuses, incidents) the last effect of a key wins, as it would in sequence."""
+
+    results: dict[tuple[str, datetime], ResultRecorded] = field(default_factory=dict)
+    timelines: list[TimelineRewritten] = field(default_factory=list)
+    unknowns: list[UnknownRecorded] = field(default_factory=list)
+    incidents: dict[int, Incident] = field(default_factory=dict)
+    checks: dict[str, CheckStatus] = field(default_factory=dict)
+    services: dict[str, ServiceStatus] = field(default_factory=dict)
+    flapping: list[FlappingChanged] = field(default_factory=list)
+
+    def add(self, effect: Effect) -> None:
+        match effect:
+            case ResultRecorded(result=r):
+                # First wins, like ON CONFLICT DO NOTHING against rows already stored.
+                self.results.setdefault((r.check, r.started_at), effect)
+            case TimelineRewritten():
+                self.timelines.append(effect)
+            case UnknownRecorded():
+                self.unknowns.append(effect)
+            case IncidentSaved(incident=incident):
+                self.incidents[incident.id] = incident
+            case CheckStatusSaved(status=status):
+                self.checks[status.check] = status
+            case ServiceStatusSaved(status=status):
+                self.services[status.service] = status
+            case FlappingChanged():
+                self.flapping.append(effect)
+
+
+class SqlStore:
+    """The store on SQLAlchemy Core. Thread-safe: every call takes its own pooled connection."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 5.0) -> None:
+        self._engine = create_engine(url)
+        self._sqlite = self._engine.dialect.name == "sqlite"
+        self._busy_ms = int(busy_timeout * 1000)
+        if self._sqlite:
+            event.listen(self._engine, "connect", self._setup_sqlite)
+
+    @classmethod
+    def open(cls, url: str, *, busy_timeout: float = 5.0) -> SqlStore:
+        """A store on `url` with its schema migrated to the current version."""
+        store = cls(url, busy_timeout=busy_timeout)
+        store.migrate()
+        return store
+
+    def _setup_sqlite(self, dbapi_connection: Any, _record: Any) -> None:
+        # Driver-level autocommit: `_transaction` issues BEGIN itself, because pysqlite's own
+        # deferred BEGIN lets a read-then-write transaction fail with SQLITE_BUSY at once
+        # instead of waiting busy_timeout for the lock.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        cursor.close()
+
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[Connection]:
+        """A connection inside one transaction (committed on success, rolled back on error).
+
+        For what the `Store` protocol does not cover (ad-hoc report queries, migration tools).
+        `write=True` takes SQLite's write lock up front.
+        """
+        with self._engine.begin() as conn:
+            if self._sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            yield conn
+
+    def _insert(self, table: Table) -> Any:
+        """An INSERT with `on_conflict_do_*` (the same API on both dialects)."""
+        return sqlite.insert(table) if self._sqlite else postgresql.insert(table)
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        with self.transaction(write=True) as conn:
+            migrations.migrate(conn)
+
+    def schema_version(self) -> int:
+        with self.transaction() as conn:
+            return migrations.current_version(conn)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # ---- the writer's side ------------------------------------------------------------------
+
+    def apply(self, effects: Sequence[Effect]) -> None:
+        batch = _Batch()
+        for effect in effects:
+            batch.add(effect)
+        with self.transaction(write=True) as conn:
+            self._write_results(conn, list(batch.results.values()))
+            for rewrite in batch.timelines:
+                self._rewrite_timeline(conn, rewrite)
+            self._write_rest(conn, batch)
+
+    def _write_results(self, conn: Connection, recorded: list[ResultRecorded]) -> None:
+        if not recorded:
+            return
+        table = t.probe_results
+        stmt = (
+            self._insert(table)
+            .on_conflict_do_nothing(index_elements=["check", "started_at"])
+            .returning(table.c.check, table.c.started_at)
+        )
+        inserted = {
+            (row[0], row[1]) for row in conn.execute(stmt, [t.result_row(r) for r in recorded])
+        }
+        # Roll up only what was new, so re-applying a batch after a crash counts nothing twice.
+        fresh = [r.result for r in recorded if (r.result.check, r.result.started_at) in inserted]
+        self._add_rollups(conn, fresh)
+
+    def _add_rollups(self, conn: Connection, results: list[ProbeResult]) -> None:
+        rows: dict[tuple[str, datetime], dict[str, Any]] = {}
+        for result in results:
+            hour = result.started_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+            row = rows.get((result.check, hour))
+            if row is None:
+                row = rows[(result.check, hour)] = t.empty_rollup(
+                    result.check, result.service, hour
+                )
+            row[str(result.outcome)] += 1
+            row["latency_sum"] += result.duration
+            row[t.BUCKET_COLUMNS[bisect.bisect_left(LATENCY_BUCKETS, result.duration)]] += 1
+        if not rows:
+            return
+        ins = self._insert(t.check_rollups)
+        added = (*t.OUTCOME_COLUMNS, "latency_sum", *t.BUCKET_COLUMNS)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["check", "hour"],
+            set_={name: t.check_rollups.c[name] + ins.excluded[name] for name in added},
+        )
+        conn.execute(stmt, list(rows.values()))
+
+    def _rewrite_timeline(self, conn: Connection, rewrite: TimelineRewritten) -> None:
+        table = t.transitions
+        conn.execute(
+            delete(table).where(table.c.service == rewrite.service, table.c.at >= rewrite.since)
+        )
+        if rewrite.steps:
+            ins = self._insert(table)
+            stmt = ins.on_conflict_do_update(
+                index_elements=["service", "at"], set_={"state": ins.excluded.state}
+            )
+            rows = [
+                {"service": s.service, "at": s.at, "state": str(s.state)} for s in rewrite.steps
+            ]
+            conn.execute(stmt, rows)
+
+    def _write_rest(self, conn: Connection, batch: _Batch) -> None:
+        unknowns = [{"service": u.service, "start": u.start, "end": u.end} for u in batch.unknowns]
+        self._insert_new(conn, t.unknown_intervals, unknowns)
+        flaps = [
+            {"service": f.service, "at": f.at, "flapping": f.flapping, "percent": f.percent}
+            for f in batch.flapping
+        ]
+        self._insert_new(conn, t.flapping_events, flaps)
+        incidents = [t.incident_row(i) for i in batch.incidents.values()]
+        self._upsert(conn, t.incidents, ["id"], incidents)
+        checks = [
+            {"check": c.check, "service": c.service, "data": t.encode_record(c)}
+            for c in batch.checks.values()
+        ]
+        self._upsert(conn, t.check_status, ["check"], checks)
+        services = [
+            {"service": s.service, "state": str(s.state), "data": t.encode_record(s)}
+            for s in batch.services.values()
+        ]
+        self._upsert(conn, t.service_status, ["service"], services)
+
+    def _insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(self._insert(table).on_conflict_do_nothing(), rows)
+
+    def _upsert(
+        self, conn: Connection, table: Table, key: list[str], rows: list[dict[str, Any]]
+    ) -> None:
+        if not rows:
+            return
+        ins = self._insert(table)
+        values = {name: ins.excluded[name] for name in rows[0] if name not in key}
+        conn.execute(ins.on_conflict_do_update(index_elements=key, set_=values), rows)
+
+    def load_snapshot(self) -> Snapshot:
+        with self.transaction() as conn:
+            return Snapshot(
+                checks=self._check_statuses(conn),
+                services=self._service_statuses(conn),
+                open_incidents=_by_service(self._latest_incidents(conn, closed=False)),
+                last_incidents=_by_service(self._latest_incidents(conn, closed=True)),
+                recent_transitions=self._recent_transitions(conn),
+                next_incident_id=int(
+                    conn.execute(select(func.coalesce(func.max(t.incidents.c.id), 0))).scalar_one()
+                )
+                + 1,
+            )
+
+    def _latest_incidents(self, conn: Connection, *, closed: bool) -> list[Incident]:
+        table = t.incidents
+        where = table.c.ended_at.is_not(None) if closed else table.c.ended_at.is_(None)
+        order = (table.c.ended_at.desc(), table.c.id.desc()) if closed else (table.c.id.desc(),)
+        rank = func.row_number().over(partition_by=table.c.service, order_by=order)
+        ranked = select(table, rank.label("rank")).where(where).subquery()
+        query = select(*(ranked.c[c.name] for c in table.c)).where(ranked.c.rank == 1)
+        return [t.incident_from_row(row._mapping) for row in conn.execute(query)]
+
+    def _recent_transitions(self, conn: Connection) -> dict[str, tuple[Transition, ...]]:
+        table = t.transitions
+        rank = func.row_number().over(partition_by=table.c.service, order_by=table.c.at.desc())
+        ranked = select(table, rank.label("rank")).subquery()
+        query = (
+            select(ranked.c.service, ranked.c.at, ranked.c.state)
+            .where(ranked.c.rank <= RECENT_TRANSITIONS)
+            .order_by(ranked.c.service, ranked.c.at)
+        )
+        out: dict[str, list[Transition]] = {}
+        for row in conn.execute(query):
+            out.setdefault(row.service, []).append(t.transition_from_row(row._mapping))
+        return {service: tuple(steps) for service, steps in out.items()}
+
+    def record_agent_heartbeat(self, at: datetime) -> None:
+        with self.transaction(write=True) as conn:
+            self._upsert(conn, t.agent_heartbeat, ["id"], [{"id": 1, "at": at}])
+
+    def last_agent_heartbeat(self) -> datetime | None:
+        with self.transaction() as conn:
+            value: datetime | None = conn.execute(select(t.agent_heartbeat.c.at)).scalar()
+            return value
+
+    def prune(self, now: datetime, raw_retention_days: float) -> int:
+        cutoff = now - timedelta(days=raw_retention_days)
+        with self.transaction(write=True) as conn:
+            table = t.probe_results
+            return conn.execute(delete(table).where(table.c.started_at < cutoff)).rowcount
+
+    def flapping_changes(
+        self, service: str, start: datetime, end: datetime
+    ) -> list[FlappingChanged]:
+        """Recorded flapping starts and stops of `service` in [start, end), oldest first."""
+        table = t.flapping_events
+        query = (
+            select(table)
+            .where(table.c.service == service, *_range(table.c.at, start, end))
+            .order_by(table.c.at)
+        )
+        with self.transaction() as conn:
+            return [FlappingChanged(**row) for row in conn.execute(query).mappings()]
+
+    # ---- timelines --------------------------------------------------------------------------
+
+    def transitions(self, service: str, start: datetime, end: datetime) -> list[Transition]:
+        table = t.transitions
+        mine = select(table).where(table.c.service == service)
+        with self.transaction() as conn:
+            before = conn.execute(
+                mine.where(table.c.at < start).order_by(table.c.at.desc()).limit(1)
+            ).all()
+            inside = conn.execute(
+                mine.where(table.c.at >= start, table.c.at < end).order_by(table.c.at)
+            ).all()
+        return [t.transition_from_row(row._mapping) for row in [*before, *inside]]
+
+    def unknown_intervals(
+        self, service: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        table = t.unknown_intervals
+        query = (
+            select(table.c.start, table.c.end)
+            .where(table.c.service == service, table.c.start < end, table.c.end > start)
+            .order_by(table.c.start, table.c.end)
+        )
+        with self.transaction() as conn:
+            return [(row.start, row.end) for row in conn.execute(query)]
+
+    def service_statuses(self) -> dict[str, ServiceStatus]:
+        with self.transaction() as conn:
+            return self._service_statuses(conn)
+
+    def check_statuses(self) -> dict[str, CheckStatus]:
+        with self.transaction() as conn:
+            return self._check_statuses(conn)
+
+    def _service_statuses(self, conn: Connection) -> dict[str, ServiceStatus]:
+        rows = conn.execute(select(t.service_status.c.service, t.service_status.c.data))
+        return {row.service: t.decode_record(ServiceStatus, row.data) for row in rows}
+
+    def _check_statuses(self, conn: Connection) -> dict[str, CheckStatus]:
+        rows = conn.execute(select(t.check_status.c.check, t.check_status.c.data))
+        return {row.check: t.decode_record(CheckStatus, row.data) for row in rows}
+
+    # ---- results ----------------------------------------------------------------------------
+
+    def results(
+        self,
+        *,
+        service: str | None = None,
+        check: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[StoredResult]:
+        table = t.probe_results
+        conditions = _optional_filters((table.c.service, service), (table.c.check, check)) + _range(
+            table.c.started_at, start, end
+        )
+        query = (
+            select(table).where(*conditions).order_by(table.c.started_at, table.c.id).limit(limit)
+        )
+        with self.transaction() as conn:
+            return [t.stored_result_from_row(row._mapping) for row in conn.execute(query)]
+
+    def check_rollups(
+        self, *, service: str | None, start: datetime, end: datetime
+    ) -> list[CheckRollup]:
+        """Rollups of the hours that overlap [start, end), by hour then check."""
+        table = t.check_rollups
+        query = (
+            select(table)
+            .where(*_optional_filters((table.c.service, service)), *_hours(table, start, end))
+            .order_by(table.c.hour, table.c.check)
+        )
+        with self.transaction() as conn:
+            return [t.rollup_from_row(row._mapping) for row in conn.execute(query)]
+
+    def services_observed(self, start: datetime, end: datetime) -> set[str]:
+        """Services with a result in an hour overlapping [start, end) (hour granularity)."""
+        table = t.check_rollups
+        query = select(table.c.service).where(*_hours(table, start, end)).distinct()
+        with self.transaction() as conn:
+            return set(conn.execute(query).scalars())
+
+    # ---- incidents --------------------------------------------------------------------------
+
+    def incidents(
+        self,
+        *,
+        service: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        open_only: bool = False,
+    ) -> list[Incident]:
+        table = t.incidents
+        conditions = _optional_filters((table.c.service, service))
+        if end is not None:
+            conditions.append(table.c.started_at < end)
+        if start is not None:  # an open incident runs to +inf
+            conditions.append(or_(table.c.ended_at.is_(None), table.c.ended_at > start))
+        if open_only:
+            conditions.append(table.c.ended_at.is_(None))
+        query = select(table).where(*conditions).order_by(table.c.started_at, table.c.id)
+        with self.transaction() as conn:
+            return [t.incident_from_row(row._mapping) for row in conn.execute(query)]
+
+    def incident(self, incident_id: int) -> Incident | None:
+        query = select(t.incidents).where(t.incidents.c.id == incident_id)
+        with self.transaction() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else t.incident_from_row(row._mapping)
+
+    def annotate(
+        self, incident_id: int, field: str, text: str, author: str, at: datetime
+    ) -> Annotation:
+        values = {"incident": incident_id, "field": field, "text": text, "author": author}
+        with self.transaction(write=True) as conn:
+            exists = select(t.incidents.c.id).where(t.incidents.c.id == incident_id)
+            if conn.execute(exists).first() is None:
+                raise UnknownIncidentError(f"incident {incident_id} does not exist")
+            stmt = insert(t.incident_annotations).returning(t.incident_annotations.c.id)
+            new_id = conn.execute(stmt, {**values, "created_at": at}).scalar_one()
+        return Annotation(id=new_id, created_at=at, **values)  # type: ignore[arg-type]
+
+    def annotations(self, incident_id: int) -> list[Annotation]:
+        table = t.incident_annotations
+        query = select(table).where(table.c.incident == incident_id).order_by(table.c.id)
+        with self.transaction() as conn:
+            return [Annotation(**row._asdict()) for row in conn.execute(query)]
+
+    # ---- maintenance ------------------------------------------------------------------------
+
+    def add_window(
+        self,
+        service: str,
+        start: datetime,
+        end: datetime,
+        reason: str,
+        author: str,
+        created_at: datetime,
+    ) -> MaintenanceWindow:
+        values = {"service": service, "start": start, "end": end, "reason": reason}
+        values |= {"author": author, "created_at": created_at}
+        with self.transaction(write=True) as conn:
+            stmt = insert(t.maintenance_windows).returning(t.maintenance_windows.c.id)
+            new_id = conn.execute(stmt, values).scalar_one()
+        return MaintenanceWindow(id=new_id, **values)  # type: ignore[arg-type]
+
+    def cancel_window(self, window_id: int, at: datetime) -> MaintenanceWindow | None:
+        """Cancels the window; cancelling again keeps the first cancellation time."""
+        table = t.maintenance_windows
+        with self.transaction(write=True) as conn:
+            conn.execute(
+                update(table)
+                .where(table.c.id == window_id, table.c.cancelled_at.is_(None))
+                .values(cancelled_at=at)
+            )
+            row = conn.execute(select(table).where(table.c.id == window_id)).first()
+        return None if row is None else MaintenanceWindow(**row._asdict())
+
+    def windows(
+        self,
+        *,
+        service: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        include_cancelled: bool = False,
+    ) -> list[MaintenanceWindow]:
+        """Windows overlapping [start, end), by start."""
+        table = t.maintenance_windows
+        conditions = _optional_filters((table.c.service, service))
+        if start is not None:
+            conditions.append(table.c.end > start)
+        if end is not None:
+            conditions.append(table.c.start < end)
+        if not include_cancelled:
+            conditions.append(table.c.cancelled_at.is_(None))
+        query = select(table).where(*conditions).order_by(table.c.start, table.c.id)
+        with self.transaction() as conn:
+            return [MaintenanceWindow(**row._asdict()) for row in conn.execute(query)]
+
+
+# ---- rows <-> records ---------------------------------------------------------------------
+
+
+def _optional_filters(*pairs: tuple[Any, str | None]) -> list[ColumnElement[bool]]:
+    return [column == value for column, value in pairs if value is not None]
+
+
+def _range(column: Any, start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
+    conditions = [] if start is None else [column >= start]
+    return conditions + ([] if end is None else [column < end])
+
+
+def _hours(table: Table, start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+    return [and_(table.c.hour > start - _HOUR, table.c.hour < end)]
+
+
+def _by_service(incidents: list[Incident]) -> dict[str, Incident]:
+    return {incident.service: incident for incident in incidents}

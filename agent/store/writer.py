@@ -1,0 +1,140 @@
+"""The single store writer: one asyncio task that commits engine effects in batches.
+
+The engine never waits for the database: `submit` only queues. The task gathers whatever is
+queued (up to `max_batch` effects, after a short linger so a burst becomes one transaction)
+and runs `store.apply` in a thread. A failed batch is retried, with backoff, until it
+commits: effects are never dropped, so a database outage delays the records but loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from types import TracebackType
+
+from agent.records import Effect
+from agent.store.base import Store
+from agent.store.errors import WriterClosedError
+
+log = logging.getLogger(__name__)
+
+
+class StoreWriter:
+    """Owns the effect queue; the only code that calls `store.apply` while the agent runs."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_batch: int = 2000,
+        linger: float = 0.05,
+        retry_initial: float = 0.5,
+        retry_max: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._linger = linger
+        self._retry_initial = retry_initial
+        self._retry_max = retry_max
+        # Whole submissions are queued, never split, so the effects of one engine step are
+        # committed together (a crash cannot leave a result stored without its status).
+        self._queue: deque[tuple[Effect, ...]] = deque()
+        self._wake = asyncio.Event()  # something was queued
+        self._hurry = asyncio.Event()  # drain or close: skip the linger
+        self._idle = asyncio.Event()  # nothing queued, nothing in flight
+        self._idle.set()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self.depth = 0  # effects submitted and not yet committed (queued or in flight)
+        self.batches_total = 0
+        self.errors_total = 0
+        self.last_write_seconds = 0.0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="store-writer")
+
+    async def __aenter__(self) -> StoreWriter:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def submit(self, effects: Sequence[Effect]) -> None:
+        """Queue effects for the next batch; never blocks, never drops."""
+        if self._closing:
+            raise WriterClosedError(f"store writer is closed; {len(effects)} effects refused")
+        if not effects:
+            return
+        self._queue.append(tuple(effects))
+        self.depth += len(effects)
+        self._idle.clear()
+        self._wake.set()
+
+    async def drain(self) -> None:
+        """Return once everything submitted so far is committed."""
+        self.start()
+        self._hurry.set()
+        await self._idle.wait()
+
+    async def aclose(self) -> None:
+        """Commit everything queued, then stop the task."""
+        self._closing = True
+        await self.drain()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            if not self._hurry.is_set() and self.depth < self._max_batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._hurry.wait(), self._linger)
+            batch = self._take()
+            await self._commit(batch)
+            self.depth -= len(batch)
+            if not self._queue:
+                self._wake.clear()
+                self._hurry.clear()
+                self._idle.set()
+
+    def _take(self) -> list[Effect]:
+        batch: list[Effect] = list(self._queue.popleft())
+        while self._queue and len(batch) + len(self._queue[0]) <= self._max_batch:
+            batch.extend(self._queue.popleft())
+        return batch
+
+    async def _commit(self, batch: list[Effect]) -> None:
+        delay = self._retry_initial
+        while True:
+            started = time.perf_counter()
+            try:
+                await asyncio.to_thread(self._store.apply, batch)
+            except Exception as exc:  # any failure: keep the batch, never drop records
+                self.errors_total += 1
+                log.warning(
+                    "store write of %d effects failed (%s: %s); retrying in %.2f s",
+                    len(batch),
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+                continue
+            self.last_write_seconds = time.perf_counter() - started
+            self.batches_total += 1
+            return

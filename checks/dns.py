@@ -1,0 +1,153 @@
+"""DNS probe: one query to one server, judged on its rcode and its answers.
+
+The probe asks a server directly (the spec's resolver, or the first nameserver of the system
+configuration) instead of going through a stub resolver, so the rcode it reports is the one the
+server sent: a stub resolver turns NXDOMAIN and SERVFAIL into exceptions and retries elsewhere,
+which hides exactly what the SOC wants to see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.rcode
+import dns.rdata
+import dns.rdatatype
+import dns.resolver
+import dns.rrset
+
+from checks.context import ProbeContext
+from checks.result import Measurement, Verdict
+from checks.specs import DnsSpec
+
+_SHOWN = 5  # answers quoted in a reason before "..."
+
+
+async def probe(spec: DnsSpec, timeout: float, ctx: ProbeContext, *, check_id: str) -> Verdict:
+    server = spec.resolver or await asyncio.to_thread(_system_nameserver)
+    if server is None:
+        return Verdict.unknown("no system resolver configured (/etc/resolv.conf has no nameserver)")
+    where = _where(server, spec.port)
+    query = dns.message.make_query(spec.name, spec.type)
+    start = ctx.clock.monotonic()
+    try:
+        async with asyncio.timeout(timeout):
+            response = await _ask(query, server, spec, timeout)
+    except (TimeoutError, dns.exception.Timeout):
+        return Verdict.fail(f"no answer from {where} within {timeout:g}s")
+    except (OSError, dns.exception.DNSException) as exc:
+        return Verdict.fail(f"query to {where} failed: {type(exc).__name__}: {exc}")
+    elapsed = max(0.0, ctx.clock.monotonic() - start)
+    return _judge(spec, response, where, elapsed)
+
+
+async def _ask(
+    query: dns.message.Message, server: str, spec: DnsSpec, timeout: float
+) -> dns.message.Message:
+    if spec.protocol == "tcp":
+        return await dns.asyncquery.tcp(query, server, timeout=timeout, port=spec.port)
+    # A truncated UDP answer is retried over TCP, as a resolver would, so big TXT sets still work.
+    response, _ = await dns.asyncquery.udp_with_fallback(
+        query, server, timeout=timeout, port=spec.port
+    )
+    return response
+
+
+def _system_nameserver() -> str | None:
+    try:
+        nameservers = dns.resolver.Resolver().nameservers
+    except dns.resolver.NoResolverConfiguration:
+        return None
+    return str(nameservers[0]) if nameservers else None
+
+
+def _where(server: str, port: int) -> str:
+    return f"[{server}]:{port}" if ":" in server else f"{server}:{port}"
+
+
+def _judge(spec: DnsSpec, response: dns.message.Message, where: str, elapsed: float) -> Verdict:
+    rdtype = dns.rdatatype.from_text(spec.type)
+    rrsets = [rrset for rrset in response.answer if rrset.rdtype == rdtype]
+    answers = sorted({normalise(rdtype, rdata_text(rdata)) for rrset in rrsets for rdata in rrset})
+    rcode = dns.rcode.to_text(response.rcode())
+    measurements: dict[str, Measurement] = {
+        "answers": answers,
+        "rcode": rcode,
+        "ttl": min((rrset.ttl for rrset in rrsets), default=None),
+        "query_time": elapsed,
+    }
+    reason = _mismatch(spec, rcode, answers, where)
+    if reason:
+        return Verdict.fail(reason, **measurements)
+    return Verdict.ok(**measurements)
+
+
+def _mismatch(spec: DnsSpec, rcode: str, answers: list[str], where: str) -> str:
+    asked = f"{spec.name} {spec.type}"
+    if rcode != spec.expect_rcode:
+        return f"rcode {rcode} for {asked} from {where} (expected {spec.expect_rcode})"
+    if spec.expect_answers is not None:
+        rdtype = dns.rdatatype.from_text(spec.type)
+        expected = sorted({normalise(rdtype, text) for text in spec.expect_answers})
+        if answers != expected:
+            return _difference(asked, answers, expected)
+    elif spec.expect_rcode == "NOERROR" and not answers:
+        # NOERROR with no record of the asked type (NODATA) is an outage for whoever needs it.
+        return f"no {spec.type} records for {spec.name} from {where}"
+    if spec.answer_regex is not None:
+        if not answers:
+            return f"no {spec.type} answers for {spec.name} to match /{spec.answer_regex}/"
+        pattern = re.compile(spec.answer_regex)
+        wrong = [answer for answer in answers if not pattern.search(answer)]
+        if wrong:
+            return f"{asked} answers {_quote(wrong)} do not match /{spec.answer_regex}/"
+    return ""
+
+
+def _difference(asked: str, answers: list[str], expected: list[str]) -> str:
+    missing = [text for text in expected if text not in answers]
+    extra = [text for text in answers if text not in expected]
+    parts = []
+    if missing:
+        parts.append(f"missing {_quote(missing)}")
+    if extra:
+        parts.append(f"unexpected {_quote(extra)}")
+    return f"{asked} answers differ from expected: {', '.join(parts)}"
+
+
+def _quote(texts: list[str]) -> str:
+    shown = ", ".join(texts[:_SHOWN])
+    return f"[{shown}{', ...' if len(texts) > _SHOWN else ''}]"
+
+
+def rdata_text(rdata: dns.rdata.Rdata) -> str:
+    """Presentation form; TXT strings are joined and unquoted, as people write them."""
+    strings = getattr(rdata, "strings", None)
+    if rdata.rdtype == dns.rdatatype.TXT and strings is not None:
+        return b"".join(strings).decode("utf-8", errors="replace")
+    return str(rdata.to_text())
+
+
+def normalise(rdtype: dns.rdatatype.RdataType, text: str) -> str:
+    """One spelling per answer, so expected and received sets compare as the SOC means them.
+
+    Addresses in canonical form (`0:0::1` is `::1`); names lower-case without the root dot;
+    TXT left as written, since its case and spacing are data.
+    """
+    text = text.strip()
+    if rdtype == dns.rdatatype.TXT:
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            return text[1:-1]
+        return text
+    if rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+        try:
+            return ipaddress.ip_address(text).compressed
+        except ValueError:
+            return text
+    tokens = [token[:-1] if token.endswith(".") and len(token) > 1 else token for token in text.split()]
+    return " ".join(tokens).lower()

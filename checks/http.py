@@ -1,0 +1,363 @@
+"""HTTP(S) probe: one request (plus bounded redirects) judged against the spec's expectations.
+
+The whole probe, body included, runs under one deadline, so a server that drips bytes or
+never ends its body cannot hold a probe longer than its timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import codecs
+import functools
+import hashlib
+import json
+import re
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from checks.context import ProbeContext
+from checks.result import Measurement, Verdict
+from checks.specs import HttpSpec
+
+_SNIPPET = 60  # characters of an expected/received value quoted in a reason
+
+
+class _Failed(Exception):
+    """A judgement reached while the response is still open (redirect bound, body cap)."""
+
+
+class _Trace:
+    """httpx `trace` extension callback: phase timings and where the probe is now.
+
+    httpcore resolves the name inside `connect_tcp`, so DNS time is part of phase_connect.
+    """
+
+    __slots__ = ("_starts", "headers_at", "phase", "phases")
+
+    def __init__(self) -> None:
+        self.phase = "waiting for a connection"
+        self.phases: dict[str, float] = {}
+        self._starts: dict[str, float] = {}
+        self.headers_at = 0.0
+
+    async def __call__(self, name: str, info: dict[str, Any]) -> None:
+        # "connection.connect_tcp.started", "http11.send_request_body.complete", ...
+        step = name.partition(".")[2]
+        handler = _STEPS.get(step)
+        if handler is not None:
+            handler(self, time.perf_counter())
+
+    def _start(self, key: str, phase: str, now: float) -> None:
+        self._starts[key] = now
+        self.phase = phase
+
+    def _end(self, key: str, bucket: str, now: float) -> None:
+        start = self._starts.pop(key, None)
+        if start is not None:
+            self.phases[bucket] = self.phases.get(bucket, 0.0) + now - start
+
+    def _headers_received(self, now: float) -> None:
+        self._end("sent", "phase_processing", now)
+        self.headers_at = now
+        self.phase = "while reading the body"
+
+
+_STEPS: dict[str, Callable[[_Trace, float], None]] = {
+    "connect_tcp.started": lambda t, now: t._start("connect", "while connecting", now),
+    "connect_tcp.complete": lambda t, now: t._end("connect", "phase_connect", now),
+    "start_tls.started": lambda t, now: t._start("tls", "during the TLS handshake", now),
+    "start_tls.complete": lambda t, now: t._end("tls", "phase_tls", now),
+    "send_request_headers.started": lambda t, now: setattr(t, "phase", "while sending the request"),
+    "send_request_body.complete": lambda t, now: t._start(
+        "sent", "waiting for the response headers", now
+    ),
+    "receive_response_headers.complete": lambda t, now: t._headers_received(now),
+}
+
+
+@dataclass(slots=True)
+class _Fetched:
+    response: httpx.Response
+    body: bytes
+    redirects: int
+
+
+class _Run:
+    """State of one probe run, kept outside the deadline so a timeout still reports it."""
+
+    def __init__(self, spec: HttpSpec) -> None:
+        self.spec = spec
+        self.trace = _Trace()
+        self.started = time.perf_counter()
+        self.measurements: dict[str, Measurement] = {}
+
+    def measured(self) -> dict[str, Measurement]:
+        return {**self.measurements, **{k: round(v, 6) for k, v in self.trace.phases.items()}}
+
+
+async def probe(spec: HttpSpec, timeout: float, ctx: ProbeContext, *, check_id: str) -> Verdict:
+    run = _Run(spec)
+    try:
+        async with asyncio.timeout(timeout):
+            fetched = await _fetch(ctx.http.get(spec), run, timeout)
+    except (TimeoutError, httpx.TimeoutException):
+        return Verdict.fail(f"timed out after {timeout:g}s {run.trace.phase}", **run.measured())
+    except _Failed as failed:
+        return Verdict.fail(str(failed), **run.measured())
+    except httpx.HTTPError as exc:
+        return Verdict.fail(describe_error(exc, run.trace.phase), **run.measured())
+    return judge(spec, fetched, run)
+
+
+async def _fetch(client: httpx.AsyncClient, run: _Run, timeout: float) -> _Fetched:
+    request = _first_request(client, run, timeout)
+    redirects = 0
+    while True:
+        response = await client.send(request, stream=True)
+        try:
+            run.measurements["status_code"] = response.status_code
+            next_request = response.next_request if run.spec.follow_redirects else None
+            if next_request is None:
+                body = await _read_body(response, run)
+                return _Fetched(response, body, redirects)
+            redirects += 1
+            if redirects > run.spec.max_redirects:
+                raise _Failed(f"more than {run.spec.max_redirects} redirects")
+            request = next_request
+        finally:
+            await response.aclose()
+
+
+def _first_request(client: httpx.AsyncClient, run: _Run, timeout: float) -> httpx.Request:
+    spec = run.spec
+    headers = dict(spec.headers)
+    authorization = _authorization(spec)
+    if authorization:
+        # A header (not `auth=`) so httpx drops it on a redirect to another origin.
+        headers["Authorization"] = authorization
+    return client.build_request(
+        spec.method,
+        spec.url,
+        headers=headers,
+        content=spec.body.encode() if spec.body is not None else None,
+        timeout=timeout,
+        extensions={"trace": run.trace},
+    )
+
+
+def _authorization(spec: HttpSpec) -> str | None:
+    auth = spec.auth
+    if auth is None:
+        return None
+    if auth.bearer is not None:
+        return f"Bearer {auth.bearer.get_secret_value()}"
+    assert auth.basic is not None  # the spec validates exactly one scheme
+    pair = f"{auth.basic.username}:{auth.basic.password.get_secret_value()}"
+    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+
+
+async def _read_body(response: httpx.Response, run: _Run) -> bytes:
+    cap = run.spec.max_body_bytes
+    declared = response.headers.get("content-length", "")
+    if run.spec.method != "HEAD" and declared.isdigit() and int(declared) > cap:
+        raise _Failed(f"body larger than {cap} bytes (Content-Length {declared})")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        run.measurements["body_bytes"] = size
+        if size > cap:  # stop reading: an endless body must not fill memory
+            raise _Failed(f"body larger than {cap} bytes")
+        chunks.append(chunk)
+    run.measurements["body_bytes"] = size
+    if run.trace.headers_at:
+        run.trace.phases["phase_transfer"] = time.perf_counter() - run.trace.headers_at
+    return b"".join(chunks)
+
+
+# --- judging a complete response -------------------------------------------------------------
+
+
+def judge(spec: HttpSpec, fetched: _Fetched, run: _Run) -> Verdict:
+    latency = time.perf_counter() - run.started
+    run.measurements["latency"] = round(latency, 6)
+    if fetched.redirects:
+        run.measurements["redirects"] = fetched.redirects
+    if spec.static:
+        run.measurements["body_sha256"] = hashlib.sha256(fetched.body).hexdigest()
+    reason = _first_failure(spec, fetched.response, fetched.body)
+    if reason:
+        return Verdict.fail(reason, **run.measured())
+    if spec.max_latency is not None and latency > spec.max_latency:
+        slow = f"latency {latency:.3f}s over {spec.max_latency:g}s"
+        return Verdict.degraded(slow, **run.measured())
+    return Verdict.ok(**run.measured())
+
+
+def _first_failure(spec: HttpSpec, response: httpx.Response, body: bytes) -> str | None:
+    reason = _status_failure(spec, response.status_code) or _header_failure(spec, response)
+    if reason or not (spec.body_contains or spec.body_regex or spec.json_):
+        return reason
+    text = body.decode(_encoding(response), errors="replace")
+    if spec.body_contains is not None and spec.body_contains not in text:
+        return f"body does not contain {_quote(spec.body_contains)}"
+    if spec.body_regex is not None and not _regex(spec.body_regex).search(text):
+        return f"body does not match /{_clip(spec.body_regex)}/"
+    return _json_failure(spec.json_, text) if spec.json_ else None
+
+
+def _status_failure(spec: HttpSpec, status: int) -> str | None:
+    if spec.expect_status is None:
+        return None if 200 <= status <= 299 else f"status {status}, expected 2xx"
+    if status in spec.expect_status:
+        return None
+    return f"status {status}, expected {' or '.join(str(s) for s in spec.expect_status)}"
+
+
+def _header_failure(spec: HttpSpec, response: httpx.Response) -> str | None:
+    for name, pattern in spec.expect_headers.items():
+        value = response.headers.get(name)
+        if value is None:
+            return f"header {name} missing"
+        if not _regex(pattern).search(value):
+            return f"header {name} is {_quote(value)}, expected /{_clip(pattern)}/"
+    return None
+
+
+def _json_failure(expected: dict[str, Any], text: str) -> str | None:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return f"body is not JSON (starts {_quote(text[:_SNIPPET])})"
+    for path, want in expected.items():
+        try:
+            found = json_path(document, path)
+        except LookupError as missing:
+            return f"JSON {path}: {missing.args[0]}"
+        if not _json_equal(found, want):
+            return f"JSON {path} is {_clip(json.dumps(found))}, expected {_clip(json.dumps(want))}"
+    return None
+
+
+def _json_equal(found: Any, want: Any) -> bool:
+    # In Python True == 1; in JSON they are different values.
+    if isinstance(found, bool) or isinstance(want, bool):
+        return type(found) is type(want) and found == want
+    return bool(found == want)
+
+
+# --- a small JSON path: $.a.b[0].c, $['odd key'], $.items[-1] ----------------------------
+
+_PATH_TOKEN = re.compile(r"\.([^.\[\]'\"]+)|\[(-?\d+)\]|\[(['\"])(.*?)\3\]")
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_json_path(path: str) -> tuple[str | int, ...]:
+    """Steps of a path: keys (str) and indices (int). ValueError when it is not one."""
+    if not path.startswith("$"):
+        raise ValueError(f"{path!r} is not a JSON path (start it with '$')")
+    steps: list[str | int] = []
+    position = 1
+    while position < len(path):
+        match = _PATH_TOKEN.match(path, position)
+        if match is None:
+            raise ValueError(f"{path!r} is not a JSON path (at character {position})")
+        key, index, _, quoted = match.groups()
+        steps.append(int(index) if index is not None else (key if key is not None else quoted))
+        position = match.end()
+    return tuple(steps)
+
+
+def json_path(document: Any, path: str) -> Any:
+    """The value at `path`; LookupError saying which step is missing."""
+    try:
+        steps = parse_json_path(path)
+    except ValueError as bad:
+        raise LookupError(str(bad)) from None
+    value = document
+    for step in steps:
+        if not _has(value, step):
+            raise LookupError(f"no {step!r} in {type(value).__name__}")
+        value = value[step]
+    return value
+
+
+def _has(value: Any, step: str | int) -> bool:
+    if isinstance(step, int):
+        return isinstance(value, list) and -len(value) <= step < len(value)
+    return isinstance(value, dict) and step in value
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _encoding(response: httpx.Response) -> str:
+    charset = response.charset_encoding
+    if charset:
+        try:
+            return codecs.lookup(charset).name
+        except LookupError:
+            pass
+    return "utf-8"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…"
+
+
+def _quote(text: str) -> str:
+    return repr(_clip(text))
+
+
+def describe_error(exc: BaseException, phase: str) -> str:
+    """One line for a transport error: refused, TLS, DNS, reset, protocol."""
+    chain = _causes(exc)
+    for cause in chain:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS handshake failed: {(cause.verify_message or cause.reason).rstrip('.')}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed: {_ssl_reason(cause)}"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return f"connection reset {phase}"
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"protocol error {phase}: {text}"
+    if isinstance(exc, httpx.ConnectError):
+        return _connect_reason(text)
+    return f"{type(exc).__name__} {phase}: {text}"
+
+
+def _connect_reason(text: str) -> str:
+    lowered = text.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return f"cannot resolve host: {text}"
+    return f"connection failed: {text}"
+
+
+def _ssl_reason(error: ssl.SSLError) -> str:
+    reason = error.reason or str(error)
+    return reason.replace("_", " ").lower()
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen

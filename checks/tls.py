@@ -1,0 +1,201 @@
+"""TLS probe: handshake, chain and hostname, version policy, expiry, optional pin.
+
+The SOC wants the certificate's details even when it is not trusted, so a failed verification
+is followed by a second, unverified handshake that only reads the certificate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import math
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+
+from checks.context import ProbeContext
+from checks.result import Measurement, Verdict
+from checks.specs import TlsSpec
+
+_VERSIONS = {
+    "TLSv1": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+_ORDER = list(_VERSIONS)
+_HANDSHAKE = "during the TLS handshake"
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    der: bytes
+    version: str
+    cipher: str
+
+
+class _State:
+    """Where the probe is and what it learnt, kept outside the deadline for the reason."""
+
+    def __init__(self) -> None:
+        self.phase = "while connecting"
+        self.problem: str | None = None  # why the verified handshake failed
+        self.measurements: dict[str, Measurement] = {}
+
+
+async def probe(spec: TlsSpec, timeout: float, ctx: ProbeContext, *, check_id: str) -> Verdict:
+    state = _State()
+    try:
+        async with asyncio.timeout(timeout):
+            seen = await _look(spec, state)
+    except TimeoutError:
+        return Verdict.fail(_timeout_reason(state, timeout), **state.measurements)
+    except ssl.SSLError as exc:  # neither handshake worked: nothing to read
+        return Verdict.fail(state.problem or _handshake_reason(exc), **state.measurements)
+    except ConnectionRefusedError:
+        return Verdict.fail("connection refused", **state.measurements)
+    except OSError as exc:
+        return Verdict.fail(_os_reason(exc, state), **state.measurements)
+    return judge(spec, seen, state, ctx.clock.now())
+
+
+async def _look(spec: TlsSpec, state: _State) -> _Seen:
+    try:
+        return await _handshake(spec, _verified_context(spec.ca_bundle, spec.min_version), state)
+    except ssl.SSLError as exc:
+        state.problem = _handshake_reason(exc)
+    except ConnectionResetError:
+        if state.phase != _HANDSHAKE:
+            raise
+        # Some servers reset instead of sending an alert (e.g. no common TLS version).
+        state.problem = "TLS handshake failed: connection reset by the server"
+    state.measurements["verified"] = False
+    return await _handshake(spec, _reading_context(), state)
+
+
+async def _handshake(spec: TlsSpec, context: ssl.SSLContext, state: _State) -> _Seen:
+    state.phase = "while connecting"
+    start = time.perf_counter()
+    _, writer = await asyncio.open_connection(spec.host, spec.port)
+    try:
+        state.measurements["connect_time"] = round(time.perf_counter() - start, 6)
+        state.phase = _HANDSHAKE
+        start = time.perf_counter()
+        await writer.start_tls(context, server_hostname=spec.server_name or spec.host)
+        state.measurements["handshake_time"] = round(time.perf_counter() - start, 6)
+        tls: ssl.SSLObject = writer.get_extra_info("ssl_object")
+        der = tls.getpeercert(binary_form=True)
+        if der is None:
+            raise ssl.SSLError("the server sent no certificate")
+        cipher = tls.cipher()
+        return _Seen(der, tls.version() or "", cipher[0] if cipher else "")
+    finally:
+        # Abort rather than close: a probe needs no close_notify exchange with the peer.
+        writer.transport.abort()
+
+
+# --- judging ---------------------------------------------------------------------------------
+
+
+def judge(spec: TlsSpec, seen: _Seen, state: _State, now: datetime) -> Verdict:
+    cert = x509.load_der_x509_certificate(seen.der)
+    not_after = cert.not_valid_after_utc
+    days = (not_after - now).total_seconds() / 86400
+    fingerprint = hashlib.sha256(seen.der).hexdigest()
+    state.measurements.setdefault("verified", True)
+    m = state.measurements
+    m.update(describe_certificate(cert, fingerprint))
+    m.update(days_left=math.floor(days), tls_version=seen.version, cipher=seen.cipher)
+    expiry = f"not after {m['not_after']}"
+    if days < 0:
+        return Verdict.fail(f"certificate expired {_days(-days)} ago ({expiry})", **m)
+    reason = (
+        _version_failure(spec, seen.version) or state.problem or _pin_failure(spec, fingerprint)
+    )
+    if reason:
+        return Verdict.fail(reason, **m)
+    if days < spec.min_days:
+        soon = f"certificate expires in {_days(days)} ({expiry}), under {spec.min_days} days"
+        return Verdict.degraded(soon, **m)
+    return Verdict.ok(**m)
+
+
+def describe_certificate(cert: x509.Certificate, fingerprint: str) -> dict[str, Measurement]:
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": format(cert.serial_number, "x"),
+        "fingerprint_sha256": fingerprint,
+        "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _version_failure(spec: TlsSpec, negotiated: str) -> str | None:
+    if negotiated in _ORDER and _ORDER.index(negotiated) < _ORDER.index(spec.min_version):
+        return f"negotiated {negotiated}, policy requires {spec.min_version} or newer"
+    return None
+
+
+def _pin_failure(spec: TlsSpec, fingerprint: str) -> str | None:
+    pinned = spec.fingerprint_sha256
+    if pinned is None or pinned == fingerprint:
+        return None
+    return f"certificate fingerprint {fingerprint[:16]}… does not match the pin {pinned[:16]}…"
+
+
+def _days(days: float) -> str:
+    whole = math.floor(days)
+    return "1 day" if whole == 1 else f"{whole} days"
+
+
+# --- contexts: built once per (bundle, policy); loading CAs costs milliseconds of CPU -----------
+
+
+@functools.lru_cache(maxsize=64)
+def _verified_context(ca_bundle: str | None, min_version: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=ca_bundle)
+    version = _VERSIONS[min_version]
+    if version < ssl.TLSVersion.TLSv1_2:
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS < 1.2 otherwise
+    context.minimum_version = version
+    return context
+
+
+@functools.lru_cache(maxsize=1)
+def _reading_context() -> ssl.SSLContext:
+    """Accepts any certificate and any version: only to read what the server presents."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    return context
+
+
+# --- reasons ---------------------------------------------------------------------------------
+
+
+def _handshake_reason(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        detail = (exc.verify_message or exc.reason or str(exc)).rstrip(".")
+        return f"certificate verification failed: {detail}"
+    detail = (exc.reason or str(exc)).replace("_", " ").lower()
+    return f"TLS handshake failed: {detail}"
+
+
+def _timeout_reason(state: _State, timeout: float) -> str:
+    if state.problem:  # the verified handshake already told us what is wrong
+        return f"{state.problem} (certificate unread: timed out after {timeout:g}s)"
+    return f"timed out after {timeout:g}s {state.phase}"
+
+
+def _os_reason(exc: OSError, state: _State) -> str:
+    if state.problem:
+        return state.problem
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return f"connection reset {state.phase}"
+    return f"connection failed: {exc.strerror or exc}"

@@ -1,0 +1,112 @@
+"""The probe scheduler: stable phases spread over the interval, caps, no double starts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from agent.catalog.loader import load_text
+from agent.catalog.model import Check
+from agent.scheduler import ProbeScheduler, due_time, phase_seconds
+from checks.clock import SystemClock
+
+
+def _catalog(count: int, interval: str = "1s", timeout: str = "5s", host: str = "127.0.0.1"):
+    services = "\n".join(
+        f"""  - id: s{i}
+    name: S{i}
+    macro_service: formacao
+    tier: bronze
+    interval: {interval}
+    timeout: {timeout}
+    checks: [{{tcp: {{host: {host}, port: {1000 + i}}}}}]"""
+        for i in range(count)
+    )
+    return load_text(f"version: 1\nservices:\n{services}\n")
+
+
+def test_phases_are_stable_and_spread_over_the_interval() -> None:
+    phases = [phase_seconds(f"svc-{i}/http", 30.0) for i in range(10_000)]
+    assert phases == [phase_seconds(f"svc-{i}/http", 30.0) for i in range(10_000)]
+    assert all(0 <= p < 30 for p in phases)
+    per_second = [0] * 30
+    for p in phases:
+        per_second[int(p)] += 1
+    # uniform would be 333 per second; a hash must not bunch them into a few seconds
+    assert max(per_second) < 450 and min(per_second) > 220
+
+
+def test_due_time_is_the_latest_tick_at_or_before_now() -> None:
+    now = datetime(2026, 10, 5, 12, 0, 7, tzinfo=UTC)
+    due = due_time("ssd/http", 30.0, now)
+    assert now - timedelta(seconds=30) < due <= now
+    assert due_time("ssd/http", 30.0, due) == due
+    assert due_time("ssd/http", 30.0, due + timedelta(seconds=29.9)) == due
+
+
+async def test_every_check_runs_at_its_interval_and_lateness_is_recorded() -> None:
+    ran: list[str] = []
+
+    async def job(check: Check, due: datetime) -> None:
+        ran.append(check.id)
+
+    scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=10, max_per_host=10)
+    scheduler.start(_catalog(3))
+    await asyncio.sleep(2.6)
+    await scheduler.shutdown(grace=1)
+    for i in range(3):
+        assert 2 <= ran.count(f"s{i}/tcp") <= 3
+    assert scheduler.stats.started_total == len(ran)
+    assert len(scheduler.stats.take_lateness()) == len(ran)
+
+
+async def test_a_probe_still_running_is_not_started_twice() -> None:
+    running = 0
+    most = 0
+
+    async def slow_job(check: Check, due: datetime) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(2.2)
+        running -= 1
+
+    scheduler = ProbeScheduler(slow_job, SystemClock(), max_in_flight=10, max_per_host=10)
+    scheduler.start(_catalog(1))
+    await asyncio.sleep(2.5)
+    await scheduler.shutdown(grace=3)
+    assert most == 1
+    assert scheduler.stats.overlaps_total >= 1
+
+
+async def test_per_host_cap_limits_concurrent_probes_to_one_host() -> None:
+    running = 0
+    most = 0
+
+    async def job(check: Check, due: datetime) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.3)
+        running -= 1
+
+    scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=50, max_per_host=2)
+    scheduler.start(_catalog(8))
+    await asyncio.sleep(1.5)
+    await scheduler.shutdown(grace=1)
+    assert most == 2
+    assert scheduler.stats.started_total >= 8
+
+
+async def test_sync_adds_and_removes_jobs_without_touching_unchanged_ones() -> None:
+    async def job(check: Check, due: datetime) -> None:
+        return None
+
+    scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=10, max_per_host=10)
+    scheduler.start(_catalog(3))
+    assert scheduler.job_count == 3
+    scheduler.sync(_catalog(2))
+    assert scheduler.job_count == 2
+    scheduler.sync(_catalog(4, interval="2s"))
+    assert scheduler.job_count == 4
+    await scheduler.shutdown(grace=1)

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "OK - LANG=$LANG VIGIA_SECRET=${VIGIA_SECRET:-unset} EXTRA=${EXTRA:-unset}"
+exit 0

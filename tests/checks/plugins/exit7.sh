@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "something odd"
+exit 7

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "check_thing: connection refused" >&2
+exit 2

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "UNKNOWN - cannot read /proc/foo"
+exit 3

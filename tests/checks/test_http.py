@@ -1,0 +1,409 @@
+"""HTTP probe against real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checks import http
+from checks.context import ProbeContext
+from checks.http_clients import HttpClientPool
+from checks.result import Outcome
+from checks.specs import HttpSpec
+from tests.checks.loopback import (
+    HttpServer,
+    Pki,
+    RawServer,
+    Reply,
+    Request,
+    days_from_now,
+    drip,
+    endless,
+    never_answers,
+    probe_context,
+    speaks_garbage,
+    ticking,
+)
+
+TIMEOUT = 1.0
+
+
+@pytest.fixture
+async def ctx() -> AsyncIterator[ProbeContext]:
+    context = probe_context()
+    yield context
+    await context.aclose()
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return Pki(tmp_path)
+
+
+async def run(ctx: ProbeContext, timeout: float = TIMEOUT, **spec: Any) -> http.Verdict:
+    return await http.probe(HttpSpec(**spec), timeout, ctx, check_id="svc/http")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- plain answers ---------------------------------------------------------------------------
+
+
+async def test_2xx_answer_is_ok_with_status_latency_and_phases(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(204)}) as server:
+        verdict = await run(ctx, url=server.url())
+    assert verdict.outcome is Outcome.OK, verdict.reason
+    m = verdict.measurements
+    assert m["status_code"] == 204
+    assert m["body_bytes"] == 0
+    assert 0 < m["latency"] < TIMEOUT  # type: ignore[operator]
+    assert 0 <= m["phase_connect"] < m["latency"]  # type: ignore[operator]
+    assert "phase_processing" in m and "phase_transfer" in m
+    assert "phase_tls" not in m  # plain HTTP has no handshake
+
+
+async def test_status_mismatch_fails_with_status_and_expectation(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(503, "busy")}) as server:
+        verdict = await run(ctx, url=server.url(), expect_status=[200])
+    assert verdict.outcome is Outcome.FAIL
+    assert verdict.reason == "status 503, expected 200"
+    assert verdict.measurements["status_code"] == 503
+
+
+async def test_non_2xx_fails_when_no_status_is_expected(ctx: ProbeContext) -> None:
+    async with HttpServer({}) as server:
+        verdict = await run(ctx, url=server.url("/missing"))
+    assert verdict.reason == "status 404, expected 2xx"
+
+
+async def test_listed_non_2xx_status_is_accepted(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(401)}) as server:
+        verdict = await run(ctx, url=server.url(), expect_status=[401, 403])
+    assert verdict.outcome is Outcome.OK
+
+
+async def test_method_headers_and_body_reach_the_server(ctx: ProbeContext) -> None:
+    async with HttpServer({"/api": lambda _: Reply(201)}) as server:
+        verdict = await run(
+            ctx,
+            url=server.url("/api"),
+            method="POST",
+            headers={"X-Probe": "vigia"},
+            body='{"ping": 1}',
+            expect_status=[201],
+        )
+        sent = server.requests[0]
+    assert verdict.outcome is Outcome.OK
+    assert (sent.method, sent.headers["x-probe"], sent.body) == ("POST", "vigia", b'{"ping": 1}')
+
+
+async def test_connection_refused_fails_with_clear_reason(ctx: ProbeContext) -> None:
+    verdict = await run(ctx, url=f"http://127.0.0.1:{free_port()}/")
+    assert verdict.outcome is Outcome.FAIL
+    assert verdict.reason == "connection refused"
+
+
+async def test_probes_reuse_one_keepalive_connection(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(200, "ok")}) as server:
+        for _ in range(3):
+            assert (await run(ctx, url=server.url())).outcome is Outcome.OK
+        assert server.connections == 1
+
+
+# --- content expectations --------------------------------------------------------------------
+
+
+PORTAL = "<html><title>Portal da Segurança Social</title></html>"
+
+
+async def test_body_contains_matches_utf8_text(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(200, PORTAL)}) as server:
+        verdict = await run(ctx, url=server.url(), body_contains="Segurança Social")
+    assert verdict.outcome is Outcome.OK, verdict.reason
+
+
+async def test_body_without_expected_text_fails_quoting_it(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(200, "<html>Em manutenção</html>")}) as server:
+        verdict = await run(ctx, url=server.url(), body_contains="Segurança Social")
+    assert verdict.reason == "body does not contain 'Segurança Social'"
+
+
+async def test_body_regex_mismatch_fails_showing_the_pattern(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(200, "version: beta")}) as server:
+        ok = await run(ctx, url=server.url(), body_regex=r"version: \w+")
+        bad = await run(ctx, url=server.url(), body_regex=r"version: \d+")
+    assert ok.outcome is Outcome.OK
+    assert bad.reason == r"body does not match /version: \d+/"
+
+
+HEALTH = {"status": "UP", "components": {"db": {"checks": [{"ok": True}, {"ok": False}]}}}
+
+
+async def test_json_paths_equal_expected_values(ctx: ProbeContext) -> None:
+    async with HttpServer({"/h": lambda _: Reply(200, json.dumps(HEALTH))}) as server:
+        verdict = await run(
+            ctx,
+            url=server.url("/h"),
+            json={"$.status": "UP", "$.components.db.checks[0].ok": True},
+        )
+    assert verdict.outcome is Outcome.OK, verdict.reason
+
+
+async def test_json_value_mismatch_fails_with_found_and_expected(ctx: ProbeContext) -> None:
+    async with HttpServer({"/h": lambda _: Reply(200, json.dumps(HEALTH))}) as server:
+        verdict = await run(ctx, url=server.url("/h"), json={"$.components.db.checks[1].ok": True})
+    assert verdict.reason == "JSON $.components.db.checks[1].ok is false, expected true"
+
+
+async def test_json_missing_path_and_non_json_body_fail(ctx: ProbeContext) -> None:
+    routes = {"/h": lambda _: Reply(200, json.dumps(HEALTH)), "/t": lambda _: Reply(200, "<p>")}
+    async with HttpServer(routes) as server:  # type: ignore[arg-type]
+        missing = await run(ctx, url=server.url("/h"), json={"$.components.cache": "UP"})
+        not_json = await run(ctx, url=server.url("/t"), json={"$.status": "UP"})
+    assert missing.reason == "JSON $.components.cache: no 'cache' in dict"
+    assert not_json.reason == "body is not JSON (starts '<p>')"
+
+
+def test_json_path_does_not_confuse_true_with_one() -> None:
+    assert http._json_equal(1, True) is False
+    assert http._json_equal(1, 1.0) is True
+
+
+def test_json_path_reads_quoted_keys_and_negative_indices() -> None:
+    document = {"a b": [{"c": 1}, {"c": 2}]}
+    assert http.json_path(document, "$['a b'][-1].c") == 2
+    assert http.json_path(document, "$") == document
+    with pytest.raises(LookupError, match="not a JSON path"):
+        http.json_path(document, "$.a..b")
+
+
+_keys = st.text(st.characters(blacklist_characters=".[]'\"", codec="utf-8"), min_size=1)
+
+
+@given(st.lists(st.one_of(_keys, st.integers(0, 3)), max_size=6), st.integers())
+def test_json_path_finds_any_value_nested_under_its_path(steps: list[Any], leaf: int) -> None:
+    document: Any = leaf
+    for step in reversed(steps):
+        document = {step: document} if isinstance(step, str) else [None] * step + [document]
+    path = "$" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)
+    assert http.json_path(document, path) == leaf
+
+
+async def test_header_expectations_are_regexes(ctx: ProbeContext) -> None:
+    headers = {"Strict-Transport-Security": "max-age=31536000"}
+    async with HttpServer({"/": lambda _: Reply(200, headers=headers)}) as server:
+        ok = await run(
+            ctx, url=server.url(), expect_headers={"strict-transport-security": r"\d{7,}"}
+        )
+        bad = await run(ctx, url=server.url(), expect_headers={"Content-Type": "json"})
+        gone = await run(ctx, url=server.url(), expect_headers={"X-Frame-Options": "DENY"})
+    assert ok.outcome is Outcome.OK
+    assert bad.reason == "header Content-Type is 'text/plain; charset=utf-8', expected /json/"
+    assert gone.reason == "header X-Frame-Options missing"
+
+
+async def test_static_page_reports_body_hash(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(200, PORTAL)}) as server:
+        verdict = await run(ctx, url=server.url(), static=True)
+    assert verdict.measurements["body_sha256"] == hashlib.sha256(PORTAL.encode()).hexdigest()
+
+
+# --- latency, redirects, auth, size ------------------------------------------------------------
+
+
+async def test_latency_over_limit_is_degraded_not_failed(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(200, delay=0.3)}) as server:
+        slow = await run(ctx, url=server.url(), max_latency="100ms")
+        fine = await run(ctx, url=server.url(), max_latency="2s")
+    assert slow.outcome is Outcome.DEGRADED
+    assert slow.reason.startswith("latency 0.3") and slow.reason.endswith("over 0.1s")
+    assert fine.outcome is Outcome.OK
+
+
+def redirect_chain(length: int) -> dict[str, Any]:
+    routes: dict[str, Any] = {f"/r{i}": _to(f"/r{i + 1}") for i in range(length)}
+    routes[f"/r{length}"] = lambda _: Reply(200, "landed")
+    return routes
+
+
+def _to(location: str) -> Any:
+    return lambda _: Reply(302, headers={"Location": location})
+
+
+async def test_redirects_are_followed_up_to_the_spec_bound(ctx: ProbeContext) -> None:
+    async with HttpServer(redirect_chain(3)) as server:
+        within = await run(ctx, url=server.url("/r0"), max_redirects=3, body_contains="landed")
+        beyond = await run(ctx, url=server.url("/r0"), max_redirects=2)
+        unfollowed = await run(ctx, url=server.url("/r0"), follow_redirects=False)
+    assert within.outcome is Outcome.OK, within.reason
+    assert within.measurements["redirects"] == 3
+    assert beyond.reason == "more than 2 redirects"
+    assert unfollowed.reason == "status 302, expected 2xx"
+
+
+def _needs_basic(request: Request) -> Reply:
+    ok = (
+        request.headers.get("authorization") == "Basic b3BzOnMzZ3IzZG8tbXVpdG8="
+    )  # ops:s3gr3do-muito
+    return Reply(500 if ok else 401, "internal error")
+
+
+async def test_basic_auth_is_sent_and_password_never_reported(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": _needs_basic}) as server:
+        auth = {"basic": {"username": "ops", "password": "s3gr3do-muito"}}
+        verdict = await run(ctx, url=server.url(), auth=auth)
+    assert verdict.reason == "status 500, expected 2xx"  # 500: the server accepted the password
+    assert "s3gr3do" not in repr(verdict)
+
+
+async def test_bearer_token_is_not_forwarded_to_another_origin(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(200)}) as other:
+        away = {"/": _to(other.url("/"))}
+        async with HttpServer(away) as first:  # type: ignore[arg-type]
+            verdict = await run(ctx, url=first.url(), auth={"bearer": "t0ken-secreto"})
+            assert first.requests[0].headers["authorization"] == "Bearer t0ken-secreto"
+        assert verdict.outcome is Outcome.OK
+        assert "authorization" not in other.requests[0].headers
+
+
+async def test_declared_body_over_cap_fails_without_reading_it(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(200, "x" * 5000)}) as server:
+        verdict = await run(ctx, url=server.url(), max_body_bytes=1000)
+    assert verdict.reason == "body larger than 1000 bytes (Content-Length 5000)"
+
+
+async def test_endless_body_stops_at_the_cap(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(200, chunks=endless())}) as server:
+        start = time.perf_counter()
+        verdict = await run(ctx, url=server.url(), max_body_bytes=100_000)
+    assert verdict.reason == "body larger than 100000 bytes"
+    assert 100_000 < verdict.measurements["body_bytes"] <= 100_000 + 16384  # type: ignore[operator]
+    assert time.perf_counter() - start < TIMEOUT
+
+
+# --- hostile servers: bounded by the timeout, loop stays responsive ------------------------------
+
+
+async def assert_bounded(ctx: ProbeContext, url: str, reason: str, **spec: Any) -> None:
+    async with ticking() as ticks:
+        start = time.perf_counter()
+        verdict = await run(ctx, url=url, **spec)
+        elapsed = time.perf_counter() - start
+    assert verdict.outcome is Outcome.FAIL
+    assert verdict.reason == reason
+    assert TIMEOUT - 0.05 <= elapsed < TIMEOUT + 1
+    assert len(ticks) >= 10  # a 50 ms ticker kept running during the probe
+
+
+async def test_server_that_never_answers_times_out_waiting_for_headers(ctx: ProbeContext) -> None:
+    async with RawServer(never_answers) as server:
+        url = f"http://127.0.0.1:{server.port}/"
+        await assert_bounded(ctx, url, "timed out after 1s waiting for the response headers")
+
+
+async def test_dripping_headers_time_out(ctx: ProbeContext) -> None:
+    async with RawServer(drip(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0.2)) as server:
+        url = f"http://127.0.0.1:{server.port}/"
+        await assert_bounded(ctx, url, "timed out after 1s waiting for the response headers")
+
+
+async def test_dripping_body_times_out_while_reading_the_body(ctx: ProbeContext) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+
+    async def slow_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(head)
+        await drip(b"x" * 100, 0.25)(reader, writer)
+
+    async with RawServer(slow_body) as server:
+        url = f"http://127.0.0.1:{server.port}/"
+        await assert_bounded(ctx, url, "timed out after 1s while reading the body")
+
+
+async def test_slow_endless_body_times_out_under_a_large_cap(ctx: ProbeContext) -> None:
+    reply = Reply(200, chunks=endless(b"y" * 1024, pause=0.01))
+    async with HttpServer({"/": lambda _: reply}) as server:
+        await assert_bounded(
+            ctx, server.url(), "timed out after 1s while reading the body", max_body_bytes=10**9
+        )
+
+
+# --- HTTPS -----------------------------------------------------------------------------------
+
+
+async def test_https_with_ca_bundle_is_ok_and_times_the_handshake(
+    ctx: ProbeContext, pki: Pki
+) -> None:
+    async with HttpServer({"/": lambda _: Reply(200)}, pki.server_context()) as server:
+        verdict = await run(ctx, url=server.url(host="localhost"), ca_bundle=pki.ca_bundle)
+    assert verdict.outcome is Outcome.OK, verdict.reason
+    assert verdict.measurements["phase_tls"] > 0  # type: ignore[operator]
+
+
+async def test_expired_certificate_fails_the_handshake(ctx: ProbeContext, pki: Pki) -> None:
+    context = pki.server_context(not_after=days_from_now(-2))
+    async with HttpServer({"/": lambda _: Reply(200)}, context) as server:
+        verdict = await run(ctx, url=server.url(), ca_bundle=pki.ca_bundle)
+    assert verdict.reason == "TLS handshake failed: certificate has expired"
+
+
+async def test_untrusted_issuer_fails_unless_verification_is_off(
+    ctx: ProbeContext, pki: Pki
+) -> None:
+    import trustme
+
+    context = pki.server_context(issuer=trustme.CA())
+    async with HttpServer({"/": lambda _: Reply(200)}, context) as server:
+        strict = await run(ctx, url=server.url(), ca_bundle=pki.ca_bundle)
+        lax = await run(ctx, url=server.url(), verify=False)
+    assert strict.reason == "TLS handshake failed: unable to get local issuer certificate"
+    assert lax.outcome is Outcome.OK
+
+
+async def test_client_certificate_is_presented_when_configured(
+    ctx: ProbeContext, pki: Pki, tmp_path: Path
+) -> None:
+    context = pki.server_context()
+    context.verify_mode = ssl.CERT_REQUIRED
+    pki.ca.configure_trust(context)
+    client = pki.ca.issue_cert("probe@vigia")
+    client.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "client.pem"))
+    async with HttpServer({"/": lambda _: Reply(200)}, context) as server:
+        cert = {"cert": str(tmp_path / "client.pem")}
+        with_cert = await run(ctx, url=server.url(), ca_bundle=pki.ca_bundle, client_cert=cert)
+        without = await run(ctx, url=server.url(), ca_bundle=pki.ca_bundle)
+    assert with_cert.outcome is Outcome.OK, with_cert.reason
+    assert without.outcome is Outcome.FAIL  # TLS 1.3 reports the refusal on the first read
+
+
+async def test_garbage_instead_of_tls_fails_the_handshake_quickly(ctx: ProbeContext) -> None:
+    async with RawServer(speaks_garbage) as server:
+        start = time.perf_counter()
+        verdict = await run(ctx, url=f"https://127.0.0.1:{server.port}/")
+    assert verdict.reason.startswith("TLS handshake failed: ")
+    assert time.perf_counter() - start < TIMEOUT
+
+
+async def test_pool_shares_a_client_per_tls_profile() -> None:
+    pool = HttpClientPool()
+    try:
+        a = pool.get(HttpSpec(url="https://a.example/"))
+        b = pool.get(HttpSpec(url="https://b.example/x", method="POST"))
+        lax = pool.get(HttpSpec(url="https://a.example/", verify=False))
+        assert a is b and a is not lax and len(pool) == 2
+    finally:
+        await pool.aclose()
