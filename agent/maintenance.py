@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from agent.catalog.model import Catalog, MaintenanceRule
@@ -15,26 +17,36 @@ from agent.records import MaintenanceWindow
 Interval = tuple[datetime, datetime]
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_FULL_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 
 
-def cron_trigger(expression: str, timezone: str) -> CronTrigger:
+def cron_trigger(expression: str, timezone: str) -> BaseTrigger:
     """A trigger for a standard 5-field crontab line (0 or 7 = Sunday), in `timezone`.
 
     APScheduler numbers weekdays from Monday, so the day-of-week field is translated to names.
+    As in crontab(5), when both day-of-month and day-of-week are restricted (neither starts
+    with `*`) a day matching either one fires; APScheduler alone would require both.
     Raises ValueError naming the bad field.
     """
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"{expression!r} is not a 5-field cron expression")
     minute, hour, day, month, dow = fields
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=_weekday_names(dow),
-        timezone=ZoneInfo(timezone),
-    )
+    zone = ZoneInfo(timezone)
+
+    def trigger(day: str, dow: str) -> CronTrigger:
+        return CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=_weekday_names(dow),
+            timezone=zone,
+        )
+
+    if day.startswith("*") or dow.startswith("*"):
+        return trigger(day, dow)
+    return OrTrigger([trigger(day, "*"), trigger("*", dow)])
 
 
 def _weekday_names(field: str) -> str:
@@ -47,17 +59,17 @@ def _weekday_names(field: str) -> str:
 
 
 def _weekday_part(part: str, field: str) -> set[int]:
-    base, _, step_text = part.partition("/")
-    step = int(step_text) if step_text.isdigit() else 1
-    if step_text and not step_text.isdigit():
+    base, slash, step_text = part.partition("/")
+    if slash and not (step_text.isascii() and step_text.isdigit() and int(step_text) > 0):
         raise ValueError(f"day-of-week {field!r}: bad step {step_text!r}")
+    step = int(step_text) if slash else 1
     if base == "*":
         first, last = 0, 6
     elif "-" in base:
         low, high = base.split("-", 1)
         first, last = _weekday(low, field), _weekday(high, field)
         if last == 0 and first > 0:
-            last = 7  # "5-7" and "fri-sun" run to Sunday
+            last = 7  # "5-0" and "fri-sun" run to Sunday
     else:
         first = last = _weekday(base, field)
     if first > last:
@@ -66,10 +78,12 @@ def _weekday_part(part: str, field: str) -> set[int]:
 
 
 def _weekday(token: str, field: str) -> int:
-    if token.isdigit() and 0 <= int(token) <= 7:
-        return int(token) % 7
-    if token[:3] in _DAY_NAMES:
-        return _DAY_NAMES.index(token[:3])
+    """0-7 as written (7 is Sunday too, kept so that "0-7" spans the week), or a name."""
+    if token.isascii() and token.isdigit() and int(token) <= 7:
+        return int(token)
+    for names in (_DAY_NAMES, _FULL_NAMES):
+        if token in names:
+            return names.index(token)
     raise ValueError(f"day-of-week {field!r}: {token!r} is not a weekday (0-7 or sun-sat)")
 
 
@@ -123,9 +137,9 @@ class MaintenanceCalendar:
         for rule in svc.maintenance if svc else ():
             found.extend(rule_windows(rule, start, end))
         for window in self.adhoc:
-            if window.service == service and self._counts(window):
-                if window.start < end and window.end > start:
-                    found.append((window.start, window.end))
+            counts = window.service == service and self._counts(window)
+            if counts and window.start < end and window.end > start:
+                found.append((window.start, window.end))
         return merge(found)
 
     def in_planned(self, service: str, at: datetime) -> bool:

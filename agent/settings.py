@@ -71,7 +71,7 @@ class Settings(BaseModel):
 
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"{value!r} is not a time zone") from exc
         return value
 
@@ -91,24 +91,44 @@ def load_settings(
     """Settings from the file (if any), then environment, then flags (None flags ignored)."""
     env = os.environ if environ is None else environ
     file = path or env.get("VIGIA_CONFIG") or DEFAULT_CONFIG
-    values, source_name = _file_values(file, explicit=bool(path or env.get("VIGIA_CONFIG")))
-    values.update({key: env[name] for name, key in ENVIRONMENT.items() if env.get(name)})
-    values.update({k: v for k, v in (flags or {}).items() if v is not None})
+    values, source_name = _file_values(file, bool(path or env.get("VIGIA_CONFIG")), env)
+    origin = dict.fromkeys(values, source_name)
+    for name, key in ENVIRONMENT.items():
+        if env.get(name):
+            values[key], origin[key] = env[name], f"environment {name}"
+    for key, value in (flags or {}).items():
+        if value is not None:
+            values[key], origin[key] = value, "command line"
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
-        source = parse("", source_name)
-        source.add_validation_errors(exc)
-        raise SettingsError(source.problems) from None
+        raise SettingsError(_origin_problems(exc, origin, source_name)) from None
 
 
-def _file_values(file: str, explicit: bool) -> tuple[dict[str, Any], str]:
+def _origin_problems(exc: ValidationError, origin: dict[str, str], default: str) -> list[Problem]:
+    """Each error named after where its value came from: the file, a variable or a flag."""
+    problems: list[Problem] = []
+    for error in exc.errors():
+        key = str(error["loc"][0]) if error["loc"] else ""
+        source = parse("", origin.get(key, default), {})
+        source.add_error(error)
+        problems.extend(source.problems)
+    return problems
+
+
+def _file_values(
+    file: str, explicit: bool, environ: Mapping[str, str]
+) -> tuple[dict[str, Any], str]:
     target = Path(file)
     if not target.exists():
         if explicit:
             raise SettingsError([Problem("", "settings file not found", file, None)])
         return {}, "settings"
-    source = parse(target.read_text(encoding="utf-8"), file)
+    try:
+        text = target.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError([Problem("", f"cannot read the settings: {exc}", file, None)]) from None
+    source = parse(text, file, environ)
     if source.problems:
         raise SettingsError(source.problems)
     if source.data is None:

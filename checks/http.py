@@ -35,7 +35,9 @@ class _Failed(Exception):
 class _Trace:
     """httpx `trace` extension callback: phase timings and where the probe is now.
 
-    httpcore resolves the name inside `connect_tcp`, so DNS time is part of phase_connect.
+    httpcore resolves the name inside `connect_tcp`, so DNS time is part of phase_connect
+    and no phase_dns is reported. Phases of redirect hops add up; a reused keep-alive
+    connection has no connect or TLS phase.
     """
 
     __slots__ = ("_starts", "headers_at", "phase", "phases")

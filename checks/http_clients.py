@@ -42,6 +42,11 @@ def profile_of(spec: HttpSpec) -> Profile:
     )
 
 
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0].lower()}"
+
+
 def ssl_context_for(profile: Profile) -> ssl.SSLContext:
     """System CAs (or the bundle) like the TLS probe, so both judge a chain the same way."""
     verify, ca_bundle, cert, key = profile
@@ -57,7 +62,14 @@ def ssl_context_for(profile: Profile) -> ssl.SSLContext:
 
 
 class HttpClientPool:
-    """Hands out one long-lived `httpx.AsyncClient` per TLS profile.
+    """Hands out long-lived `httpx.AsyncClient`s: one SSL context per TLS profile, one client
+    per (profile, origin).
+
+    Why per origin: httpcore's pool scans every pooled connection (with a readability poll
+    each) on every request it queues or releases, and an idle-limit check inside that scan is
+    quadratic, so one client holding the connections of hundreds of hosts costs milliseconds of
+    CPU per request. A client per origin keeps each scan to that host's few connections, and
+    sharing the SSL context keeps a new client cheap (no CA load).
 
     Redirects are followed by the probe (each spec has its own bound), so clients never follow.
     `trust_env` is off by default: proxies and CA files come from configuration, not from
@@ -67,19 +79,23 @@ class HttpClientPool:
     def __init__(self, *, limits: httpx.Limits = DEFAULT_LIMITS, trust_env: bool = False) -> None:
         self._limits = limits
         self._trust_env = trust_env
-        self._clients: dict[Profile, httpx.AsyncClient] = {}
+        self._contexts: dict[Profile, ssl.SSLContext] = {}
+        self._clients: dict[tuple[Profile, str], httpx.AsyncClient] = {}
 
     def get(self, spec: HttpSpec) -> httpx.AsyncClient:
-        profile = profile_of(spec)
-        client = self._clients.get(profile)
+        key = (profile_of(spec), _origin(spec.url))
+        client = self._clients.get(key)
         if client is None:
-            client = self._build(profile)
-            self._clients[profile] = client
+            client = self._build(key[0])
+            self._clients[key] = client
         return client
 
     def _build(self, profile: Profile) -> httpx.AsyncClient:
+        context = self._contexts.get(profile)
+        if context is None:
+            context = self._contexts[profile] = ssl_context_for(profile)
         return httpx.AsyncClient(
-            verify=ssl_context_for(profile),
+            verify=context,
             limits=self._limits,
             follow_redirects=False,
             trust_env=self._trust_env,
@@ -88,7 +104,8 @@ class HttpClientPool:
         )
 
     def __len__(self) -> int:
-        return len(self._clients)
+        """Number of distinct TLS profiles in use."""
+        return len(self._contexts)
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}

@@ -26,8 +26,8 @@ _TEXT_CAP = 500  # characters of plugin text kept in reason and `output`
 _BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 _EXIT = {0: Outcome.OK, 1: Outcome.DEGRADED, 2: Outcome.FAIL, 3: Outcome.UNKNOWN}
 
-# 'quoted label' (a quote inside doubled) or bare label, '=', then the value field.
-_PERF_ITEM = re.compile(r"(?:'((?:[^']|'')+)'|([^\s='][^\s=]*))=(\S*)")
+# At a token start: 'quoted label' (a quote inside doubled) or bare label, '=', the value field.
+_PERF_ITEM = re.compile(r"(?<!\S)(?:'((?:[^']|'')+)'|([^\s='][^\s=]*))=(\S*)")
 _PERF_VALUE = re.compile(r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)([a-zA-Z%]*)")
 # Byte units are binary, as monitoring-plugins' check_disk and check_swap compute them.
 _UNIT_FACTORS = {

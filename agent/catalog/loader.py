@@ -37,7 +37,9 @@ def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Catalog:
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError([Problem("", f"cannot read the catalogue: {exc}", str(file), None)])
+        raise CatalogError(
+            [Problem("", f"cannot read the catalogue: {exc}", str(file), None)]
+        ) from None
     return load_text(text, str(file), environ, source_path=file)
 
 
@@ -52,7 +54,9 @@ def load_text(
     if source.problems and source.data is None:
         raise CatalogError(source.problems)
     if not isinstance(source.data, dict):
-        source.problem((), "the catalogue must be a mapping with version, defaults, tiers, services")
+        source.problem(
+            (), "the catalogue must be a mapping with version, defaults, tiers, services"
+        )
         raise CatalogError(source.problems)
     raw = _validate(source)
     _check_references(source)
@@ -98,7 +102,9 @@ def _check_ids(source: Source, services: list[tuple[int, dict[str, Any]]]) -> se
         if not isinstance(sid, str):
             continue
         if sid in seen:
-            source.problem(("services", index, "id"), f"duplicate id {sid!r} (first at services[{seen[sid]}])")
+            source.problem(
+                ("services", index, "id"), f"duplicate id {sid!r} (first at services[{seen[sid]}])"
+            )
         seen.setdefault(sid, index)
     return set(seen)
 
@@ -132,9 +138,7 @@ def _check_dependencies(
         graph[svc["id"]] = [d for d in deps if isinstance(d, str) and d in ids]
     for cycle in _cycles(graph):
         index = next(i for i, s in services if s.get("id") == cycle[0])
-        source.problem(
-            ("services", index, "depends_on"), "dependency cycle: " + " -> ".join(cycle)
-        )
+        source.problem(("services", index, "depends_on"), "dependency cycle: " + " -> ".join(cycle))
 
 
 def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:

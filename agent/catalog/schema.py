@@ -29,6 +29,7 @@ MacroService = Literal[
 ]
 assert len(MacroService.__args__) == len(MACRO_SERVICES)  # type: ignore[attr-defined]
 
+MAX_WINDOW = 31 * 86400.0  # seconds; a recurring window longer than a month is a mistake
 _ID = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 
 
@@ -78,6 +79,13 @@ class RawMaintenance(Strict):
     duration: Duration
     timezone: str = "Europe/Lisbon"
     reason: str = ""
+
+    @field_validator("duration")
+    @classmethod
+    def _sensible_length(cls, value: float) -> float:
+        if not 0 < value <= MAX_WINDOW:
+            raise ValueError(f"{value:g}s is not a window length (above 0, at most 31d)")
+        return value
 
 
 class RawCheck(TimingFields):

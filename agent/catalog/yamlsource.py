@@ -54,10 +54,13 @@ class Source:
     def add_validation_errors(self, exc: ValidationError) -> None:
         """One problem per pydantic error, with path, line, and secrets masked."""
         for error in exc.errors():
-            path = tuple(error["loc"])
-            if path[-1:] == ("[key]",):  # pydantic's marker for a bad mapping key
-                path = path[:-1]
-            self.problem(path, _message(error, self.is_secret(path)))
+            self.add_error(error)
+
+    def add_error(self, error: ErrorDetails) -> None:
+        path = tuple(error["loc"])
+        if path[-1:] == ("[key]",):  # pydantic's marker for a bad mapping key
+            path = path[:-1]
+        self.problem(path, _message(error, self.is_secret(path)))
 
 
 def _message(error: ErrorDetails, secret: bool) -> str:
@@ -100,8 +103,8 @@ def parse(text: str, file: str, environ: Mapping[str, str] | None = None) -> Sou
     try:
         _compose(text, source)
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
-        line = text[: exc.position].count("\n") + 1
-        source.problems.append(Problem("", f"invalid YAML: {exc.reason}", file, line))
+        at = text[: exc.position].count("\n") + 1
+        source.problems.append(Problem("", f"invalid YAML: {exc.reason}", file, at))
         return source
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -118,7 +121,9 @@ def parse(text: str, file: str, environ: Mapping[str, str] | None = None) -> Sou
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. a bad !!timestamp or !!int
         source.problems.append(Problem("", f"invalid YAML value: {exc}", file, None))
         return source
-    source.data = _resolve_secrets(source.data, (), source, os.environ if environ is None else environ)
+    source.data = _resolve_secrets(
+        source.data, (), source, os.environ if environ is None else environ
+    )
     return source
 
 

@@ -129,8 +129,8 @@ class CheckMachine:
         return self.ok_started_at if self.hard is State.DOWN else self.fail_started_at
 
     def prune(self, horizon: datetime) -> None:
-        """Forget steps no future backdated change can reach: keep the one in force at horizon."""
-        older = [i for i, s in enumerate(self.history) if s.at <= horizon]
+        """Forget steps no future backdated change can reach (keep the one before horizon)."""
+        older = [i for i, s in enumerate(self.history) if s.at < horizon]
         if len(older) > 1:
             del self.history[: older[-1]]
 

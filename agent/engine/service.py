@@ -77,7 +77,11 @@ class Timeline:
         return found
 
     def prune(self, horizon: datetime) -> None:
-        """Keep the step in force at `horizon` (its start is a DOWN start) and later ones."""
-        older = [i for i, s in enumerate(self.steps) if s.at <= horizon]
+        """Keep the step in force just before `horizon` and later ones.
+
+        A rewrite at `horizon` needs the state before it; the DOWN step in force keeps its
+        start, which an open incident's start is.
+        """
+        older = [i for i, s in enumerate(self.steps) if s.at < horizon]
         if len(older) > 1:
             del self.steps[: older[-1]]

@@ -39,7 +39,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from agent.records import Fragment, Incident, ResultRecorded, State, Transition
+from agent.records import (
+    CheckStatus,
+    Fragment,
+    Incident,
+    ResultRecorded,
+    ServiceStatus,
+    State,
+    Transition,
+)
 from agent.store.base import LATENCY_BUCKETS, CheckRollup, StoredResult
 from checks.result import Outcome, ProbeResult
 
@@ -326,6 +334,14 @@ def rollup_from_row(row: Mapping[Any, Any]) -> CheckRollup:
 
 def transition_from_row(row: Mapping[Any, Any]) -> Transition:
     return Transition(service=row["service"], at=row["at"], state=State(row["state"]))
+
+
+def check_status_row(status: CheckStatus) -> dict[str, Any]:
+    return {"check": status.check, "service": status.service, "data": encode_record(status)}
+
+
+def service_status_row(status: ServiceStatus) -> dict[str, Any]:
+    return {"service": status.service, "state": str(status.state), "data": encode_record(status)}
 
 
 def incident_row(incident: Incident) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Executable,
+    RowMapping,
     Table,
     and_,
     create_engine,
@@ -130,6 +132,11 @@ class SqlStore:
                 conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
             yield conn
 
+    def _fetch(self, query: Executable) -> Sequence[RowMapping]:
+        """Rows of one read query, as mappings (keys are column names)."""
+        with self.transaction() as conn:
+            return conn.execute(query).mappings().all()
+
     def _insert(self, table: Table) -> Any:
         """An INSERT with `on_conflict_do_*` (the same API on both dialects)."""
         return sqlite.insert(table) if self._sqlite else postgresql.insert(table)
@@ -222,15 +229,9 @@ class SqlStore:
         self._insert_new(conn, t.flapping_events, flaps)
         incidents = [t.incident_row(i) for i in batch.incidents.values()]
         self._upsert(conn, t.incidents, ["id"], incidents)
-        checks = [
-            {"check": c.check, "service": c.service, "data": t.encode_record(c)}
-            for c in batch.checks.values()
-        ]
+        checks = [t.check_status_row(c) for c in batch.checks.values()]
         self._upsert(conn, t.check_status, ["check"], checks)
-        services = [
-            {"service": s.service, "state": str(s.state), "data": t.encode_record(s)}
-            for s in batch.services.values()
-        ]
+        services = [t.service_status_row(s) for s in batch.services.values()]
         self._upsert(conn, t.service_status, ["service"], services)
 
     def _insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -254,9 +255,7 @@ class SqlStore:
                 open_incidents=_by_service(self._latest_incidents(conn, closed=False)),
                 last_incidents=_by_service(self._latest_incidents(conn, closed=True)),
                 recent_transitions=self._recent_transitions(conn),
-                next_incident_id=int(
-                    conn.execute(select(func.coalesce(func.max(t.incidents.c.id), 0))).scalar_one()
-                )
+                next_incident_id=(conn.execute(select(func.max(t.incidents.c.id))).scalar() or 0)
                 + 1,
             )
 
@@ -288,9 +287,8 @@ class SqlStore:
             self._upsert(conn, t.agent_heartbeat, ["id"], [{"id": 1, "at": at}])
 
     def last_agent_heartbeat(self) -> datetime | None:
-        with self.transaction() as conn:
-            value: datetime | None = conn.execute(select(t.agent_heartbeat.c.at)).scalar()
-            return value
+        rows = self._fetch(select(t.agent_heartbeat.c.at))
+        return rows[0]["at"] if rows else None
 
     def prune(self, now: datetime, raw_retention_days: float) -> int:
         cutoff = now - timedelta(days=raw_retention_days)
@@ -308,8 +306,7 @@ class SqlStore:
             .where(table.c.service == service, *_range(table.c.at, start, end))
             .order_by(table.c.at)
         )
-        with self.transaction() as conn:
-            return [FlappingChanged(**row) for row in conn.execute(query).mappings()]
+        return [FlappingChanged(**row) for row in self._fetch(query)]
 
     # ---- timelines --------------------------------------------------------------------------
 
@@ -334,8 +331,7 @@ class SqlStore:
             .where(table.c.service == service, table.c.start < end, table.c.end > start)
             .order_by(table.c.start, table.c.end)
         )
-        with self.transaction() as conn:
-            return [(row.start, row.end) for row in conn.execute(query)]
+        return [(row["start"], row["end"]) for row in self._fetch(query)]
 
     def service_statuses(self) -> dict[str, ServiceStatus]:
         with self.transaction() as conn:
@@ -371,8 +367,7 @@ class SqlStore:
         query = (
             select(table).where(*conditions).order_by(table.c.started_at, table.c.id).limit(limit)
         )
-        with self.transaction() as conn:
-            return [t.stored_result_from_row(row._mapping) for row in conn.execute(query)]
+        return [t.stored_result_from_row(row) for row in self._fetch(query)]
 
     def check_rollups(
         self, *, service: str | None, start: datetime, end: datetime
@@ -384,15 +379,13 @@ class SqlStore:
             .where(*_optional_filters((table.c.service, service)), *_hours(table, start, end))
             .order_by(table.c.hour, table.c.check)
         )
-        with self.transaction() as conn:
-            return [t.rollup_from_row(row._mapping) for row in conn.execute(query)]
+        return [t.rollup_from_row(row) for row in self._fetch(query)]
 
     def services_observed(self, start: datetime, end: datetime) -> set[str]:
         """Services with a result in an hour overlapping [start, end) (hour granularity)."""
         table = t.check_rollups
         query = select(table.c.service).where(*_hours(table, start, end)).distinct()
-        with self.transaction() as conn:
-            return set(conn.execute(query).scalars())
+        return {row["service"] for row in self._fetch(query)}
 
     # ---- incidents --------------------------------------------------------------------------
 
@@ -413,14 +406,12 @@ class SqlStore:
         if open_only:
             conditions.append(table.c.ended_at.is_(None))
         query = select(table).where(*conditions).order_by(table.c.started_at, table.c.id)
-        with self.transaction() as conn:
-            return [t.incident_from_row(row._mapping) for row in conn.execute(query)]
+        return [t.incident_from_row(row) for row in self._fetch(query)]
 
     def incident(self, incident_id: int) -> Incident | None:
         query = select(t.incidents).where(t.incidents.c.id == incident_id)
-        with self.transaction() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else t.incident_from_row(row._mapping)
+        rows = self._fetch(query)
+        return t.incident_from_row(rows[0]) if rows else None
 
     def annotate(
         self, incident_id: int, field: str, text: str, author: str, at: datetime
@@ -437,8 +428,7 @@ class SqlStore:
     def annotations(self, incident_id: int) -> list[Annotation]:
         table = t.incident_annotations
         query = select(table).where(table.c.incident == incident_id).order_by(table.c.id)
-        with self.transaction() as conn:
-            return [Annotation(**row._asdict()) for row in conn.execute(query)]
+        return [Annotation(**row) for row in self._fetch(query)]
 
     # ---- maintenance ------------------------------------------------------------------------
 
@@ -488,8 +478,7 @@ class SqlStore:
         if not include_cancelled:
             conditions.append(table.c.cancelled_at.is_(None))
         query = select(table).where(*conditions).order_by(table.c.start, table.c.id)
-        with self.transaction() as conn:
-            return [MaintenanceWindow(**row._asdict()) for row in conn.execute(query)]
+        return [MaintenanceWindow(**row) for row in self._fetch(query)]
 
 
 # ---- rows <-> records ---------------------------------------------------------------------

@@ -20,6 +20,11 @@ def default_database_path(
     environ: Mapping[str, str] | None = None, home: Path | None = None
 ) -> Path:
     """`$XDG_DATA_HOME/vigia/vigia.db`, else `~/.local/share/vigia/vigia.db`; makes the folder."""
+    return data_dir(environ, home) / "vigia.db"
+
+
+def data_dir(environ: Mapping[str, str] | None = None, home: Path | None = None) -> Path:
+    """The agent's data folder, `$XDG_DATA_HOME/vigia` or `~/.local/share/vigia`, created."""
     env = os.environ if environ is None else environ
     data_home = env.get("XDG_DATA_HOME", "")
     # The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
@@ -29,7 +34,7 @@ def default_database_path(
         base = (home or Path.home()) / ".local" / "share"
     folder = base / "vigia"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / "vigia.db"
+    return folder
 
 
 def database_url(

@@ -398,12 +398,14 @@ async def test_garbage_instead_of_tls_fails_the_handshake_quickly(ctx: ProbeCont
     assert time.perf_counter() - start < TIMEOUT
 
 
-async def test_pool_shares_a_client_per_tls_profile() -> None:
+async def test_pool_shares_clients_per_origin_and_ssl_contexts_per_profile() -> None:
     pool = HttpClientPool()
     try:
         a = pool.get(HttpSpec(url="https://a.example/"))
-        b = pool.get(HttpSpec(url="https://b.example/x", method="POST"))
+        a_again = pool.get(HttpSpec(url="https://A.example/x", method="POST"))
+        b = pool.get(HttpSpec(url="https://b.example/"))
         lax = pool.get(HttpSpec(url="https://a.example/", verify=False))
-        assert a is b and a is not lax and len(pool) == 2
+        assert a is a_again and a is not b and a is not lax
+        assert len(pool) == 2  # two TLS profiles: the CA load happened twice, not per client
     finally:
         await pool.aclose()

@@ -62,7 +62,10 @@ def test_up_is_backdated_to_the_first_ok_of_the_confirming_run() -> None:
     machine = CheckMachine(check("portal", confirm_down=1, confirm_up=3))
     replay(machine, OK, FAIL, OK, UNK, DEG, OK)
     assert (machine.hard, machine.since) == (State.UP, at(120))
-    assert machine.history[-2:] == [CheckStep(at(60), State.DOWN, "refused"), CheckStep(at(120), State.UP)]
+    assert machine.history[-2:] == [
+        CheckStep(at(60), State.DOWN, "refused"),
+        CheckStep(at(120), State.UP),
+    ]
 
 
 def test_confirm_up_counts_are_per_check() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from agent.catalog.model import Impact
 from agent.records import (
     CheckStatusSaved,
@@ -30,25 +32,23 @@ from tests.engine.builders import (
 REFUSED = "portal/tcp: connection refused"
 
 
-def portal_incident(**fields: object) -> Incident:
-    base: dict[str, object] = {
-        "id": 1,
-        "service": "portal",
-        "tier": "platina",
-        "pcn": True,
-        "started_at": at(60),
-        "confirmed_at": at(180.5),
-        "cause": REFUSED,
-        "fragments": (Fragment(at(60), at(180.5)),),
-    }
-    base.update(fields)
-    return Incident(**base)  # type: ignore[arg-type]
+# the outage of "offf" (ok at 0, fails from 60, confirmed by the probe at 180 lasting 0.5 s)
+OUTAGE = Incident(
+    id=1,
+    service="portal",
+    tier="platina",
+    pcn=True,
+    started_at=at(60),
+    confirmed_at=at(180.5),
+    cause=REFUSED,
+    fragments=(Fragment(at(60), at(180.5)),),
+)
 
 
 def test_outage_start_is_first_failing_probe() -> None:
     eng = engine(catalog(service("portal")))
     effects = feed(eng, "portal/tcp", "offf")
-    assert incidents(effects) == [portal_incident()]
+    assert incidents(effects) == [OUTAGE]
     assert of_type(effects, TimelineRewritten) == [
         TimelineRewritten("portal", at(0), (Transition("portal", at(0), State.UP),)),
         TimelineRewritten("portal", at(60), (Transition("portal", at(60), State.DOWN),)),
@@ -80,7 +80,8 @@ def test_effects_come_in_apply_order() -> None:
 def test_outage_end_is_the_first_ok_probe_of_the_confirming_run() -> None:
     eng = engine(catalog(service("portal")))
     effects = feed(eng, "portal/tcp", "offffoo")
-    closed = portal_incident(
+    closed = replace(
+        OUTAGE,
         ended_at=at(300),
         restore_seconds=240.0,
         fragments=(Fragment(at(60), at(180.5), at(300)),),
@@ -102,7 +103,9 @@ def test_a_broken_ok_run_does_not_end_the_outage() -> None:
 def test_unknown_results_neither_confirm_nor_break_a_run() -> None:
     eng = engine(catalog(service("portal")))
     effects = feed(eng, "portal/tcp", "ofuufuf")
-    assert incidents(effects) == [portal_incident(confirmed_at=at(360.5), fragments=(Fragment(at(60), at(360.5)),))]
+    assert incidents(effects) == [
+        replace(OUTAGE, confirmed_at=at(360.5), fragments=(Fragment(at(60), at(360.5)),))
+    ]
 
 
 def test_confirm_counts_are_per_check() -> None:
@@ -110,7 +113,8 @@ def test_confirm_counts_are_per_check() -> None:
     eng = engine(catalog(service("portal", quick)))
     effects = feed(eng, "portal/tcp", "ofo")
     assert incidents(effects) == [
-        portal_incident(
+        replace(
+            OUTAGE,
             confirmed_at=at(60.5),
             ended_at=at(120),
             restore_seconds=60.0,
@@ -154,7 +158,8 @@ def test_later_confirmation_rewrites_an_earlier_degraded_step_into_down() -> Non
         TimelineRewritten("portal", at(61), (Transition("portal", at(61), State.DOWN),))
     ]
     assert incidents(confirmed) == [
-        portal_incident(
+        replace(
+            OUTAGE,
             started_at=at(61),
             confirmed_at=at(121.5),
             cause="portal/b: connection refused",
@@ -192,7 +197,8 @@ def test_an_earlier_run_confirmed_later_moves_the_incident_start() -> None:
     moved = eng.observe(result("portal/b", 241, Outcome.FAIL, "timeout"))
     assert incidents(opened)[0].started_at == at(160)
     assert incidents(moved) == [
-        portal_incident(
+        replace(
+            OUTAGE,
             started_at=at(61),
             confirmed_at=at(220.5),
             cause="portal/b: connection refused",
@@ -212,7 +218,8 @@ def test_an_incident_starting_within_merge_within_reopens_the_previous_one() -> 
     eng = engine(catalog(service("portal", quick, merge_within=120)))
     effects = feed(eng, "portal/tcp", "ofofo")
     assert incidents(effects) == [
-        portal_incident(
+        replace(
+            OUTAGE,
             confirmed_at=at(60.5),
             ended_at=at(240),
             restore_seconds=180.0,
@@ -235,7 +242,23 @@ def test_a_merged_incident_reopens_with_no_end() -> None:
     quick = check("portal", confirm_down=1, confirm_up=1)
     eng = engine(catalog(service("portal", quick, merge_within=120)))
     feed(eng, "portal/tcp", "ofof")
-    assert eng.open_incident("portal") == portal_incident(
+    assert eng.open_incident("portal") == replace(
+        OUTAGE,
         confirmed_at=at(60.5),
         fragments=(Fragment(at(60), at(60.5), at(120)), Fragment(at(180), at(180.5))),
     )
+
+
+def test_an_ok_run_starting_with_another_check_change_still_sees_the_outage_start() -> None:
+    # b turns degraded at 120 exactly when a's ok run starts: the DOWN from 60 must survive
+    a, b = check("portal", "a", confirm_down=1), check("portal", "b")
+    eng = engine(catalog(service("portal", a, b)))
+    feed(eng, "portal/b", "o", start=0)
+    feed(eng, "portal/a", "f", start=60)
+    feed(eng, "portal/b", "d", start=120)
+    effects = feed(eng, "portal/a", "oo", start=120)
+    assert of_type(effects, TimelineRewritten) == [
+        TimelineRewritten("portal", at(120), (Transition("portal", at(120), State.DEGRADED),))
+    ]
+    [incident] = incidents(effects)
+    assert (incident.started_at, incident.ended_at) == (at(60), at(120))

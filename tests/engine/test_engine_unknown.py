@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from agent.records import IncidentSaved, ResultRecorded, UnknownRecorded
 from checks.result import Outcome
-from tests.engine.builders import at, catalog, engine, feed, incidents, of_type, result, service
+from tests.engine.builders import (
+    at,
+    catalog,
+    check,
+    engine,
+    feed,
+    incidents,
+    of_type,
+    result,
+    service,
+)
 
 # every test check: interval 60 s, timeout 10 s -> silence threshold 2 x 60 + 10 = 130 s
 
@@ -60,8 +70,6 @@ def test_unknown_results_are_still_recorded() -> None:
 
 
 def test_last_seen_is_per_service_over_all_its_checks() -> None:
-    from tests.engine.builders import check
-
     eng = engine(catalog(service("portal", check("portal", "a"), check("portal", "b"))))
     feed(eng, "portal/a", "o", start=0)
     feed(eng, "portal/b", "o", start=100)

@@ -10,8 +10,8 @@ from sqlalchemy.exc import StatementError
 
 from agent.records import (
     CheckStatus,
-    CheckStep,
     CheckStatusSaved,
+    CheckStep,
     Effect,
     FlappingChanged,
     Fragment,

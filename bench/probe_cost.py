@@ -1,0 +1,196 @@
+"""CPU cost of one HTTP probe: vigia's checks.http.probe against a bare shared httpx client.
+
+    python bench/probe_cost.py [--probes 5000] [--concurrency 50] [--repeats 3] [--profile]
+
+The target server runs in a separate process so its CPU is not counted; `time.process_time`
+measures this process only. Both contenders use one shared client with kept-alive connections,
+run in the same process, alternating order each repetition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import importlib
+import multiprocessing
+import platform
+import pstats
+import socket
+import statistics
+import sys
+import time
+import types
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+
+from checks.context import ProbeContext
+from checks.http_clients import DEFAULT_LIMITS, HttpClientPool
+from checks.specs import HttpSpec
+
+BODY = b'{"status": "UP"}'
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+    len(BODY),
+    BODY,
+)
+
+
+# --- the target: a minimal keep-alive HTTP/1.1 responder, in its own process -----------------
+
+
+class _Responder(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        requests = self.buffer.count(b"\r\n\r\n")  # GETs only: no request bodies
+        if requests:
+            self.buffer = self.buffer.rsplit(b"\r\n\r\n", 1)[1]
+            self.transport.write(RESPONSE * requests)
+
+
+def _serve(sock: socket.socket) -> None:
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(_Responder, sock=sock)
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# --- the contenders ------------------------------------------------------------------------
+
+
+def _load_runner() -> Callable[..., Awaitable[object]]:
+    """checks.runner imports every probe kind; stand in for kinds not written yet."""
+    for kind in ("dns", "heartbeat", "host", "http", "icmp", "nagios", "tcp", "tls"):
+        try:
+            importlib.import_module(f"checks.{kind}")
+        except ImportError:
+            print(f"note: checks.{kind} missing, using a placeholder for the runner import")
+            sys.modules[f"checks.{kind}"] = types.SimpleNamespace(probe=None)  # type: ignore[assignment]
+    from checks.runner import run_probe
+
+    return run_probe
+
+
+async def _gather(probes: int, concurrency: int, one: Callable[[], Awaitable[None]]) -> None:
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await one()
+
+    share, extra = divmod(probes, concurrency)
+    await asyncio.gather(*(worker(share + (i < extra)) for i in range(concurrency)))
+
+
+async def vigia(url: str, probes: int, concurrency: int) -> tuple[float, float]:
+    run_probe = _load_runner()
+    ctx = ProbeContext(http=HttpClientPool(), heartbeats=None)  # type: ignore[arg-type]
+    spec = HttpSpec(url=url, json={"$.status": "UP"})
+    failures = 0
+
+    async def one() -> None:
+        nonlocal failures
+        result = await run_probe("bench/http", "http", spec, 10.0, ctx)
+        failures += result.outcome != "ok"  # type: ignore[attr-defined]
+
+    try:
+        return await _measure(probes, concurrency, one, lambda: failures)
+    finally:
+        await ctx.aclose()
+
+
+async def bare(url: str, probes: int, concurrency: int) -> tuple[float, float]:
+    client = httpx.AsyncClient(limits=DEFAULT_LIMITS, timeout=10.0)
+    failures = 0
+
+    async def one() -> None:
+        nonlocal failures
+        response = await client.get(url)
+        failures += response.status_code != 200
+
+    try:
+        return await _measure(probes, concurrency, one, lambda: failures)
+    finally:
+        await client.aclose()
+
+
+async def _measure(
+    probes: int, concurrency: int, one: Callable[[], Awaitable[None]], failed: Callable[[], int]
+) -> tuple[float, float]:
+    await _gather(concurrency, concurrency, one)  # warm: open the keep-alive connections
+    cpu, wall = time.process_time(), time.perf_counter()
+    await _gather(probes, concurrency, one)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if failed():
+        raise SystemExit(f"{failed()} probes failed: the benchmark is not measuring success")
+    return cpu / probes, wall
+
+
+# --- driver --------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    cores = len(__import__("os").sched_getaffinity(0))
+    return f"{cores} cores ({model}), Python {platform.python_version()}, httpx {httpx.__version__}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--probes", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="cProfile one vigia run")
+    args = parser.parse_args()
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/health"
+    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(sock,), daemon=True)
+    server.start()
+    try:
+        if args.profile:
+            _profile(url, args.probes, args.concurrency)
+        else:
+            _compare(url, args.probes, args.concurrency, args.repeats)
+    finally:
+        server.terminate()
+        server.join()
+
+
+def _compare(url: str, probes: int, concurrency: int, repeats: int) -> None:
+    contenders = {"vigia probe": vigia, "bare httpx": bare}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
+    print(f"{machine()}; {probes} probes at concurrency {concurrency}\n")
+    print("| rep | contender | CPU ms/probe | wall s |\n|---|---|---|---|")
+    for rep in range(repeats):
+        order = list(contenders) if rep % 2 == 0 else list(reversed(contenders))
+        for name in order:
+            per_probe, wall = asyncio.run(contenders[name](url, probes, concurrency))
+            cpu[name].append(per_probe)
+            print(f"| {rep + 1} | {name} | {per_probe * 1000:.3f} | {wall:.2f} |")
+    ours, theirs = statistics.median(cpu["vigia probe"]), statistics.median(cpu["bare httpx"])
+    print(f"\nmedian CPU per probe: vigia {ours * 1000:.3f} ms, bare httpx {theirs * 1000:.3f} ms")
+    print(f"vigia overhead over bare httpx: {(ours / theirs - 1) * 100:+.1f} % (target < 25 %)")
+
+
+def _profile(url: str, probes: int, concurrency: int) -> None:
+    profiler = cProfile.Profile()
+    profiler.runcall(asyncio.run, vigia(url, probes, concurrency))
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
