@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from importlib.metadata import PackageNotFoundError, version
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -26,46 +27,61 @@ class AgentMetrics:
         self.registry = registry
         service_labels = ["service", "tier", "macro_service", "pcn"]
         self.results = Counter(
-            "vigia_check_results", "Probe results by outcome.",
-            ["service", "check", "kind", "result"], registry=registry,
-        )  # fmt: skip
+            "vigia_check_results",
+            "Probe results by outcome.",
+            ["service", "check", "kind", "result"],
+            registry=registry,
+        )
         self.check_success = Gauge(
-            "vigia_check_success", "1 if the last probe result was ok or degraded.",
-            ["service", "check", "kind"], registry=registry,
-        )  # fmt: skip
+            "vigia_check_success",
+            "1 if the last probe result was ok or degraded.",
+            ["service", "check", "kind"],
+            registry=registry,
+        )
         self.duration = Histogram(
-            "vigia_check_duration_seconds", "Probe duration.", ["kind"],
-            buckets=DURATION_BUCKETS, registry=registry,
-        )  # fmt: skip
+            "vigia_check_duration_seconds",
+            "Probe duration.",
+            ["kind"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
         self.service_up = Gauge(
-            "vigia_service_up", "1 when the service is UP or DEGRADED, 0 when DOWN.",
-            service_labels, registry=registry,
-        )  # fmt: skip
+            "vigia_service_up",
+            "1 when the service is UP or DEGRADED, 0 when DOWN.",
+            service_labels,
+            registry=registry,
+        )
         self.lateness = Histogram(
-            "vigia_probe_start_lateness_seconds", "Probe start delay after its due time.",
-            buckets=LATENESS_BUCKETS, registry=registry,
-        )  # fmt: skip
+            "vigia_probe_start_lateness_seconds",
+            "Probe start delay after its due time.",
+            buckets=LATENESS_BUCKETS,
+            registry=registry,
+        )
         self.in_flight = Gauge("vigia_probes_in_flight", "Probes running.", registry=registry)
         self.overlaps = Gauge(
-            "vigia_probe_overlaps", "Ticks skipped since start because the probe still ran.",
+            "vigia_probe_overlaps",
+            "Ticks skipped since start because the probe still ran.",
             registry=registry,
-        )  # fmt: skip
+        )
         self.jobs = Gauge("vigia_scheduler_jobs", "Scheduled checks.", registry=registry)
         self.queue_depth = Gauge(
             "vigia_store_queue_depth", "Effects waiting for the store writer.", registry=registry
         )
         self.store_errors = Gauge(
-            "vigia_store_write_errors", "Failed store commits since start (retried).",
+            "vigia_store_write_errors",
+            "Failed store commits since start (retried).",
             registry=registry,
-        )  # fmt: skip
+        )
         self.reload_success = Gauge(
-            "vigia_catalog_reload_success", "1 if the last catalogue (re)load succeeded.",
+            "vigia_catalog_reload_success",
+            "1 if the last catalogue (re)load succeeded.",
             registry=registry,
-        )  # fmt: skip
+        )
         self.reload_time = Gauge(
-            "vigia_catalog_reload_timestamp_seconds", "Time of the last catalogue (re)load.",
+            "vigia_catalog_reload_timestamp_seconds",
+            "Time of the last catalogue (re)load.",
             registry=registry,
-        )  # fmt: skip
+        )
         info = Gauge("vigia_build_info", "Build of the agent.", ["version"], registry=registry)
         info.labels(version=build_version()).set(1)
 
@@ -88,7 +104,5 @@ class AgentMetrics:
         svc = catalog.by_id.get(service)
         if svc is not None:
             labels = (svc.id, svc.tier, svc.macro_service, str(svc.pcn).lower())
-            try:
+            with contextlib.suppress(KeyError):
                 self.service_up.remove(*labels)
-            except KeyError:
-                pass

@@ -202,7 +202,9 @@ class Agent:
     def _mark_reload(self, ok: bool, error: str) -> None:
         self.reload_status = ReloadStatus(ok=ok, error=error, at=self.clock.now())
         self.metrics.reload_success.set(1 if ok else 0)
-        self.metrics.reload_time.set(self.reload_status.at.timestamp() if self.reload_status.at else 0)
+        self.metrics.reload_time.set(
+            self.reload_status.at.timestamp() if self.reload_status.at else 0
+        )
 
     def health(self) -> dict[str, Any]:
         writer_ok = self.writer.errors_total == 0 or self.writer.depth < 10_000

@@ -21,8 +21,9 @@ def create_app(registry: CollectorRegistry, health: Callable[[], dict[str, Any]]
     def healthz() -> Response:
         report = health()
         body = _json(report)
-        return Response(body, status_code=200 if report["healthy"] else 503,
-                        media_type="application/json")  # fmt: skip
+        return Response(
+            body, status_code=200 if report["healthy"] else 503, media_type="application/json"
+        )
 
     @app.get("/metrics")
     def metrics() -> Response:

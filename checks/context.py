@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from checks.clock import Clock, SystemClock
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 class ProbeContext:
     http: HttpClientPool
     heartbeats: HeartbeatBook
-    clock: Clock = SystemClock()
+    clock: Clock = field(default_factory=SystemClock)
 
     @classmethod
     def create(cls, clock: Clock | None = None) -> ProbeContext:

@@ -14,12 +14,14 @@ from checks.specs import KindSpec
 
 log = logging.getLogger(__name__)
 
+
 class ProbeFn(Protocol):
     """Every `checks/<kind>.py` exposes `probe` with this signature."""
 
     def __call__(
         self, spec: Any, timeout: float, ctx: ProbeContext, *, check_id: str
     ) -> Awaitable[Verdict]: ...
+
 
 PROBES: dict[str, ProbeFn] = {
     "http": http.probe,

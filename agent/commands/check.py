@@ -73,6 +73,10 @@ def table(results: list[ProbeResult], checks: list[Check]) -> str:
         latency = f"{result.duration * 1000:.0f} ms"
         rows.append((result.check, check.kind, result.outcome.value, latency, result.reason))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
-             for row in rows]  # fmt: skip
+    lines = [_line(row, widths) for row in rows]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _line(row: tuple[str, ...], widths: list[int]) -> str:
+    cells = "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True))
+    return f"{cells}  {row[4]}"

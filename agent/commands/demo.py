@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from agent.catalog.loader import load
+from agent.catalog.model import Catalog
 from agent.commands.common import guarded, open_catalog
 from agent.demo.estate import Estate
 from agent.demo.scenario import CYCLE_SECONDS, SCRIPT, demo_catalog_yaml
@@ -38,12 +39,14 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _demo(settings: Settings, shipped: object, workdir: Path, db: str, duration: float | None) -> None:
-    depends = {s.id: s.depends_on for s in shipped.services}  # type: ignore[attr-defined]
+async def _demo(
+    settings: Settings, shipped: Catalog, workdir: Path, db: str, duration: float | None
+) -> None:
+    depends = {s.id: s.depends_on for s in shipped.services}
     estate = Estate(SCRIPT, depends, CYCLE_SECONDS, time.monotonic)
     await estate.start()
     catalog_path = workdir / "catalog.yaml"
-    catalog_path.write_text(demo_catalog_yaml(shipped, estate.port), encoding="utf-8")  # type: ignore[arg-type]
+    catalog_path.write_text(demo_catalog_yaml(shipped, estate.port), encoding="utf-8")
     catalog = load(catalog_path)
     store = await asyncio.to_thread(SqlStore.open, db)
     demo_settings = settings.model_copy(update={"catalog": str(catalog_path), "db": db})

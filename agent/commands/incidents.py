@@ -66,5 +66,7 @@ def _print(records: list[dict[str, Any]]) -> None:
     for r in records:
         restore = "open" if r["ended_at"] is None else f"{r['restore_seconds'] / 60:.1f} min"
         ended = r["ended_at"] or "-"
-        print(f"{r['id']:>5} {r['service']:26} {r['started_at']:26} {ended:26} {restore:>9}  "
-              f"{r['cause']}")  # fmt: skip
+        print(
+            f"{r['id']:>5} {r['service']:26} {r['started_at']:26} {ended:26} {restore:>9}  "
+            f"{r['cause']}"
+        )

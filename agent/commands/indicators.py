@@ -58,10 +58,14 @@ def _pct(value: Any) -> str:
 def _print(figures: dict[str, Any]) -> None:
     period = figures["period"]
     print(f"period {period['label']}: {period['start']} -> {period['end']}")
-    print(f"{'SERVICE':28} {'AVAILABILITY':>13} {'DOWN min':>9} {'MAINT min':>9} {'UNKNOWN min':>11}")
+    header = ("SERVICE", "AVAILABILITY", "DOWN min", "MAINT min", "UNKNOWN min")
+    print(f"{header[0]:28} {header[1]:>13} {header[2]:>9} {header[3]:>9} {header[4]:>11}")
     for s in figures["services"]:
-        print(f"{s['id']:28} {_pct(s['availability']):>13} {s['down_seconds'] / 60:>9.1f} "
-              f"{s['maintenance_seconds'] / 60:>9.1f} {s['unknown_seconds'] / 60:>11.1f}")  # fmt: skip
+        minutes = [s[k] / 60 for k in ("down_seconds", "maintenance_seconds", "unknown_seconds")]
+        print(
+            f"{s['id']:28} {_pct(s['availability']):>13} {minutes[0]:>9.1f} "
+            f"{minutes[1]:>9.1f} {minutes[2]:>11.1f}"
+        )
     ind4 = figures["ind4"]["value"]
     print(f"Ind.3 disponibilidade média: {_pct(figures['ind3']['value'])}")
     print(f"Ind.4 tempo médio de reposição: {'N/A' if ind4 is None else f'{ind4:.1f} min'}")

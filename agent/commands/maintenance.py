@@ -50,9 +50,13 @@ def handle_add(args: argparse.Namespace) -> int:
     store = open_store(args.settings)
     try:
         window = store.add_window(
-            args.service, start, end, args.reason, args.author or getpass.getuser(),
+            args.service,
+            start,
+            end,
+            args.reason,
+            args.author or getpass.getuser(),
             datetime.now(UTC),
-        )  # fmt: skip
+        )
     finally:
         store.close()
     kind = "RETROACTIVE (excludes nothing unless allowed)" if window.retroactive else "planned"

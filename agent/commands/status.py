@@ -74,7 +74,7 @@ def _print(rows: list[dict[str, object]]) -> None:
         incident = row["incident"]
         note = ""
         if isinstance(incident, dict):
-            minutes = int(incident["elapsed_seconds"]) // 60  # type: ignore[call-overload]
+            minutes = int(incident["elapsed_seconds"]) // 60
             note = f"#{incident['id']} open {minutes} min"
         since = str(row["since"] or "-")
         print(f"{row['service']!s:28} {row['tier']!s:8} {row['state']!s:11} {since:26} {note}")

@@ -78,7 +78,12 @@ class Estate:
                 path = request.split(b" ", 2)[1].decode("latin-1")
                 service = path.strip("/").split("/", 1)[0]
                 await self._answer(writer, self.mode(service))
-        except (asyncio.IncompleteReadError, ConnectionError, IndexError, asyncio.LimitOverrunError):
+        except (
+            asyncio.IncompleteReadError,
+            ConnectionError,
+            IndexError,
+            asyncio.LimitOverrunError,
+        ):
             pass
         finally:
             writer.close()

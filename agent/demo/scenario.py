@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from agent.catalog.model import Catalog
+from agent.catalog.model import Catalog, Service
 from agent.demo.estate import Fault
 
 CYCLE_SECONDS = 600.0
@@ -31,11 +31,13 @@ def demo_catalog_yaml(shipped: Catalog, port: int) -> str:
         "defaults": {"interval": INTERVAL, "timeout": TIMEOUT, "confirm_down": 2, "confirm_up": 2},
         "services": services,
     }
-    header = "# Demo catalogue written by `vigia demo`: the shipped services on a loopback estate.\n"
+    header = (
+        "# Demo catalogue written by `vigia demo`: the shipped services on a loopback estate.\n"
+    )
     return header + yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
 
 
-def _service(service: Any, port: int) -> dict[str, Any]:
+def _service(service: Service, port: int) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": service.id,
         "name": service.name,

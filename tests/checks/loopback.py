@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Self
 
 import trustme
 
@@ -41,7 +42,7 @@ class RawServer:
         self.port = 0
         self.connections = 0
 
-    async def __aenter__(self) -> RawServer:
+    async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._serve, HOST, 0, ssl=self._ssl)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -59,7 +60,7 @@ class RawServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         self._writers.add(writer)
         self.connections += 1
         try:
@@ -72,7 +73,7 @@ class RawServer:
             pass
         finally:
             self._writers.discard(writer)
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             writer.transport.abort()
 
 
@@ -114,11 +115,15 @@ class HttpServer(RawServer):
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while (request := await _read_request(reader)) is not None:
             self.requests.append(request)
-            route = self.routes.get(request.path, lambda _: Reply(404, "not found"))
+            route = self.routes.get(request.path, _not_found)
             reply = route(request)
             if inspect.isawaitable(reply):
                 reply = await reply
             await _write_reply(writer, reply, head=request.method == "HEAD")
+
+
+def _not_found(_: Request) -> Reply:
+    return Reply(404, "not found")
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Request | None:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from checks import http
 from checks.context import ProbeContext
 from checks.http_clients import HttpClientPool
-from checks.result import Outcome
+from checks.result import Outcome, Verdict
 from checks.specs import HttpSpec
 from tests.checks.loopback import (
     HttpServer,
@@ -51,7 +51,7 @@ def pki(tmp_path: Path) -> Pki:
     return Pki(tmp_path)
 
 
-async def run(ctx: ProbeContext, timeout: float = TIMEOUT, **spec: Any) -> http.Verdict:
+async def run(ctx: ProbeContext, timeout: float = TIMEOUT, **spec: Any) -> Verdict:
     return await http.probe(HttpSpec(**spec), timeout, ctx, check_id="svc/http")
 
 
@@ -274,7 +274,7 @@ async def test_basic_auth_is_sent_and_password_never_reported(ctx: ProbeContext)
 async def test_bearer_token_is_not_forwarded_to_another_origin(ctx: ProbeContext) -> None:
     async with HttpServer({"/": lambda _: Reply(200)}) as other:
         away = {"/": _to(other.url("/"))}
-        async with HttpServer(away) as first:  # type: ignore[arg-type]
+        async with HttpServer(away) as first:
             verdict = await run(ctx, url=first.url(), auth={"bearer": "t0ken-secreto"})
             assert first.requests[0].headers["authorization"] == "Bearer t0ken-secreto"
         assert verdict.outcome is Outcome.OK
