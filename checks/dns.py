@@ -149,5 +149,7 @@ def normalise(rdtype: dns.rdatatype.RdataType, text: str) -> str:
             return ipaddress.ip_address(text).compressed
         except ValueError:
             return text
-    tokens = [token[:-1] if token.endswith(".") and len(token) > 1 else token for token in text.split()]
+    tokens = [
+        token[:-1] if token.endswith(".") and len(token) > 1 else token for token in text.split()
+    ]
     return " ".join(tokens).lower()

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from checks.clock import Clock
 from checks.context import ProbeContext
-from checks.result import Verdict
+from checks.result import Measurement, Verdict
 from checks.specs import HeartbeatSpec
 
 
@@ -77,7 +77,10 @@ async def probe(
         )
     # A beat stamped a little in the future (sender's clock ahead) is not negative silence.
     silence = max(0.0, (now - last).total_seconds())
-    measurements = {"last_beat": last.isoformat(), "silence_seconds": silence}
+    measurements: dict[str, Measurement] = {
+        "last_beat": last.isoformat(),
+        "silence_seconds": silence,
+    }
     if silence > spec.max_silence:
         reason = f"no heartbeat for {human_duration(silence)} (max {limit})"
         return Verdict.fail(reason, **measurements)

@@ -67,8 +67,6 @@ def judge(spec: IcmpSpec, host: icmplib.Host) -> Verdict:
         reason = f"{spec.host} lost {loss:.0%} of echoes (max {spec.max_loss_ratio:.0%})"
         return Verdict.degraded(reason, **measurements)
     if spec.max_rtt is not None and host.avg_rtt / 1000 > spec.max_rtt:
-        reason = (
-            f"{spec.host} average RTT {host.avg_rtt:.1f}ms above {spec.max_rtt * 1000:g}ms"
-        )
+        reason = f"{spec.host} average RTT {host.avg_rtt:.1f}ms above {spec.max_rtt * 1000:g}ms"
         return Verdict.degraded(reason, **measurements)
     return Verdict.ok(**measurements)

@@ -36,7 +36,9 @@ def spec_for(server: DnsServer, **fields: Any) -> DnsSpec:
 
 
 async def test_answers_are_reported_sorted_on_success(server: DnsServer, ctx: ProbeContext) -> None:
-    verdict = await dns_probe.probe(spec_for(server, name="www.example.org"), 2, ctx, check_id="s/c")
+    verdict = await dns_probe.probe(
+        spec_for(server, name="www.example.org"), 2, ctx, check_id="s/c"
+    )
     assert verdict.outcome is Outcome.OK
     assert verdict.measurements["answers"] == ["192.0.2.1", "192.0.2.2"]
     assert verdict.measurements["rcode"] == "NOERROR"
@@ -71,7 +73,10 @@ async def test_expected_answer_set_matches_in_any_spelling(
     server: DnsServer, ctx: ProbeContext
 ) -> None:
     spec = spec_for(
-        server, name="example.org", type="MX", expect_answers=["20 backup.example.org", "10 mail.example.org."]
+        server,
+        name="example.org",
+        type="MX",
+        expect_answers=["20 backup.example.org", "10 mail.example.org."],
     )
     verdict = await dns_probe.probe(spec, 2, ctx, check_id="c")
     assert verdict.outcome is Outcome.OK, verdict.reason

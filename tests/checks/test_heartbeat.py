@@ -12,11 +12,11 @@ from checks import heartbeat
 from checks.clock import ManualClock
 from checks.context import ProbeContext
 from checks.heartbeat import HeartbeatBook, human_duration
-from checks.result import Outcome
+from checks.result import Outcome, Verdict
 from checks.specs import HeartbeatSpec
 
 START = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-SPEC = HeartbeatSpec(max_silence="5m")
+SPEC = HeartbeatSpec.model_validate({"max_silence": "5m"})
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ async def ctx(clock: ManualClock) -> AsyncIterator[ProbeContext]:
     await context.aclose()
 
 
-async def judge(ctx: ProbeContext, spec: HeartbeatSpec = SPEC) -> heartbeat.Verdict:
+async def judge(ctx: ProbeContext, spec: HeartbeatSpec = SPEC) -> Verdict:
     return await heartbeat.probe(spec, 1.0, ctx, check_id="backup/nightly")
 
 
@@ -128,7 +128,7 @@ async def test_beat_stamped_in_the_future_counts_as_no_silence(
 
 def test_token_is_checked_when_configured(clock: ManualClock) -> None:
     book = HeartbeatBook(clock)
-    spec = HeartbeatSpec(max_silence="5m", token=SecretStr("s3cret-tok"))
+    spec = HeartbeatSpec(max_silence=300, token=SecretStr("s3cret-tok"))
     assert book.check_token("c", "s3cret-tok", spec)
     assert not book.check_token("c", "s3cret-to", spec)
     assert not book.check_token("c", None, spec)

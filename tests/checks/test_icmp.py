@@ -42,7 +42,7 @@ async def permitted_mode() -> bool:
 
 
 async def test_loopback_answers_every_echo(ctx: ProbeContext, permitted_mode: bool) -> None:
-    spec = IcmpSpec(host="127.0.0.1", count=3, interval="50ms", privileged=permitted_mode)
+    spec = IcmpSpec(host="127.0.0.1", count=3, interval=0.05, privileged=permitted_mode)
     verdict = await icmp.probe(spec, 2, ctx, check_id="lan/ping")
     assert verdict.outcome is Outcome.OK, verdict.reason
     assert verdict.measurements["loss_ratio"] == 0.0
@@ -106,7 +106,7 @@ def test_loss_at_the_limit_is_ok() -> None:
 
 
 def test_average_rtt_above_the_limit_is_degraded() -> None:
-    spec = IcmpSpec(host="h", max_rtt="100ms")
+    spec = IcmpSpec(host="h", max_rtt=0.1)
     slow = icmp.judge(spec, icmplib.Host("h", 3, [90.0, 120.0, 150.0]))
     assert slow.outcome is Outcome.DEGRADED
     assert slow.reason == "h average RTT 120.0ms above 100ms"
