@@ -12,6 +12,7 @@ from agent.catalog.loader import load
 from agent.catalog.model import Catalog
 from agent.settings import Settings
 from agent.store.sql import SqlStore
+from agent.store.url import database_url
 
 EXIT_CONFIG = 2
 
@@ -28,7 +29,7 @@ def open_catalog(settings: Settings) -> Catalog:
 
 
 def open_store(settings: Settings) -> SqlStore:
-    return SqlStore.open(settings.db)
+    return SqlStore.open(database_url(settings.db))
 
 
 def print_json(data: Any) -> None:

@@ -16,7 +16,7 @@ from agent.demo.scenario import CYCLE_SECONDS, SCRIPT, demo_catalog_yaml
 from agent.runtime import Agent
 from agent.settings import Settings
 from agent.store.sql import SqlStore
-from agent.store.url import data_dir
+from agent.store.url import data_dir, database_url
 from checks.clock import SystemClock
 
 NARRATE_EVERY = 1.0
@@ -48,7 +48,7 @@ async def _demo(
     catalog_path = workdir / "catalog.yaml"
     catalog_path.write_text(demo_catalog_yaml(shipped, estate.port), encoding="utf-8")
     catalog = load(catalog_path)
-    store = await asyncio.to_thread(SqlStore.open, db)
+    store = await asyncio.to_thread(SqlStore.open, database_url(db))
     demo_settings = settings.model_copy(update={"catalog": str(catalog_path), "db": db})
     agent = Agent(settings=demo_settings, catalog=catalog, store=store, clock=SystemClock())
     _intro(demo_settings, estate, catalog_path, db)

@@ -40,8 +40,11 @@ def _free_port() -> int:
 
 
 def _catalog(estate: ScriptedEstate, services: list[str]) -> str:
-    lines = ["version: 1", "defaults: {interval: 1s, timeout: 800ms, confirm_down: 2, confirm_up: 2}",
-             "services:"]  # fmt: skip
+    lines = [
+        "version: 1",
+        "defaults: {interval: 1s, timeout: 800ms, confirm_down: 2, confirm_up: 2}",
+        "services:",
+    ]
     for sid in services:
         tier, pcn = ("platina", "true") if sid in PLATINA_PCN else ("ouro", "false")
         lines += [
@@ -63,14 +66,22 @@ class AgentProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "agent.cli", "--catalog", str(self.catalog),
-                "--db", str(self.db), *args]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "--catalog",
+            str(self.catalog),
+            "--db",
+            str(self.db),
+            *args,
+        ]
 
     def start(self) -> None:
-        log = open(self.db.with_suffix(".log"), "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            self.cli("run", "--listen", f"127.0.0.1:{self.port}"), stdout=log, stderr=log
-        )
+        with open(self.db.with_suffix(".log"), "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                self.cli("run", "--listen", f"127.0.0.1:{self.port}"), stdout=log, stderr=log
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
