@@ -37,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for chatty in ("apscheduler", "httpx", "httpcore", "uvicorn"):  # one line per probe is noise
+        logging.getLogger(chatty).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     flags = {"catalog": args.catalog, "db": args.db, "listen": getattr(args, "listen", None)}
     try:
         args.settings = load_settings(args.config, flags=flags)

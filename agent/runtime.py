@@ -110,7 +110,7 @@ class Agent:
         if self.serve_http:
             app = create_app(self.registry, self.health)
             self._spawn(self._fatal_on_error(serve(app, self.settings.listen, self.stop)))
-        log.info("vigia running: %d checks, store %s", self.scheduler.job_count, self.store)
+        log.info("vigia running: %d checks, store %r", self.scheduler.job_count, self.store)
 
     async def _shutdown(self) -> None:
         grace = max((c.timeout for c in self.catalog.checks.values()), default=10.0) + 1.0

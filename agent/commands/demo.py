@@ -66,7 +66,9 @@ async def _demo(
         await asyncio.to_thread(store.close)
     print("\nvigia demo stopped. Look at what was recorded:")
     print(f"  vigia --catalog {catalog_path} --db {db} incidents")
-    print(f"  vigia --catalog {catalog_path} --db {db} indicators --from <ISO> --to <ISO>")
+    month = time.strftime("%Y-%m")
+    print(f"  vigia --catalog {catalog_path} --db {db} status")
+    print(f"  vigia --catalog {catalog_path} --db {db} indicators --period {month}")
 
 
 def _intro(settings: Settings, estate: Estate, catalog: Path, db: str) -> None:
@@ -95,7 +97,7 @@ async def _narrate(agent: Agent, estate: Estate) -> None:
             state = status.state.value
             if seen.get(service.id) != state:
                 if service.id in seen:
-                    print(_line(agent, service.id, state, estate))
+                    print(_line(agent, service.id, state, estate), flush=True)
                 seen[service.id] = state
 
 

@@ -15,11 +15,11 @@ TIMEOUT = "3s"
 
 # What goes wrong, and when, in each 10-minute cycle.
 SCRIPT = (
-    Fault("autenticacao", 45, 135, "503", "Autenticação Central falha: SSD e App caem com ela"),
-    Fault("portal", 60, 150, "slow", "Portal lento (acima de max_latency): degradado"),
-    Fault("mbway", 180, 300, "hang", "MB WAY deixa de responder (timeout)"),
-    Fault("smartdocs", 240, 330, "wrong-body", "SmartDocs devolve a página errada"),
-    Fault("visao-360", 360, 480, "flap", "Visão 360º intermitente (flapping)"),
+    Fault("autenticacao", 20, 110, "503", "Autenticação Central falha: SSD e App caem com ela"),
+    Fault("portal", 30, 120, "slow", "Portal lento (acima de max_latency): degradado"),
+    Fault("mbway", 150, 270, "hang", "MB WAY deixa de responder (timeout)"),
+    Fault("smartdocs", 210, 300, "wrong-body", "SmartDocs devolve a página errada"),
+    Fault("visao-360", 330, 450, "flap", "Visão 360º intermitente (flapping)"),
 )
 
 

@@ -34,7 +34,7 @@ from agent.records import (
 )
 from checks.result import Outcome, ProbeResult
 
-_Predicate = Callable[[datetime], bool]
+_Predicate = Callable[[Service, datetime], bool]  # (parent, its DOWN start) explains?
 _CauseOf = Callable[[datetime], str]
 
 
@@ -198,7 +198,7 @@ class Engine:
         changed = runtime.book.reconcile(runtime.timeline.down_intervals(at), ctx)
         opened = runtime.book.open
         if opened is not None and (open_before is None or open_before != opened):
-            changed = self._attribute(runtime, changed, lambda _: True)
+            changed = self._attribute(runtime, changed, lambda _parent, _start: True)
         effects: list[Effect] = [rewritten, *(IncidentSaved(i) for i in changed)]
         down_after = runtime.timeline.down_start()
         if down_after is not None and down_after != down_before:
@@ -215,7 +215,7 @@ class Engine:
 
         def is_cause(parent: str) -> bool:
             start = self._services[parent].timeline.down_start()
-            return start is not None and started_ok(start)
+            return start is not None and started_ok(self.catalog.by_id[parent], start)
 
         cause = root_cause(self.catalog.by_id, runtime.service.id, is_cause)
         if cause is None or cause == incident.root_cause:
@@ -278,5 +278,12 @@ def _transition(status: ServiceStatus) -> Transition:
 
 
 def _not_after(start: datetime) -> _Predicate:
-    """A parent explains a child's incident when its DOWN started at or before the child's."""
-    return lambda down: down <= start
+    """A parent explains a child's incident when its DOWN started no later than one parent
+    interval after the child's: the parent is only probed once per interval, so a child probed
+    earlier in that interval can see the shared outage first."""
+
+    def explains(parent: Service, down: datetime) -> bool:
+        interval = max((c.interval for c in parent.checks), default=parent.timing.interval)
+        return down <= start + timedelta(seconds=interval)
+
+    return explains

@@ -101,6 +101,10 @@ class SqlStore:
         if self._sqlite:
             event.listen(self._engine, "connect", self._setup_sqlite)
 
+    def __repr__(self) -> str:
+        # render_as_string hides the password by default: safe for logs
+        return f"SqlStore({self._engine.url.render_as_string()})"
+
     @classmethod
     def open(cls, url: str, *, busy_timeout: float = 5.0) -> SqlStore:
         """A store on `url` with its schema migrated to the current version."""

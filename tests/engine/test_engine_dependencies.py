@@ -59,3 +59,12 @@ def test_root_cause_is_the_furthest_up_ancestor_that_is_down() -> None:
         ("network", "dns"),
         ("portal", "dns"),
     ]
+
+
+def test_a_parent_seen_failing_within_its_interval_after_the_child_is_the_root_cause() -> None:
+    # One shared outage: the child is probed first in the interval, the parent 30 s later.
+    eng = engine(stack())
+    feed(eng, "portal/tcp", "off", start=1)  # portal DOWN from 61
+    effects = feed(eng, "network/tcp", "off", start=31)  # network DOWN from 91 (< 61 + 60)
+    saved = [e.incident for e in of_type(effects, IncidentSaved) if e.incident.service == "portal"]
+    assert [(i.root_cause, i.inhibited) for i in saved] == [("network", True)]
