@@ -1,0 +1,252 @@
+"""The built-in conditions a rule can name in `when`, each a plain function of plain views.
+
+Service conditions see a `ServiceView`; check conditions see a `CheckView` (one probe result);
+agent conditions see an `AgentView`. Each returns whether the alert is active and the values
+its templates may show.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent.catalog.model import Catalog, Check, Service
+from agent.records import Incident, ServiceStatus, State
+from alerting.rules import Rule
+from checks.durations import parse_duration
+from checks.result import ProbeResult
+
+SERVICE = {"service_state", "flapping", "root_cause", "incident_open_for", "burn_rate"}
+CHECK = {"check_outcome", "measurement", "changed"}
+AGENT = {"agent", "watchdog"}
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}  # fmt: skip
+AGENT_SIGNALS = {
+    "lateness_p99_seconds",
+    "store_write_errors",
+    "store_queue_depth",
+    "outbox_backlog",
+    "delivery_failures",
+    "catalog_reload_failed",
+}
+
+
+@dataclass(frozen=True)
+class Active:
+    active: bool
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+INACTIVE = Active(False)
+
+
+@dataclass
+class ServiceView:
+    service: Service
+    status: ServiceStatus
+    incident: Incident | None
+    now: datetime
+    root_of: list[str]  # services whose open incident names this one as root cause
+    down_intervals: list[tuple[datetime, datetime | None]]  # recent incidents, for burn rates
+
+
+@dataclass
+class CheckView:
+    check: Check
+    result: ProbeResult
+    previous: Mapping[str, Any]  # measurements of the previous result of this check
+
+
+@dataclass
+class AgentView:
+    now: datetime
+    signals: Mapping[str, float]
+
+
+# ---- service conditions ---------------------------------------------------------------------
+
+
+def service_state(rule: Rule, view: ServiceView) -> Active:
+    wanted = State(rule.params.get("state", "down"))
+    if view.status.state is not wanted:
+        return INACTIVE
+    return Active(True, {"state": wanted.value, "since": view.status.since})
+
+
+def flapping(rule: Rule, view: ServiceView) -> Active:
+    return Active(view.status.flapping, {"history": "".join(view.status.flap_history[-10:])})
+
+
+def root_cause(rule: Rule, view: ServiceView) -> Active:
+    """The parent alert: this service is the root cause of other services' incidents."""
+    if not view.root_of:
+        return INACTIVE
+    return Active(True, {"children": ", ".join(sorted(view.root_of)), "count": len(view.root_of)})
+
+
+def incident_open_for(rule: Rule, view: ServiceView) -> Active:
+    """Escalation: an incident still open after `longer_than` (the Ind.4 meta: 35 min)."""
+    incident = view.incident
+    if incident is None:
+        return INACTIVE
+    limit = parse_duration(rule.params.get("longer_than", "35m"))
+    elapsed = (view.now - incident.started_at).total_seconds()
+    values = {"minutes": round(elapsed / 60, 1), "limit_minutes": limit / 60, "id": incident.id}
+    return Active(elapsed > limit, values)
+
+
+def burn_rate(rule: Rule, view: ServiceView) -> Active:
+    """Multi-window error-budget burn (SRE workbook): both windows above `factor`."""
+    objective = float(rule.params.get("objective", 0.99))
+    budget = 1.0 - objective
+    factor = float(rule.params["factor"])
+    rates = [
+        _down_ratio(view, parse_duration(rule.params[w])) / budget for w in ("long", "short")
+    ]
+    values = {"long_burn": round(rates[0], 2), "short_burn": round(rates[1], 2), "factor": factor}
+    return Active(all(rate >= factor for rate in rates), values)
+
+
+def _down_ratio(view: ServiceView, window: float) -> float:
+    start = view.now - timedelta(seconds=window)
+    down = 0.0
+    for begin, end in view.down_intervals:
+        lo, hi = max(begin, start), min(end or view.now, view.now)
+        if hi > lo:
+            down += (hi - lo).total_seconds()
+    return down / window
+
+
+# ---- check conditions -----------------------------------------------------------------------
+
+
+def check_outcome(rule: Rule, view: CheckView) -> Active:
+    outcomes = set(_as_list(rule.params.get("outcome", ["fail"])))
+    pattern = rule.params.get("reason_matches")
+    result = view.result
+    if result.outcome.value not in outcomes:
+        return INACTIVE
+    if pattern and not re.search(pattern, result.reason, re.IGNORECASE):
+        return INACTIVE
+    return Active(True, {"reason": result.reason, "outcome": result.outcome.value})
+
+
+def measurement(rule: Rule, view: CheckView) -> Active:
+    name = rule.params["field"]
+    value = view.result.measurements.get(name)
+    if value is None:
+        return INACTIVE
+    compare = OPERATORS[rule.params.get("op", "<")]
+    try:
+        hit = compare(value, rule.params["value"])
+    except TypeError:
+        return INACTIVE
+    return Active(bool(hit), {"field": name, "value": value, "threshold": rule.params["value"]})
+
+
+def changed(rule: Rule, view: CheckView) -> Active:
+    """A watched value differs from the previous result's (the first result sets the baseline)."""
+    name = rule.params["field"]
+    now, before = view.result.measurements.get(name), view.previous.get(name)
+    if now is None or before is None or _same(now, before):
+        return INACTIVE
+    return Active(True, {"field": name, "before": _text(before), "after": _text(now)})
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(map(str, a)) == sorted(map(str, b))
+    return bool(a == b)
+
+
+def _text(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+# ---- agent conditions -----------------------------------------------------------------------
+
+
+def watchdog(rule: Rule, view: AgentView) -> Active:
+    """Always active while the agent runs: the receiving side alerts when it stops arriving."""
+    return Active(True)
+
+
+def agent(rule: Rule, view: AgentView) -> Active:
+    name = rule.params["signal"]
+    value = view.signals.get(name, 0.0)
+    above = float(rule.params.get("above", 0))
+    return Active(value > above, {"signal": name, "value": value, "above": above})
+
+
+SERVICE_CONDITIONS: dict[str, Callable[[Rule, ServiceView], Active]] = {
+    "service_state": service_state,
+    "flapping": flapping,
+    "root_cause": root_cause,
+    "incident_open_for": incident_open_for,
+    "burn_rate": burn_rate,
+}
+CHECK_CONDITIONS: dict[str, Callable[[Rule, CheckView], Active]] = {
+    "check_outcome": check_outcome,
+    "measurement": measurement,
+    "changed": changed,
+}
+AGENT_CONDITIONS: dict[str, Callable[[Rule, AgentView], Active]] = {
+    "watchdog": watchdog,
+    "agent": agent,
+}
+
+
+def check_matches(rule: Rule, check: Check, catalog: Catalog) -> bool:
+    """Check rules may filter on `kind` and on spec flags such as `static: true`."""
+    kinds = rule.params.get("kind")
+    if kinds and check.kind not in _as_list(kinds):
+        return False
+    flag = rule.params.get("spec_flag")
+    return not flag or bool(getattr(check.spec, flag, False))
+
+
+def service_matches(rule: Rule, service: Service) -> bool:
+    if rule.tiers is not None and service.tier not in rule.tiers:
+        return False
+    return rule.pcn is None or service.pcn == rule.pcn
+
+
+def validate_params(rule: Rule) -> list[str]:
+    """Problems with a rule's `params` for its condition, as messages."""
+    p = rule.params
+    problems: list[str] = []
+    needs = {
+        "burn_rate": ("long", "short", "factor"),
+        "measurement": ("field", "value"),
+        "changed": ("field",),
+        "agent": ("signal",),
+    }.get(rule.when, ())
+    problems += [f"condition {rule.when!r} needs param {key!r}" for key in needs if key not in p]
+    for key in ("long", "short", "longer_than"):
+        if key in p:
+            try:
+                parse_duration(p[key])
+            except ValueError as exc:
+                problems.append(f"{key}: {exc}")
+    if "op" in p and p["op"] not in OPERATORS:
+        problems.append(f"op: {p['op']!r} is not one of {', '.join(OPERATORS)}")
+    if rule.when == "agent" and p.get("signal") not in AGENT_SIGNALS:
+        problems.append(f"signal: {p.get('signal')!r} is not one of {', '.join(sorted(AGENT_SIGNALS))}")
+    if rule.when == "service_state" and p.get("state", "down") not in ("down", "degraded"):
+        problems.append(f"state: {p.get('state')!r} is not down or degraded")
+    if "reason_matches" in p:
+        try:
+            re.compile(p["reason_matches"])
+        except re.error as exc:
+            problems.append(f"reason_matches: {exc}")
+    return problems
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple | set) else [value]

@@ -1,0 +1,347 @@
+"""Rule evaluation: engine events and probe results in, alert notifications out.
+
+Plain code with an injected clock: `observe()` after each probe result, `tick()` periodically
+(time conditions, `for` durations, change holds, agent conditions). Each alert instance moves
+inactive -> pending -> firing -> resolved. A firing alert is *suppressed* (recorded, not
+notified) while its service is in planned maintenance, while a parent is the root cause of its
+outage (inhibition), or, for outage alerts, while the service flaps (one flapping alert instead
+of a storm).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent.catalog.model import Catalog, Check, Service
+from agent.maintenance import MaintenanceCalendar
+from agent.records import Effect, Incident, IncidentSaved, ServiceStatus
+from alerting import conditions as cond
+from alerting.notification import AlertStatus, Notification
+from alerting.rules import Rule, render
+from checks.clock import Clock
+from checks.result import ProbeResult
+
+DOWN_HISTORY = timedelta(days=3)  # the longest burn-rate window
+StatusOf = Callable[[str], ServiceStatus]
+IncidentOf = Callable[[str], Incident | None]
+Signals = Callable[[], Mapping[str, float]]
+
+
+@dataclass
+class AlertState:
+    alert_id: str
+    rule: str
+    team: str
+    service: str | None
+    check: str | None
+    active_since: datetime
+    firing_since: datetime | None = None
+    notified: bool = False
+    suppressed: str | None = None  # maintenance | inhibited | flapping
+    hold_until: datetime | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    acked_by: str | None = None
+    acked_at: datetime | None = None
+    ack_comment: str = ""
+    last_notified_at: datetime | None = None
+    incident_id: int | None = None  # the outage behind a service alert, for its duration
+
+    @property
+    def state(self) -> str:
+        if self.firing_since is None:
+            return "pending"
+        return f"suppressed:{self.suppressed}" if self.suppressed else "firing"
+
+
+class AlertEvaluator:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        catalog: Catalog,
+        calendar: MaintenanceCalendar,
+        clock: Clock,
+        status_of: StatusOf,
+        incident_of: IncidentOf,
+        signals: Signals = dict,
+        console_url: str = "",
+    ) -> None:
+        self.rules = list(rules)
+        self.catalog = catalog
+        self.calendar = calendar
+        self.clock = clock
+        self.status_of = status_of
+        self.incident_of = incident_of
+        self.signals = signals
+        self.console_url = console_url.rstrip("/")
+        self.alerts: dict[str, AlertState] = {}
+        self._previous: dict[str, dict[str, Any]] = {}  # check -> last measurements
+        self._root_of: dict[str, dict[str, int]] = {}  # parent -> {child: incident id}
+        self._down: dict[str, dict[int, tuple[datetime, datetime | None]]] = {}
+
+    # ---- inputs -----------------------------------------------------------------------------
+
+    def observe(self, result: ProbeResult, effects: Iterable[Effect] = ()) -> list[Notification]:
+        """After the engine saw `result` (and produced `effects`): re-evaluate its subjects."""
+        now = self.clock.now()
+        touched = {result.service}
+        for effect in effects:
+            if isinstance(effect, IncidentSaved):
+                touched |= self._track_incident(effect.incident)
+        out: list[Notification] = []
+        check = self.catalog.checks.get(result.check)
+        if check is not None:
+            out += self._evaluate_check(check, result, now)
+            self._previous[check.id] = dict(result.measurements)
+        for sid in touched:
+            out += self._evaluate_service(sid, now)
+        return out
+
+    def tick(self) -> list[Notification]:
+        """Time-driven work: escalations, burn rates, `for` durations, holds, the agent."""
+        now = self.clock.now()
+        services = {a.service for a in self.alerts.values() if a.service}
+        services |= set(self._down) | set(self._root_of)
+        out: list[Notification] = []
+        for sid in services:
+            out += self._evaluate_service(sid, now)
+        out += self._expire_holds(now)
+        out += self._evaluate_agent(now)
+        return out
+
+    def acknowledge(self, alert_id: str, author: str, comment: str, at: datetime) -> bool:
+        """Stops reminders for this alert; it is still recorded and still resolves."""
+        alert = self.alerts.get(alert_id)
+        if alert is None:
+            return False
+        alert.acked_by, alert.acked_at, alert.ack_comment = author, at, comment
+        return True
+
+    def reload(self, rules: Sequence[Rule], catalog: Catalog) -> None:
+        self.rules, self.catalog = list(rules), catalog
+        names = {r.name for r in rules}
+        for alert_id in [a for a, s in self.alerts.items() if s.rule not in names]:
+            del self.alerts[alert_id]  # a removed rule forgets its alerts (no resolve storm)
+
+    # ---- subjects ---------------------------------------------------------------------------
+
+    def _evaluate_service(self, sid: str, now: datetime) -> list[Notification]:
+        service = self.catalog.by_id.get(sid)
+        if service is None:
+            return []
+        view = cond.ServiceView(
+            service=service,
+            status=self.status_of(sid),
+            incident=self.incident_of(sid),
+            now=now,
+            root_of=sorted(self._root_of.get(sid, {})),
+            down_intervals=list(self._down.get(sid, {}).values()),
+        )
+        out: list[Notification] = []
+        for rule in self.rules:
+            if rule.when in cond.SERVICE and cond.service_matches(rule, service):
+                active = cond.SERVICE_CONDITIONS[rule.when](rule, view)
+                subject = Subject(f"{rule.name}/{sid}", service, None, view.status, view.incident)
+                out += self._update(rule, subject, active, now)
+        return out
+
+    def _evaluate_check(self, check: Check, result: ProbeResult, now: datetime) -> list[Notification]:
+        service = self.catalog.by_id[check.service]
+        view = cond.CheckView(check, result, self._previous.get(check.id, {}))
+        out: list[Notification] = []
+        for rule in self.rules:
+            if rule.when not in cond.CHECK or not cond.service_matches(rule, service):
+                continue
+            if not cond.check_matches(rule, check, self.catalog):
+                continue
+            active = cond.CHECK_CONDITIONS[rule.when](rule, view)
+            subject = Subject(
+                f"{rule.name}/{check.id}", service, check, self.status_of(service.id),
+                self.incident_of(service.id),
+            )  # fmt: skip
+            out += self._update(rule, subject, active, now)
+        return out
+
+    def _evaluate_agent(self, now: datetime) -> list[Notification]:
+        view = cond.AgentView(now, self.signals())
+        out: list[Notification] = []
+        for rule in self.rules:
+            if rule.when in cond.AGENT:
+                active = cond.AGENT_CONDITIONS[rule.when](rule, view)
+                out += self._update(rule, Subject(rule.name, None, None, None, None), active, now)
+        return out
+
+    def _track_incident(self, incident: Incident) -> set[str]:
+        """Remember recent down intervals (burn rates) and root-cause links (parent alerts)."""
+        self._down.setdefault(incident.service, {})[incident.id] = (
+            incident.started_at, incident.ended_at,
+        )  # fmt: skip
+        touched = {incident.service}
+        for parent, children in self._root_of.items():
+            if children.get(incident.service) == incident.id and (
+                incident.root_cause != parent or not incident.is_open
+            ):
+                del children[incident.service]
+                touched.add(parent)
+        if incident.root_cause and incident.is_open:
+            self._root_of.setdefault(incident.root_cause, {})[incident.service] = incident.id
+            touched.add(incident.root_cause)
+        self._forget_old_down(incident.service)
+        return touched
+
+    def _forget_old_down(self, sid: str) -> None:
+        horizon = self.clock.now() - DOWN_HISTORY
+        intervals = self._down.get(sid, {})
+        for key in [k for k, (_, end) in intervals.items() if end is not None and end < horizon]:
+            del intervals[key]
+
+    # ---- the alert state machine ------------------------------------------------------------
+
+    def _update(
+        self, rule: Rule, subject: Subject, active: cond.Active, now: datetime
+    ) -> list[Notification]:
+        alert = self.alerts.get(subject.alert_id)
+        if active.active and rule.when == "changed":
+            hold = now + timedelta(seconds=rule.hold)
+            alert = alert or self._new(rule, subject, now)
+            alert.hold_until = hold
+        if not active.active:
+            if alert is None or (alert.hold_until is not None and alert.hold_until > now):
+                return []
+            return self._resolve(alert, now)
+        alert = alert or self._new(rule, subject, now)
+        alert.values = active.values
+        if subject.incident is not None:
+            alert.incident_id = subject.incident.id
+        alert.suppressed = self._suppression(rule, subject, now)
+        self._label(alert, rule, subject)
+        if alert.firing_since is None and (now - alert.active_since).total_seconds() >= rule.for_:
+            alert.firing_since = now
+        return self._notify_if_due(alert, now)
+
+    def _new(self, rule: Rule, subject: Subject, now: datetime) -> AlertState:
+        alert = AlertState(
+            alert_id=subject.alert_id, rule=rule.name, team=rule.team,
+            service=subject.service.id if subject.service else None,
+            check=subject.check.id if subject.check else None, active_since=now,
+        )  # fmt: skip
+        self.alerts[alert.alert_id] = alert
+        return alert
+
+    def _notify_if_due(self, alert: AlertState, now: datetime) -> list[Notification]:
+        if alert.firing_since is None or alert.suppressed or alert.notified:
+            return []
+        alert.notified, alert.last_notified_at = True, now
+        return [self._notification(alert, AlertStatus.FIRING, None)]
+
+    def _resolve(self, alert: AlertState, now: datetime) -> list[Notification]:
+        del self.alerts[alert.alert_id]
+        if not alert.notified:
+            return []  # never told anyone it fired: nothing to resolve
+        return [self._notification(alert, AlertStatus.RESOLVED, now)]
+
+    def _expire_holds(self, now: datetime) -> list[Notification]:
+        out: list[Notification] = []
+        for alert in list(self.alerts.values()):
+            if alert.hold_until is not None and alert.hold_until <= now:
+                out += self._resolve(alert, now)
+        return out
+
+    def _suppression(self, rule: Rule, subject: Subject, now: datetime) -> str | None:
+        if subject.service is None:
+            return None
+        if self.calendar.in_planned(subject.service.id, now):
+            return "maintenance"
+        incident = subject.incident
+        if rule.when == "service_state" and incident is not None and incident.inhibited:
+            return "inhibited"
+        if rule.when == "service_state" and subject.status and subject.status.flapping:
+            return "flapping"
+        return None
+
+    # ---- rendering --------------------------------------------------------------------------
+
+    def _label(self, alert: AlertState, rule: Rule, subject: Subject) -> None:
+        context = self._context(alert, subject)
+        labels = {"alertname": rule.name, "team": rule.team}
+        if subject.service is not None:
+            svc = subject.service
+            labels |= {"service": svc.id, "tier": svc.tier, "macro_service": svc.macro_service,
+                       "pcn": str(svc.pcn).lower()}  # fmt: skip
+        if subject.check is not None:
+            labels |= {"check": subject.check.id, "kind": subject.check.kind}
+        labels["severity"] = self._severity(rule, subject.service)
+        labels |= {k: render(v, context) for k, v in rule.labels.items()}
+        alert.labels = labels
+        alert.annotations = {k: render(v, context) for k, v in rule.annotations.items()}
+        alert.annotations["console_url"] = self._link(subject)
+
+    def _severity(self, rule: Rule, service: Service | None) -> str:
+        if rule.severity != "tier":
+            return rule.severity
+        tier = self.catalog.tiers.get(service.tier) if service else None
+        return tier.severity if tier else "warning"
+
+    def _context(self, alert: AlertState, subject: Subject) -> dict[str, Any]:
+        return {
+            "service": subject.service,
+            "check": subject.check,
+            "status": subject.status,
+            "incident": subject.incident,
+            "values": alert.values,
+        }
+
+    def _link(self, subject: Subject) -> str:
+        if not self.console_url or subject.service is None:
+            return self.console_url
+        if subject.incident is not None:
+            return f"{self.console_url}/incidents/{subject.incident.id}"
+        return f"{self.console_url}/services/{subject.service.id}"
+
+    def _notification(
+        self, alert: AlertState, status: AlertStatus, ended: datetime | None
+    ) -> Notification:
+        duration = self._outage_seconds(alert, ended)
+        return Notification(
+            alert_id=alert.alert_id,
+            status=status,
+            labels=dict(alert.labels),
+            annotations=dict(alert.annotations),
+            starts_at=alert.active_since,
+            ends_at=ended,
+            generator_url=alert.annotations.get("console_url", ""),
+            duration_seconds=duration,
+        )
+
+    def _outage_seconds(self, alert: AlertState, ended: datetime | None) -> float | None:
+        """Resolved notifications carry the outage duration: the incident's, when there is one."""
+        if ended is None:
+            return None
+        known = self._down.get(alert.service or "", {}).get(alert.incident_id or -1)
+        if known is not None and known[1] is not None:
+            return (known[1] - known[0]).total_seconds()
+        return (ended - alert.active_since).total_seconds()
+
+    def firing_notifications(self) -> list[Notification]:
+        """Every notified, still-firing alert: what the Alertmanager resend protocol repeats."""
+        return [
+            self._notification(a, AlertStatus.FIRING, None)
+            for a in self.alerts.values()
+            if a.notified and not a.suppressed
+        ]
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [asdict(a) for a in self.alerts.values()]
+
+
+@dataclass(frozen=True)
+class Subject:
+    alert_id: str
+    service: Service | None
+    check: Check | None
+    status: ServiceStatus | None
+    incident: Incident | None

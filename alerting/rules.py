@@ -1,0 +1,133 @@
+"""The alert rule file (`alerting/rules.yaml`): schema, templates and loading with path+line errors.
+
+A rule names one built-in condition (`when`) with its parameters; the condition decides for
+which subject (a service, a check, or the agent itself) the alert is active. The rest — `for`,
+severity, team, labels, annotations — is the same for every rule, as in Prometheus.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.catalog.errors import Problem
+from agent.catalog.yamlsource import parse
+from alerting.errors import RulesError
+from checks.durations import Duration
+
+DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
+TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+ConditionName = Literal[
+    "service_state",
+    "flapping",
+    "root_cause",
+    "incident_open_for",
+    "burn_rate",
+    "check_outcome",
+    "measurement",
+    "changed",
+    "agent",
+    "watchdog",
+]
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    when: ConditionName
+    params: dict[str, Any] = Field(default_factory=dict)
+    for_: Duration = Field(default=0.0, alias="for")
+    severity: str = "tier"  # "tier": the service tier's severity from the catalogue
+    team: Literal["cco", "soc"]
+    tiers: list[str] | None = None  # only services of these tiers
+    pcn: bool | None = None  # only services with this pcn flag
+    hold: Duration = 3600.0  # change alerts stay firing this long after the change
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("annotations", "labels")
+    @classmethod
+    def _templates_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            try:
+                TEMPLATES.from_string(text)
+            except TemplateError as exc:
+                raise ValueError(f"{key}: template does not compile: {exc}") from exc
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", key):
+                raise ValueError(f"{key!r} is not a valid label name")
+        return value
+
+
+class RuleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1]
+    rules: list[Rule]
+
+
+def load_rules(path: str | Path | None = None) -> list[Rule]:
+    """The rules of `path` (default: the shipped set), or RulesError listing every problem."""
+    file = Path(path) if path else DEFAULT_RULES
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(f"cannot read alert rules {file}: {exc}") from None
+    return parse_rules(text, str(file))
+
+
+def parse_rules(text: str, file: str = "rules.yaml") -> list[Rule]:
+    source = parse(text, file, environ={})
+    problems = list(source.problems)
+    if not problems:
+        try:
+            rules = RuleFile.model_validate(source.data).rules
+        except ValidationError as exc:
+            source.add_validation_errors(exc)
+            problems = source.problems
+        else:
+            problems = _duplicates(rules, source)
+            if not problems:
+                from alerting.conditions import validate_params
+
+                problems = _param_problems(rules, source, validate_params)
+    if problems:
+        raise RulesError("\n".join(str(p) for p in problems))
+    return rules
+
+
+def _duplicates(rules: list[Rule], source: Any) -> list[Problem]:
+    seen: set[str] = set()
+    for index, rule in enumerate(rules):
+        if rule.name in seen:
+            source.problem(("rules", index, "name"), f"duplicate rule name {rule.name!r}")
+        seen.add(rule.name)
+    return list(source.problems)
+
+
+def _param_problems(rules: list[Rule], source: Any, validate: Any) -> list[Problem]:
+    for index, rule in enumerate(rules):
+        for message in validate(rule):
+            source.problem(("rules", index, "params"), message)
+    return list(source.problems)
+
+
+def render(template: str, context: Mapping[str, Any]) -> str:
+    """Render a label/annotation template; a failure gives the error text, never an exception."""
+    try:
+        return TEMPLATES.from_string(template).render(**context)
+    except TemplateError as exc:
+        return f"<template error: {exc}>"
