@@ -24,9 +24,13 @@ SERVICE = {"service_state", "flapping", "root_cause", "incident_open_for", "burn
 CHECK = {"check_outcome", "measurement", "changed"}
 AGENT = {"agent", "watchdog"}
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "==": operator.eq, "!=": operator.ne,
-}  # fmt: skip
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 AGENT_SIGNALS = {
     "lateness_p99_seconds",
     "store_write_errors",
@@ -106,9 +110,7 @@ def burn_rate(rule: Rule, view: ServiceView) -> Active:
     objective = float(rule.params.get("objective", 0.99))
     budget = 1.0 - objective
     factor = float(rule.params["factor"])
-    rates = [
-        _down_ratio(view, parse_duration(rule.params[w])) / budget for w in ("long", "short")
-    ]
+    rates = [_down_ratio(view, parse_duration(rule.params[w])) / budget for w in ("long", "short")]
     values = {"long_burn": round(rates[0], 2), "short_burn": round(rates[1], 2), "factor": factor}
     return Active(all(rate >= factor for rate in rates), values)
 
@@ -237,7 +239,9 @@ def validate_params(rule: Rule) -> list[str]:
     if "op" in p and p["op"] not in OPERATORS:
         problems.append(f"op: {p['op']!r} is not one of {', '.join(OPERATORS)}")
     if rule.when == "agent" and p.get("signal") not in AGENT_SIGNALS:
-        problems.append(f"signal: {p.get('signal')!r} is not one of {', '.join(sorted(AGENT_SIGNALS))}")
+        problems.append(
+            f"signal: {p.get('signal')!r} is not one of {', '.join(sorted(AGENT_SIGNALS))}"
+        )
     if rule.when == "service_state" and p.get("state", "down") not in ("down", "degraded"):
         problems.append(f"state: {p.get('state')!r} is not down or degraded")
     if "reason_matches" in p:

@@ -149,7 +149,9 @@ class AlertEvaluator:
                 out += self._update(rule, subject, active, now)
         return out
 
-    def _evaluate_check(self, check: Check, result: ProbeResult, now: datetime) -> list[Notification]:
+    def _evaluate_check(
+        self, check: Check, result: ProbeResult, now: datetime
+    ) -> list[Notification]:
         service = self.catalog.by_id[check.service]
         view = cond.CheckView(check, result, self._previous.get(check.id, {}))
         out: list[Notification] = []
@@ -160,9 +162,12 @@ class AlertEvaluator:
                 continue
             active = cond.CHECK_CONDITIONS[rule.when](rule, view)
             subject = Subject(
-                f"{rule.name}/{check.id}", service, check, self.status_of(service.id),
+                f"{rule.name}/{check.id}",
+                service,
+                check,
+                self.status_of(service.id),
                 self.incident_of(service.id),
-            )  # fmt: skip
+            )
             out += self._update(rule, subject, active, now)
         return out
 
@@ -178,8 +183,9 @@ class AlertEvaluator:
     def _track_incident(self, incident: Incident) -> set[str]:
         """Remember recent down intervals (burn rates) and root-cause links (parent alerts)."""
         self._down.setdefault(incident.service, {})[incident.id] = (
-            incident.started_at, incident.ended_at,
-        )  # fmt: skip
+            incident.started_at,
+            incident.ended_at,
+        )
         touched = {incident.service}
         for parent, children in self._root_of.items():
             if children.get(incident.service) == incident.id and (
@@ -225,10 +231,13 @@ class AlertEvaluator:
 
     def _new(self, rule: Rule, subject: Subject, now: datetime) -> AlertState:
         alert = AlertState(
-            alert_id=subject.alert_id, rule=rule.name, team=rule.team,
+            alert_id=subject.alert_id,
+            rule=rule.name,
+            team=rule.team,
             service=subject.service.id if subject.service else None,
-            check=subject.check.id if subject.check else None, active_since=now,
-        )  # fmt: skip
+            check=subject.check.id if subject.check else None,
+            active_since=now,
+        )
         self.alerts[alert.alert_id] = alert
         return alert
 
@@ -270,8 +279,12 @@ class AlertEvaluator:
         labels = {"alertname": rule.name, "team": rule.team}
         if subject.service is not None:
             svc = subject.service
-            labels |= {"service": svc.id, "tier": svc.tier, "macro_service": svc.macro_service,
-                       "pcn": str(svc.pcn).lower()}  # fmt: skip
+            labels |= {
+                "service": svc.id,
+                "tier": svc.tier,
+                "macro_service": svc.macro_service,
+                "pcn": str(svc.pcn).lower(),
+            }
         if subject.check is not None:
             labels |= {"check": subject.check.id, "kind": subject.check.kind}
         labels["severity"] = self._severity(rule, subject.service)

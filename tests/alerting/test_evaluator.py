@@ -42,18 +42,36 @@ class Harness:
         self.engine = Engine(self.cat, self.calendar)
         rules = parse_rules(self.rules_text) if self.rules_text else load_rules()
         self.evaluator = AlertEvaluator(
-            rules, self.cat, self.calendar, self.clock,
-            self.engine.service_status, self.engine.open_incident,
-            signals=lambda: {"store_write_errors": 0.0}, console_url="http://cco.invalid",
-        )  # fmt: skip
+            rules,
+            self.cat,
+            self.calendar,
+            self.clock,
+            self.engine.service_status,
+            self.engine.open_incident,
+            signals=lambda: {"store_write_errors": 0.0},
+            console_url="http://cco.invalid",
+        )
 
-    def feed(self, check_id: str, plan: str, start: float = 0, step: float = 60,
-             reason: str = "connection refused", **measurements: object) -> None:  # fmt: skip
+    def feed(
+        self,
+        check_id: str,
+        plan: str,
+        start: float = 0,
+        step: float = 60,
+        reason: str = "connection refused",
+        **measurements: object,
+    ) -> None:
         for i, letter in enumerate(plan):
             moment = start + i * step
             self.clock.set(at(moment))
-            result = ProbeResult(check_id, at(moment), 0.5, LETTERS[letter],
-                                 reason if letter == "f" else "", dict(measurements))  # fmt: skip
+            result = ProbeResult(
+                check_id,
+                at(moment),
+                0.5,
+                LETTERS[letter],
+                reason if letter == "f" else "",
+                dict(measurements),
+            )
             self.sent += self.evaluator.observe(result, self.engine.observe(result))
 
     def tick(self, seconds: float) -> None:
@@ -61,8 +79,11 @@ class Harness:
         self.sent += self.evaluator.tick()
 
     def named(self, alertname: str) -> list[tuple[str, str]]:
-        return [(n.status.value, n.labels.get("service", "")) for n in self.sent
-                if n.labels["alertname"] == alertname]  # fmt: skip
+        return [
+            (n.status.value, n.labels.get("service", ""))
+            for n in self.sent
+            if n.labels["alertname"] == alertname
+        ]
 
 
 def test_the_shipped_rule_file_loads() -> None:
@@ -94,9 +115,11 @@ def test_service_down_fires_once_on_the_cco_route_with_tier_severity_and_resolve
     h.feed("ssd/tcp", "offf" + "oo")
     assert h.named("ServiceDown") == [("firing", "ssd"), ("resolved", "ssd")]
     firing = next(n for n in h.sent if n.labels["alertname"] == "ServiceDown")
-    assert firing.labels.items() >= {"team": "cco", "severity": "critical", "tier": "platina"}.items()
+    assert (
+        firing.labels.items() >= {"team": "cco", "severity": "critical", "tier": "platina"}.items()
+    )
     assert firing.generator_url.startswith("http://cco.invalid/incidents/")
-    resolved = [n for n in h.sent if n.status is AlertStatus.RESOLVED][0]
+    resolved = next(n for n in h.sent if n.status is AlertStatus.RESOLVED)
     assert resolved.duration_seconds == 240 - 60  # the incident: first fail to first ok
 
 
@@ -136,12 +159,17 @@ def test_platinum_incident_open_longer_than_35_minutes_escalates() -> None:
     h.tick(60 + 35 * 60 + 30)
     [(status, svc)] = h.named("PlatinumIncidentOverMeta")
     assert (status, svc) == ("firing", "ssd")
-    escalation = [n for n in h.sent if n.labels["alertname"] == "PlatinumIncidentOverMeta"][0]
-    assert escalation.labels["escalation"] == "true" and "35 min" in escalation.annotations["summary"]
+    escalation = next(n for n in h.sent if n.labels["alertname"] == "PlatinumIncidentOverMeta")
+    assert (
+        escalation.labels["escalation"] == "true" and "35 min" in escalation.annotations["summary"]
+    )
 
 
 def test_for_duration_keeps_an_alert_pending_until_it_has_held() -> None:
-    rules = "version: 1\nrules:\n  - {name: Deg, team: cco, when: service_state, params: {state: degraded}, for: 5m}\n"
+    rules = (
+        "version: 1\nrules:\n"
+        "  - {name: Deg, team: cco, when: service_state, params: {state: degraded}, for: 5m}\n"
+    )
     h = Harness(with_tiers(catalog(service("portal"))), rules_text=rules)
     h.feed("portal/tcp", "d", start=0)
     h.tick(4 * 60)
@@ -155,7 +183,9 @@ def test_certificate_change_raises_a_soc_alert_held_for_an_hour() -> None:
     tls = type(tls)(tls.id, tls.service, tls.name, "tls", TlsSpec(host="web.example"), tls.timing)
     h = Harness(with_tiers(catalog(service("web", tls))))
     h.feed("web/tls", "oo", fingerprint_sha256="aa" * 32, issuer="CN=Old CA", days_left=90)
-    h.feed("web/tls", "o", start=120, fingerprint_sha256="bb" * 32, issuer="CN=Old CA", days_left=90)
+    h.feed(
+        "web/tls", "o", start=120, fingerprint_sha256="bb" * 32, issuer="CN=Old CA", days_left=90
+    )
     changed = [n for n in h.sent if n.labels["alertname"] == "CertificateChanged"]
     assert [(n.status.value, n.labels["team"]) for n in changed] == [("firing", "soc")]
     h.tick(120 + 3599)
