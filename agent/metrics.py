@@ -1,18 +1,70 @@
-"""Prometheus metrics of the running agent, on an injected registry (no globals)."""
+"""Prometheus metrics of the running agent, on an injected registry (no globals).
+
+Two shapes of metric live on the registry:
+
+- ordinary prometheus_client metrics for the few small families (histograms by kind, phase and
+  tier, the agent's own figures, the process collector);
+- `LineFamily` for the per-service and per-check series, tens of thousands at 10,000 services.
+  Each series keeps its exposition line rendered, and re-renders it only when its value is set,
+  so a scrape joins strings instead of formatting every sample (`generate_latest` spends
+  ~10 us per sample: over a second at 10,000 services).
+
+`AgentMetrics.render()` is the fast exposition. `generate_latest(registry)` yields the same
+samples, only slower, so any other consumer of the registry sees everything.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import math
+import platform
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-from agent.catalog.model import Catalog
-from agent.records import ServiceStatus, State
+from agent.catalog.model import Catalog, Service
+from agent.records import Incident, ServiceStatus, State
 from checks.result import Outcome, ProbeResult
+
+if TYPE_CHECKING:
+    from agent.scheduler import ProbeScheduler
+    from agent.store.writer import StoreWriter
+
+SERVICE_LABELS = ("service", "tier", "macro_service", "pcn")
+CHECK_LABELS = ("service", "check", "kind")
+STATES = tuple(s.value for s in State)
+OUTCOMES = tuple(o.value for o in Outcome)
 
 LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+RESTORE_BUCKETS = tuple(60.0 * m for m in (1, 5, 10, 20, 30, 35, 45, 60, 120, 240, 480, 1440))
+
+# measurement key -> phase, per probe kind (checks/http.py, tls.py, tcp.py, dns.py)
+PHASES: dict[str, tuple[tuple[str, str], ...]] = {
+    "http": (
+        ("phase_connect", "connect"),  # includes the name lookup (httpcore resolves inside)
+        ("phase_tls", "tls"),
+        ("phase_processing", "processing"),
+        ("phase_transfer", "transfer"),
+    ),
+    "tls": (("connect_time", "connect"), ("handshake_time", "tls")),
+    "tcp": (("connect_time", "connect"),),
+    "dns": (("query_time", "dns"),),
+}
+RESTORED_REMEMBERED = 10_000  # incident ids whose restore time was observed (observe once)
 
 
 def build_version() -> str:
@@ -22,87 +74,477 @@ def build_version() -> str:
         return "unknown"
 
 
+# ---- exposition lines -------------------------------------------------------------------------
+
+
+def format_value(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def sample_prefix(name: str, labelnames: Sequence[str], labelvalues: Sequence[str]) -> str:
+    """`name{a="x",b="y"} ` : a sample line up to its value."""
+    if not labelnames:
+        return f"{name} "
+    pairs = ",".join(f'{k}="{_escape(v)}"' for k, v in zip(labelnames, labelvalues, strict=True))
+    return f"{name}{{{pairs}}} "
+
+
+def family_header(name: str, documentation: str, kind: str) -> str:
+    doc = documentation.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {name} {doc}\n# TYPE {name} {kind}\n"
+
+
+MetricKind = Literal["gauge", "counter"]
+
+
+def metric_family(
+    name: str, documentation: str, kind: MetricKind, labelnames: Sequence[str]
+) -> GaugeMetricFamily | CounterMetricFamily:
+    """An empty prometheus_client family (`name` of a counter ends in `_total`)."""
+    if kind == "counter":
+        return CounterMetricFamily(name.removesuffix("_total"), documentation, labels=labelnames)
+    return GaugeMetricFamily(name, documentation, labels=labelnames)
+
+
+class FastPath(threading.local):
+    """Set while `AgentMetrics.render` runs `generate_latest` for the ordinary metrics, so
+    the fast collectors (rendered apart) yield nothing to it. Per thread: a concurrent
+    `generate_latest` elsewhere still sees every sample."""
+
+    active = False
+
+
+class FastCollector(Collector):
+    """A collector that can also render its own exposition text, cheaply."""
+
+    def __init__(self, fast: FastPath) -> None:
+        self.fast = fast
+
+    def render(self) -> str:
+        raise NotImplementedError
+
+    def families(self) -> Iterable[Metric]:
+        raise NotImplementedError
+
+    def collect(self) -> Iterable[Metric]:
+        return () if self.fast.active else self.families()
+
+
+class Series:
+    """One series of a `LineFamily`; `set` re-renders its line."""
+
+    __slots__ = ("_prefix", "labelvalues", "line", "value")
+
+    def __init__(self, prefix: str, labelvalues: tuple[str, ...]) -> None:
+        self._prefix = prefix
+        self.labelvalues = labelvalues
+        self.value = 0.0
+        self.line = f"{prefix}0.0\n"
+
+    def set(self, value: float) -> None:
+        if value != self.value:
+            self.value = value
+            self.line = f"{self._prefix}{format_value(value)}\n"
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.set(self.value + amount)
+
+
+class LineFamily(FastCollector):
+    """A gauge or counter family whose series keep their exposition line rendered.
+
+    Written from the event loop, read by a scrape in another thread: the series dict is
+    copied (atomic under the GIL) and each line is one immutable string.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        fast: FastPath,
+        kind: MetricKind = "gauge",
+    ) -> None:
+        super().__init__(fast)
+        self.name, self.documentation, self.kind = name, documentation, kind
+        self.labelnames = tuple(labelnames)
+        self._header = family_header(name, documentation, kind)
+        self._series: dict[tuple[str, ...], Series] = {}
+
+    def series(self, *labelvalues: str) -> Series:
+        found = self._series.get(labelvalues)
+        if found is None:
+            prefix = sample_prefix(self.name, self.labelnames, labelvalues)
+            found = self._series[labelvalues] = Series(prefix, labelvalues)
+        return found
+
+    def remove(self, *labelvalues: str) -> None:
+        self._series.pop(labelvalues, None)
+
+    def render(self) -> str:
+        return self._header + "".join([s.line for s in tuple(self._series.values())])
+
+    def families(self) -> Iterable[Metric]:
+        family = metric_family(self.name, self.documentation, self.kind, self.labelnames)
+        for series in tuple(self._series.values()):
+            family.add_metric(list(series.labelvalues), series.value)
+        return [family]
+
+    def describe(self) -> Iterable[Metric]:
+        return [metric_family(self.name, self.documentation, self.kind, self.labelnames)]
+
+
+# ---- cached series of one service and one check ---------------------------------------------
+
+
+def service_labels(service: Service) -> tuple[str, str, str, str]:
+    return (service.id, service.tier, service.macro_service, str(service.pcn).lower())
+
+
+class _ServiceSeries:
+    __slots__ = ("flapping", "labels", "state", "states", "up")
+
+    def __init__(self, metrics: AgentMetrics, labels: tuple[str, ...]) -> None:
+        self.labels = labels
+        self.up = metrics.service_up.series(*labels)
+        self.states = {s: metrics.service_state.series(*labels, s) for s in STATES}
+        self.flapping = metrics.service_flapping.series(*labels)
+        self.state = ""
+
+
+class _CheckSeries:
+    __slots__ = ("_metrics", "expiry", "kind", "labels", "last", "not_after", "results", "success")
+
+    def __init__(self, metrics: AgentMetrics, service: str, check: str, kind: str) -> None:
+        self._metrics = metrics
+        self.kind = kind
+        self.labels = (service, check, kind)
+        self.results = {o: metrics.check_results.series(*self.labels, o) for o in OUTCOMES}
+        self.success = metrics.check_success.series(*self.labels)
+        self.last: dict[str, Series] = {}
+        self.expiry: Series | None = None
+        self.not_after = ""
+
+    def last_duration(self, phase: str) -> Series:
+        found = self.last.get(phase)
+        if found is None:
+            found = self.last[phase] = self._metrics.check_last_duration.series(*self.labels, phase)
+        return found
+
+    def set_expiry(self, not_after: str) -> None:
+        if not_after == self.not_after:
+            return
+        try:
+            moment = datetime.fromisoformat(not_after.replace("Z", "+00:00"))
+        except ValueError:
+            return
+        self.not_after = not_after
+        if self.expiry is None:
+            self.expiry = self._metrics.tls_expiry.series(*self.labels)
+        self.expiry.set(moment.timestamp())
+
+    def drop(self) -> None:
+        m = self._metrics
+        for outcome in OUTCOMES:
+            m.check_results.remove(*self.labels, outcome)
+        m.check_success.remove(*self.labels)
+        for phase in self.last:
+            m.check_last_duration.remove(*self.labels, phase)
+        m.tls_expiry.remove(*self.labels)
+
+
+# ---- the agent's own figures, read at scrape time ----------------------------------------------
+
+
+class _RuntimeCollector(Collector):
+    """Scheduler and writer counters, read when scraped (plain ints: safe from any thread)."""
+
+    def __init__(self) -> None:
+        self.scheduler: ProbeScheduler | None = None
+        self.writer: StoreWriter | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        scheduler, writer = self.scheduler, self.writer
+        if scheduler is None or writer is None:
+            return []
+        stats = scheduler.stats
+        rows: list[tuple[str, str, MetricKind, float]] = [
+            ("vigia_probes_in_flight", "Probes running now.", "gauge", stats.in_flight),
+            ("vigia_scheduler_jobs", "Checks scheduled.", "gauge", scheduler.job_count),
+            ("vigia_probes_started_total", "Probes started.", "counter", stats.started_total),
+            (
+                "vigia_probe_overlaps_total",
+                "Ticks not started because the check's previous probe still ran.",
+                "counter",
+                stats.overlaps_total,
+            ),
+            (
+                "vigia_store_queue_depth",
+                "Engine effects submitted and not yet committed by the store writer.",
+                "gauge",
+                writer.depth,
+            ),
+            (
+                "vigia_store_write_errors_total",
+                "Failed store commits (each is retried until it succeeds).",
+                "counter",
+                writer.errors_total,
+            ),
+            (
+                "vigia_store_batches_total",
+                "Store batches committed.",
+                "counter",
+                writer.batches_total,
+            ),
+            (
+                "vigia_store_last_write_duration_seconds",
+                "Duration of the last committed store batch.",
+                "gauge",
+                writer.last_write_seconds,
+            ),
+        ]
+        families: list[Metric] = []
+        for name, doc, kind, value in rows:
+            family = metric_family(name, doc, kind, ())
+            family.add_metric([], float(value))
+            families.append(family)
+        return families
+
+    def describe(self) -> Iterable[Metric]:
+        # the names, so a clash with another collector fails at registration
+        names = ("vigia_probes_in_flight", "vigia_scheduler_jobs", "vigia_store_queue_depth")
+        return [metric_family(n, "", "gauge", ()) for n in names]
+
+
+# ---- the facade -------------------------------------------------------------------------------
+
+
 class AgentMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    """Every metric of the agent, fed by the runtime; `render()` is the /metrics body."""
+
+    def __init__(self, registry: CollectorRegistry, *, process: bool = True) -> None:
         self.registry = registry
-        service_labels = ["service", "tier", "macro_service", "pcn"]
-        self.results = Counter(
-            "vigia_check_results",
-            "Probe results by outcome.",
-            ["service", "check", "kind", "result"],
-            registry=registry,
+        self.fast = FastPath()
+        self._fast: list[FastCollector] = []
+        self._services: dict[str, _ServiceSeries] = {}
+        self._checks: dict[str, _CheckSeries] = {}
+        self._phase_children: dict[tuple[str, str], Histogram] = {}
+        self._restored: dict[int, None] = {}
+        self._lines()
+        self._histograms()
+        self._agent_gauges(process)
+
+    def _line(
+        self, name: str, doc: str, labels: Sequence[str], kind: MetricKind = "gauge"
+    ) -> LineFamily:
+        family = LineFamily(name, doc, labels, self.fast, kind)
+        self.add_fast(family)
+        return family
+
+    def add_fast(self, collector: FastCollector) -> None:
+        """Register a collector that renders its own text (see `render`)."""
+        self.registry.register(collector)
+        self._fast.append(collector)
+
+    def _lines(self) -> None:
+        svc, chk = SERVICE_LABELS, CHECK_LABELS
+        self.service_up = self._line(
+            "vigia_service_up", "1 when the service is UP or DEGRADED, 0 when DOWN.", svc
         )
-        self.check_success = Gauge(
-            "vigia_check_success",
-            "1 if the last probe result was ok or degraded.",
-            ["service", "check", "kind"],
-            registry=registry,
+        self.service_state = self._line(
+            "vigia_service_state",
+            "1 for the service's current state (up, degraded, down, unknown), 0 for the others.",
+            (*svc, "state"),
         )
+        self.service_flapping = self._line(
+            "vigia_service_flapping", "1 while the service is flapping.", svc
+        )
+        self.check_success = self._line(
+            "vigia_check_success", "1 if the last known probe result was ok or degraded.", chk
+        )
+        self.check_results = self._line(
+            "vigia_check_results_total", "Probe results by outcome.", (*chk, "result"), "counter"
+        )
+        self.check_last_duration = self._line(
+            "vigia_check_last_duration_seconds",
+            "Duration of the check's last probe, whole (phase=total) and by phase.",
+            (*chk, "phase"),
+        )
+        self.tls_expiry = self._line(
+            "vigia_tls_cert_expiry_timestamp_seconds",
+            "notAfter of the certificate the check last saw.",
+            chk,
+        )
+
+    def _histograms(self) -> None:
         self.duration = Histogram(
             "vigia_check_duration_seconds",
-            "Probe duration.",
-            ["kind"],
+            "Probe duration by check kind, whole (phase=total) and by phase.",
+            ["kind", "phase"],
             buckets=DURATION_BUCKETS,
-            registry=registry,
+            registry=self.registry,
         )
-        self.service_up = Gauge(
-            "vigia_service_up",
-            "1 when the service is UP or DEGRADED, 0 when DOWN.",
-            service_labels,
-            registry=registry,
+        self.restore = Histogram(
+            "vigia_restore_duration_seconds",
+            "Restoration time of closed incidents (tempo de reposição), by tier.",
+            ["tier"],
+            buckets=RESTORE_BUCKETS,
+            registry=self.registry,
         )
         self.lateness = Histogram(
             "vigia_probe_start_lateness_seconds",
             "Probe start delay after its due time.",
             buckets=LATENESS_BUCKETS,
-            registry=registry,
+            registry=self.registry,
         )
-        self.in_flight = Gauge("vigia_probes_in_flight", "Probes running.", registry=registry)
-        self.overlaps = Gauge(
-            "vigia_probe_overlaps",
-            "Ticks skipped since start because the probe still ran.",
-            registry=registry,
+
+    def _agent_gauges(self, process: bool) -> None:
+        reg = self.registry
+        self._runtime = _RuntimeCollector()
+        reg.register(self._runtime)
+        self.outbox_backlog = Gauge(
+            "vigia_alert_outbox_backlog",
+            "Notifications waiting in the alert outbox (set by the alerting outbox).",
+            registry=reg,
         )
-        self.jobs = Gauge("vigia_scheduler_jobs", "Scheduled checks.", registry=registry)
-        self.queue_depth = Gauge(
-            "vigia_store_queue_depth", "Effects waiting for the store writer.", registry=registry
-        )
-        self.store_errors = Gauge(
-            "vigia_store_write_errors",
-            "Failed store commits since start (retried).",
-            registry=registry,
+        self.alerts_firing = Gauge(
+            "vigia_alerts_firing",
+            "Alerts firing now (set by the alerting evaluator).",
+            registry=reg,
         )
         self.reload_success = Gauge(
             "vigia_catalog_reload_success",
             "1 if the last catalogue (re)load succeeded.",
-            registry=registry,
+            registry=reg,
         )
         self.reload_time = Gauge(
             "vigia_catalog_reload_timestamp_seconds",
-            "Time of the last catalogue (re)load.",
-            registry=registry,
+            "Time of the last catalogue (re)load attempt.",
+            registry=reg,
         )
-        info = Gauge("vigia_build_info", "Build of the agent.", ["version"], registry=registry)
-        info.labels(version=build_version()).set(1)
+        info = Info("vigia_build", "Build of the agent.", registry=reg)
+        info.info({"version": build_version(), "python_version": platform.python_version()})
+        if process:
+            ProcessCollector(registry=reg)
+            PlatformCollector(registry=reg)
+
+    # ---- exposition ---------------------------------------------------------------------------
+
+    def render(self) -> bytes:
+        """The /metrics body: `generate_latest` for the ordinary metrics, then the fast text."""
+        self.fast.active = True
+        try:
+            head = generate_latest(self.registry)
+        finally:
+            self.fast.active = False
+        return head + "".join([c.render() for c in self._fast]).encode()
+
+    # ---- fed by the runtime -------------------------------------------------------------------
+
+    def watch(self, scheduler: ProbeScheduler, writer: StoreWriter) -> None:
+        self._runtime.scheduler, self._runtime.writer = scheduler, writer
 
     def observe(self, result: ProbeResult, kind: str) -> None:
-        service, check = result.service, result.check
-        self.results.labels(service, check, kind, result.outcome.value).inc()
-        if result.outcome is not Outcome.UNKNOWN:
-            good = result.outcome in (Outcome.OK, Outcome.DEGRADED)
-            self.check_success.labels(service, check, kind).set(1 if good else 0)
-        self.duration.labels(kind).observe(result.duration)
+        series = self._checks.get(result.check)
+        if series is None or series.kind != kind:
+            series = self._check(result, kind)
+        outcome = result.outcome
+        series.results[outcome.value].inc()
+        if outcome is not Outcome.UNKNOWN:
+            series.success.set(0.0 if outcome is Outcome.FAIL else 1.0)
+        self._observe_phase(series, kind, "total", result.duration)
+        measurements = result.measurements
+        if not measurements:
+            return
+        for key, phase in PHASES.get(kind, ()):
+            value = measurements.get(key)
+            if isinstance(value, float | int) and not isinstance(value, bool):
+                self._observe_phase(series, kind, phase, float(value))
+        not_after = measurements.get("not_after")
+        if isinstance(not_after, str):
+            series.set_expiry(not_after)
+
+    def _check(self, result: ProbeResult, kind: str) -> _CheckSeries:
+        old = self._checks.pop(result.check, None)
+        if old is not None:
+            old.drop()
+        series = self._checks[result.check] = _CheckSeries(self, result.service, result.check, kind)
+        return series
+
+    def _observe_phase(self, series: _CheckSeries, kind: str, phase: str, seconds: float) -> None:
+        child = self._phase_children.get((kind, phase))
+        if child is None:
+            child = self._phase_children[(kind, phase)] = self.duration.labels(kind, phase)
+        child.observe(seconds)
+        series.last_duration(phase).set(seconds)
 
     def set_service(self, catalog: Catalog, status: ServiceStatus) -> None:
-        svc = catalog.by_id.get(status.service)
-        if svc is None or status.state is State.UNKNOWN:
-            return
-        labels = (svc.id, svc.tier, svc.macro_service, str(svc.pcn).lower())
-        self.service_up.labels(*labels).set(0 if status.state is State.DOWN else 1)
+        series = self._services.get(status.service)
+        if series is None:
+            svc = catalog.by_id.get(status.service)
+            if svc is None or not svc.monitored:
+                return
+            series = self._service(svc)
+        state = status.state.value
+        if state != series.state:
+            series.state = state
+            for name, child in series.states.items():
+                child.set(1.0 if name == state else 0.0)
+            if status.state is State.UNKNOWN:
+                self.service_up.remove(*series.labels)
+            else:
+                series.up = self.service_up.series(*series.labels)
+                series.up.set(0.0 if status.state is State.DOWN else 1.0)
+        series.flapping.set(1.0 if status.flapping else 0.0)
 
-    def forget_service(self, catalog: Catalog, service: str) -> None:
-        svc = catalog.by_id.get(service)
-        if svc is not None:
-            labels = (svc.id, svc.tier, svc.macro_service, str(svc.pcn).lower())
-            with contextlib.suppress(KeyError):
-                self.service_up.remove(*labels)
+    def _service(self, svc: Service) -> _ServiceSeries:
+        series = self._services[svc.id] = _ServiceSeries(self, service_labels(svc))
+        return series
+
+    def sync_catalog(self, catalog: Catalog, statuses: Callable[[str], ServiceStatus]) -> None:
+        """After a (re)load: drop series of removed or unmonitored services and checks,
+        re-label changed ones, and show every monitored service's current state."""
+        wanted = {s.id: s for s in catalog.monitored}
+        for sid in list(self._services):
+            svc = wanted.get(sid)
+            if svc is None or service_labels(svc) != self._services[sid].labels:
+                self._forget_service(sid)
+        checks = {c.id for s in wanted.values() for c in s.checks}
+        for check_id in [c for c in self._checks if c not in checks]:
+            self._checks.pop(check_id).drop()
+        for svc in wanted.values():
+            self.set_service(catalog, statuses(svc.id))
+        for tier in catalog.tiers:  # zero-initialised, so a first restore is not lost to rate()
+            self.restore.labels(tier)
+
+    def _forget_service(self, service: str) -> None:
+        series = self._services.pop(service)
+        self.service_up.remove(*series.labels)
+        self.service_flapping.remove(*series.labels)
+        for state in STATES:
+            self.service_state.remove(*series.labels, state)
+
+    def incident_saved(self, incident: Incident) -> None:
+        """Observe the restore time once, when the incident is first seen closed."""
+        if incident.ended_at is None or incident.id in self._restored:
+            return
+        self._restored[incident.id] = None
+        if len(self._restored) > RESTORED_REMEMBERED:
+            del self._restored[next(iter(self._restored))]
+        seconds = incident.restore_seconds
+        if seconds is None:
+            elapsed = (incident.ended_at - incident.started_at).total_seconds()
+            seconds = elapsed - incident.maintenance_seconds
+        self.restore.labels(incident.tier).observe(max(0.0, seconds))
+
+    def mark_reload(self, ok: bool, at: datetime | None) -> None:
+        self.reload_success.set(1 if ok else 0)
+        self.reload_time.set(at.timestamp() if at else 0)

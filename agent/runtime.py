@@ -22,7 +22,9 @@ from agent.connectivity import Connectivity
 from agent.engine import Engine
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
-from agent.records import Effect, ServiceStatusSaved
+from agent.metrics_store import StoreMetrics
+from agent.quar_config import load_quar
+from agent.records import Effect, IncidentSaved, ServiceStatusSaved
 from agent.scheduler import ProbeScheduler
 from agent.server import create_app, serve
 from agent.settings import Settings, split_host_port
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 WINDOW_REFRESH_SECONDS = 30.0
 PRUNE_EVERY_SECONDS = 3600.0
 CONNECTIVITY_EVERY_SECONDS = 10.0
+METRICS_DRAIN_SECONDS = 5.0  # probe lateness samples -> histogram
 ResultHook = Callable[[ProbeResult], None]
 
 
@@ -101,6 +104,7 @@ class Agent:
             self._probe, self.clock, self.settings.max_in_flight, self.settings.max_per_host
         )
         self.scheduler.start(self.catalog)
+        self._start_metrics()
         self._mark_reload(ok=True, error="")
         self._spawn(self._every(self.settings.agent_heartbeat, self._heartbeat))
         self._spawn(self._every(WINDOW_REFRESH_SECONDS, self._refresh_windows))
@@ -108,9 +112,25 @@ class Agent:
         if self.connectivity.target:
             self._spawn(self._every(CONNECTIVITY_EVERY_SECONDS, self.connectivity.refresh))
         if self.serve_http:
-            app = create_app(self.registry, self.health)
+            app = create_app(self.metrics.render, self.health, agent=self)
             self._spawn(self._fatal_on_error(serve(app, self.settings.listen, self.stop)))
         log.info("vigia running: %d checks, store %r", self.scheduler.job_count, self.store)
+
+    def _start_metrics(self) -> None:
+        self.metrics.watch(self.scheduler, self.writer)
+        self.metrics.sync_catalog(self.catalog, self.engine.service_status)
+        self.store_metrics = StoreMetrics(
+            self.store,
+            lambda: self.catalog,
+            lambda: self.calendar,
+            self.clock,
+            self.metrics.fast,
+            timezone=self.settings.timezone,
+            quar=lambda: load_quar(self.settings.quar),
+        )
+        self.metrics.add_fast(self.store_metrics)
+        self._spawn(self.store_metrics.run())
+        self._spawn(self._every(METRICS_DRAIN_SECONDS, self._drain_metrics))
 
     async def _shutdown(self) -> None:
         grace = max((c.timeout for c in self.catalog.checks.values()), default=10.0) + 1.0
@@ -154,6 +174,9 @@ class Agent:
         for effect in effects:
             if isinstance(effect, ServiceStatusSaved):
                 self.metrics.set_service(self.catalog, effect.status)
+            elif isinstance(effect, IncidentSaved):
+                self.metrics.incident_saved(effect.incident)
+                self.store_metrics.poke()
 
     # ---- periodic work ----------------------------------------------------------------------
 
@@ -161,15 +184,13 @@ class Agent:
         await asyncio.to_thread(self.store.record_agent_heartbeat, self.clock.now())
         self._refresh_gauges()
 
+    async def _drain_metrics(self) -> None:
+        self._refresh_gauges()
+
     def _refresh_gauges(self) -> None:
-        stats = self.scheduler.stats
-        for seconds in stats.take_lateness():
+        # the other agent figures are read by the metrics collector when scraped
+        for seconds in self.scheduler.stats.take_lateness():
             self.metrics.lateness.observe(seconds)
-        self.metrics.in_flight.set(stats.in_flight)
-        self.metrics.overlaps.set(stats.overlaps_total)
-        self.metrics.jobs.set(self.scheduler.job_count)
-        self.metrics.queue_depth.set(self.writer.depth)
-        self.metrics.store_errors.set(self.writer.errors_total)
 
     async def _refresh_windows(self) -> None:
         self.calendar.adhoc = await asyncio.to_thread(self.store.windows)
@@ -189,11 +210,10 @@ class Agent:
             log.error("catalogue reload failed, keeping the running one:\n%s", exc)
             self._mark_reload(ok=False, error=str(exc))
             return self.reload_status
-        for removed in set(self.catalog.by_id) - set(catalog.by_id):
-            self.metrics.forget_service(self.catalog, removed)
         self.catalog = catalog
         self.calendar.catalog = catalog
         self.writer.submit(self.engine.reload(catalog))
+        self.metrics.sync_catalog(catalog, self.engine.service_status)
         self.scheduler.sync(catalog)
         self._mark_reload(ok=True, error="")
         log.info("catalogue reloaded: %d services", len(catalog.services))
@@ -201,10 +221,7 @@ class Agent:
 
     def _mark_reload(self, ok: bool, error: str) -> None:
         self.reload_status = ReloadStatus(ok=ok, error=error, at=self.clock.now())
-        self.metrics.reload_success.set(1 if ok else 0)
-        self.metrics.reload_time.set(
-            self.reload_status.at.timestamp() if self.reload_status.at else 0
-        )
+        self.metrics.mark_reload(ok, self.reload_status.at)
 
     def health(self) -> dict[str, Any]:
         writer_ok = self.writer.errors_total == 0 or self.writer.depth < 10_000
