@@ -31,7 +31,21 @@ def _create_tables(conn: Connection) -> None:
     schema.metadata.create_all(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "create tables", _create_tables),)
+def _create_outbox(conn: Connection) -> None:
+    # A database created by step 1 of this code already has the table: checkfirst skips it.
+    schema.outbox.create(conn, checkfirst=True)
+
+
+def _create_alert_state_and_audit(conn: Connection) -> None:
+    for table in (schema.alert_state, schema.alert_acks, schema.audit_log):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "create tables", _create_tables),
+    Migration(2, "alert outbox", _create_outbox),
+    Migration(3, "alert state, acknowledgements, audit log", _create_alert_state_and_audit),
+)
 
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -227,6 +227,67 @@ agent_heartbeat = Table(
 )
 
 
+# ---- the alert outbox (schema version 2) --------------------------------------------------
+
+# One row per (notification, receiver), written before anything is sent. `payload` is the
+# notification as a JSON document; `alert_id` and `status` are copied out for queries.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("alert_id", String(400), nullable=False),
+    Column("status", String(16), nullable=False),  # firing | resolved
+    Column("receiver", String(_ID), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcMicros, nullable=False),
+    Column("next_attempt_at", UtcMicros, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | delivered | failed
+    Column("last_error", Text, nullable=False),
+    Column("last_attempt_at", UtcMicros, nullable=True),
+    Column("delivered_at", UtcMicros, nullable=True),
+    Index("ix_outbox_state_next", "state", "next_attempt_at"),  # due(), backlog()
+    Index("ix_outbox_receiver_alert", "receiver", "alert_id", "id"),  # per-alert ordering
+    Index("ix_outbox_alert", "alert_id", "id"),  # history()
+    Index("ix_outbox_created", "created_at"),  # prune()
+)
+
+# ---- alert state, acknowledgements and the audit trail (schema version 3) ------------------
+
+alert_state = Table(  # the evaluator's active alerts, rewritten each tick
+    "alert_state",
+    metadata,
+    Column("alert_id", String(400), primary_key=True),
+    Column("data", JSON, nullable=False),
+    Column("updated_at", UtcMicros, nullable=False),
+)
+
+alert_acks = Table(  # acknowledgements from the CLI/API; the agent applies them
+    "alert_acks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", String(400), nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_at", UtcMicros, nullable=False),
+    Column("applied_at", UtcMicros, nullable=True),
+    Index("ix_alert_acks_alert", "alert_id"),
+)
+
+audit_log = Table(  # every write through the API: who, what, when
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcMicros, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", String(400), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_log_at", "at"),
+)
+
+
 # ---- JSON documents for dataclass records -------------------------------------------------
 
 R = TypeVar("R")

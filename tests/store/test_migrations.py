@@ -18,40 +18,44 @@ def test_opening_creates_every_table_and_records_the_version(store: SqlStore) ->
         tables = set(inspect(conn).get_table_names())
         versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
     assert set(schema.metadata.tables) <= tables
-    assert versions == [1] and store.schema_version() == migrations.LATEST_VERSION
+    assert versions == [m.version for m in migrations.MIGRATIONS]
+    assert store.schema_version() == migrations.LATEST_VERSION
 
 
 def test_migrating_again_changes_nothing(store: SqlStore) -> None:
     store.migrate()
     store.migrate()
     with store.transaction() as conn:
-        assert conn.execute(select(schema.schema_version)).all()[0].version == 1
-        assert len(conn.execute(select(schema.schema_version)).all()) == 1
+        query = select(schema.schema_version.c.version).order_by(schema.schema_version.c.version)
+        rows = conn.execute(query).scalars().all()
+    assert rows == [m.version for m in migrations.MIGRATIONS]
 
 
 def test_pending_steps_run_once_in_order(store: SqlStore) -> None:
     ran: list[int] = []
+    latest = migrations.LATEST_VERSION
     steps = [
         *migrations.MIGRATIONS,
-        migrations.Migration(3, "third", lambda conn: ran.append(3)),
-        migrations.Migration(2, "second", lambda conn: ran.append(2)),
+        migrations.Migration(latest + 2, "second", lambda conn: ran.append(latest + 2)),
+        migrations.Migration(latest + 1, "first", lambda conn: ran.append(latest + 1)),
     ]
     with store.transaction(write=True) as conn:
-        assert migrations.migrate(conn, steps) == [2, 3]
+        assert migrations.migrate(conn, steps) == [latest + 1, latest + 2]
     with store.transaction(write=True) as conn:
         assert migrations.migrate(conn, steps) == []
-    assert ran == [2, 3] and store.schema_version() == 3
+    assert ran == [latest + 1, latest + 2] and store.schema_version() == latest + 2
 
 
 def test_a_failing_step_leaves_the_schema_as_it_was(store: SqlStore) -> None:
     def broken(conn: Connection) -> None:
         conn.execute(text("CREATE TABLE half_done (x INTEGER)"))
-        raise RuntimeError("step 2 failed")
+        raise RuntimeError("the next step failed")
 
-    steps = [*migrations.MIGRATIONS, migrations.Migration(2, "broken", broken)]
-    with pytest.raises(RuntimeError, match="step 2"), store.transaction(write=True) as conn:
+    latest = migrations.LATEST_VERSION
+    steps = [*migrations.MIGRATIONS, migrations.Migration(latest + 1, "broken", broken)]
+    with pytest.raises(RuntimeError, match="next step"), store.transaction(write=True) as conn:
         migrations.migrate(conn, steps)
-    assert store.schema_version() == 1
+    assert store.schema_version() == latest
     with store.transaction() as conn:
         assert not inspect(conn).has_table("half_done")
 
