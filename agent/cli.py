@@ -8,10 +8,36 @@ import sys
 from collections.abc import Sequence
 
 from agent.catalog.errors import CatalogError
-from agent.commands import catalog, check, demo, incidents, indicators, maintenance, run, status
+from agent.commands import (
+    alerts,
+    catalog,
+    check,
+    demo,
+    incidents,
+    indicators,
+    maintenance,
+    report,
+    rules,
+    run,
+    status,
+    token,
+)
 from agent.settings import load_settings
 
-COMMANDS = (run, demo, check, status, incidents, indicators, maintenance, catalog)
+COMMANDS = (
+    run,
+    demo,
+    check,
+    status,
+    incidents,
+    indicators,
+    maintenance,
+    alerts,
+    rules,
+    report,
+    catalog,
+    token,
+)
 EXIT_USAGE = 2
 
 

@@ -28,8 +28,12 @@ from agent.records import Effect, IncidentSaved, ServiceStatusSaved
 from agent.scheduler import ProbeScheduler
 from agent.server import create_app, serve
 from agent.settings import Settings, split_host_port
-from agent.store.base import Store
+from agent.store.sql import SqlStore
 from agent.store.writer import StoreWriter
+from alerting.errors import RulesError
+from alerting.evaluator import AlertEvaluator
+from alerting.rules import Rule, load_rules
+from alerting.service import AlertingService
 from checks.clock import Clock
 from checks.context import ProbeContext
 from checks.result import ProbeResult
@@ -55,7 +59,7 @@ class ReloadStatus:
 class Agent:
     settings: Settings
     catalog: Catalog
-    store: Store
+    store: SqlStore  # the one implementation of the Store contract (SQLite, PostgreSQL)
     clock: Clock
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     serve_http: bool = True
@@ -70,6 +74,7 @@ class Agent:
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.fatal: Exception | None = None
+        self.lateness_p99 = 0.0
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -100,6 +105,8 @@ class Agent:
         self.engine = Engine(self.catalog, self.calendar, snapshot)
         self.writer = StoreWriter(self.store)
         self.writer.start()
+        self.alerting = self._build_alerting(load_rules(self.settings.alert_rules))
+        await self.alerting.start()
         self.scheduler = ProbeScheduler(
             self._probe, self.clock, self.settings.max_in_flight, self.settings.max_per_host
         )
@@ -141,6 +148,7 @@ class Agent:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.alerting.aclose()
         await self.writer.aclose()
         await self.probes.aclose()
         log.info("vigia stopped cleanly")
@@ -167,6 +175,7 @@ class Agent:
         self.writer.submit(effects)
         self.metrics.observe(result, kind)
         self._publish(effects)
+        self.alerting.observe(result, effects)
         if self.on_result is not None:
             self.on_result(result)
 
@@ -189,8 +198,35 @@ class Agent:
 
     def _refresh_gauges(self) -> None:
         # the other agent figures are read by the metrics collector when scraped
-        for seconds in self.scheduler.stats.take_lateness():
+        samples = self.scheduler.stats.take_lateness()
+        for seconds in samples:
             self.metrics.lateness.observe(seconds)
+        if samples:
+            samples.sort()
+            self.lateness_p99 = samples[min(len(samples) - 1, int(0.99 * len(samples)))]
+        self.metrics.outbox_backlog.set(self.alerting.backlog)
+        firing = [a for a in self.alerting.evaluator.alerts.values() if a.state == "firing"]
+        self.metrics.alerts_firing.set(len(firing))
+
+    def _signals(self) -> dict[str, float]:
+        """What the agent-health alert rules watch (alerting/rules.yaml, `when: agent`)."""
+        return {
+            "lateness_p99_seconds": self.lateness_p99,
+            "store_write_errors": float(self.writer.errors_total),
+            "store_queue_depth": float(self.writer.depth),
+            "outbox_backlog": float(self.alerting.backlog),
+            "delivery_failures": float(self.alerting.permanent_failures),
+            "catalog_reload_failed": 0.0 if self.reload_status.ok else 1.0,
+        }
+
+    def _build_alerting(self, rules: list[Rule]) -> AlertingService:
+        console = self.settings.external_url or f"http://{self.settings.listen}"
+        evaluator = AlertEvaluator(
+            rules, self.catalog, self.calendar, self.clock,
+            self.engine.service_status, self.engine.open_incident,
+            signals=self._signals, console_url=console,
+        )  # fmt: skip
+        return AlertingService(evaluator, self.store, self.settings.alerting, self.clock)
 
     async def _refresh_windows(self) -> None:
         self.calendar.adhoc = await asyncio.to_thread(self.store.windows)
@@ -206,13 +242,15 @@ class Agent:
         source = path or self.catalog.source or self.settings.catalog
         try:
             catalog = await asyncio.to_thread(load, source)
-        except CatalogError as exc:
+            rules = await asyncio.to_thread(load_rules, self.settings.alert_rules)
+        except (CatalogError, RulesError) as exc:
             log.error("catalogue reload failed, keeping the running one:\n%s", exc)
             self._mark_reload(ok=False, error=str(exc))
             return self.reload_status
         self.catalog = catalog
         self.calendar.catalog = catalog
         self.writer.submit(self.engine.reload(catalog))
+        self.alerting.evaluator.reload(rules, catalog)
         self.metrics.sync_catalog(catalog, self.engine.service_status)
         self.scheduler.sync(catalog)
         self._mark_reload(ok=True, error="")

@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.catalog.errors import CatalogError, Problem
 from agent.catalog.yamlsource import parse
+from alerting.routing import AlertingConfig
 from checks.durations import Duration
 
 DEFAULT_LISTEN = "127.0.0.1:9330"
@@ -37,6 +38,16 @@ class SettingsError(CatalogError):
     """Invalid settings; same shape (path, value, file, line) as catalogue errors."""
 
 
+class TokenEntry(BaseModel):
+    """An API/console bearer token: only its hash is configured (`vigia token create`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["viewer", "operator", "admin"]
+    hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,6 +61,12 @@ class Settings(BaseModel):
     connectivity_check: str | None = None  # host:port the agent must reach to judge anything
     agent_heartbeat: Duration = 15.0
     allow_retroactive_maintenance: bool = False
+    quar: str | None = None  # path to a quar.yaml; None = the built-in 2024 QUAR
+    tokens: tuple[TokenEntry, ...] = ()  # API/console bearer tokens (hashes only)
+    anonymous_board: bool = False  # read-only board and API reads without a token
+    external_url: str | None = None  # how operators reach the console (links, cookies)
+    alert_rules: str | None = None  # path to a rules file; None = the shipped alerting/rules.yaml
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)  # receivers and routes
 
     @field_validator("listen")
     @classmethod
@@ -139,5 +156,6 @@ def _file_values(
         Settings.model_validate(source.data)
     except ValidationError as exc:
         source.add_validation_errors(exc)
-        raise SettingsError(source.problems) from None
+        problems = sorted(source.problems, key=lambda p: (p.line or 0, p.path))
+        raise SettingsError(problems) from None
     return dict(source.data), file

@@ -8,10 +8,12 @@ import logging
 import signal
 from collections.abc import Callable
 
-from agent.commands.common import guarded, open_catalog, open_store
+from agent.commands.common import CommandError, guarded, open_catalog, open_store
 from agent.runtime import Agent
 from agent.server import ListenError
 from agent.settings import Settings
+from alerting.errors import RulesError
+from alerting.rules import load_rules
 from checks.clock import SystemClock
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def handle(args: argparse.Namespace) -> int:
     settings: Settings = args.settings
     catalog = open_catalog(settings)
+    try:
+        load_rules(settings.alert_rules)  # fail before starting anything, with every error
+    except RulesError as exc:
+        raise CommandError(f"invalid alert rules:\n{exc}") from None
     store = open_store(settings)
     agent = Agent(settings=settings, catalog=catalog, store=store, clock=SystemClock())
     try:

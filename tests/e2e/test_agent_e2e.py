@@ -60,16 +60,18 @@ def _catalog(estate: ScriptedEstate, services: list[str]) -> str:
 
 
 class AgentProcess:
-    def __init__(self, catalog: Path, db: Path) -> None:
-        self.catalog, self.db = catalog, db
+    def __init__(self, catalog: Path, db: Path, config: Path | None = None) -> None:
+        self.catalog, self.db, self.config = catalog, db, config
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str) -> list[str]:
+        config = ["--config", str(self.config)] if self.config else []
         return [
             sys.executable,
             "-m",
             "agent.cli",
+            *config,
             "--catalog",
             str(self.catalog),
             "--db",
