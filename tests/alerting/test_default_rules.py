@@ -1,0 +1,147 @@
+"""Each shipped rule fires on what it is meant for, and only that (reasons as the probes word
+them), through the evaluator with an injected clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from agent.catalog.model import Catalog
+from alerting.evaluator import AlertEvaluator
+from checks.specs import DnsSpec, HttpSpec, TlsSpec
+from tests.alerting.test_evaluator import Harness, with_tiers
+from tests.engine.builders import catalog, check, service
+
+
+def _kind(kind: str, spec: object) -> Catalog:
+    base = check("svc", kind)
+    return with_tiers(catalog(service("svc", replace(base, kind=kind, spec=spec))))
+
+
+TLS = _kind("tls", TlsSpec(host="svc.example"))
+DNS = _kind("dns", DnsSpec(name="www.example.pt"))
+HTTP = _kind("http", HttpSpec(url="https://svc.example/"))
+STATIC = _kind("http", HttpSpec(url="https://svc.example/", static=True))
+
+REASONS = [
+    ("tls", TLS, "certificate verification failed: certificate has expired", "CertificateInvalid"),
+    (
+        "tls",
+        TLS,
+        "certificate verification failed: Hostname mismatch, certificate is not valid for 'x'",
+        "CertificateInvalid",
+    ),
+    (
+        "tls",
+        TLS,
+        "certificate expired 3 days ago (not after 2024-03-01T00:00:00+00:00)",
+        "CertificateInvalid",
+    ),
+    (
+        "tls",
+        TLS,
+        "certificate fingerprint aaaa… does not match the pin bbbb…",
+        "CertificatePinMismatch",
+    ),
+    ("tls", TLS, "negotiated TLSv1.2, policy requires TLSv1.3 or newer", "TlsVersionBelowPolicy"),
+    ("http", HTTP, "body does not contain 'Segurança Social'", "PageContentLost"),
+]
+
+
+@pytest.mark.parametrize(("name", "cat", "reason", "expected"), REASONS)
+def test_security_failures_raise_exactly_their_soc_alert(
+    name: str, cat: Catalog, reason: str, expected: str
+) -> None:
+    h = Harness(cat)
+    h.feed(f"svc/{name}", "f", reason=reason)
+    soc = {n.labels["alertname"] for n in h.sent if n.labels["team"] == "soc"}
+    assert soc == {expected}
+
+
+def test_a_refused_connection_is_not_a_security_alert() -> None:
+    h = Harness(TLS)
+    h.feed("svc/tls", "f", reason="connection refused")
+    assert not [n for n in h.sent if n.labels["team"] == "soc"]
+
+
+@pytest.mark.parametrize(
+    ("cat", "check_id", "field", "before", "after", "alertname"),
+    [
+        (TLS, "svc/tls", "issuer", "CN=Old CA", "CN=Evil CA", "CertificateIssuerChanged"),
+        (DNS, "svc/dns", "answers", ["192.0.2.1"], ["198.51.100.7"], "DnsAnswersChanged"),
+        (STATIC, "svc/http", "body_sha256", "a" * 64, "b" * 64, "StaticPageChanged"),
+    ],
+)
+def test_changed_values_raise_soc_alerts(
+    cat: Catalog, check_id: str, field: str, before: object, after: object, alertname: str
+) -> None:
+    h = Harness(cat)
+    h.feed(check_id, "oo", **{field: before})
+    assert h.named(alertname) == []
+    h.feed(check_id, "o", start=120, **{field: after})
+    assert h.named(alertname) == [("firing", "svc")]
+
+
+def test_a_reordered_dns_answer_set_is_not_a_change() -> None:
+    h = Harness(DNS)
+    h.feed("svc/dns", "o", answers=["192.0.2.1", "192.0.2.2"])
+    h.feed("svc/dns", "o", start=60, answers=["192.0.2.2", "192.0.2.1"])
+    assert h.named("DnsAnswersChanged") == []
+
+
+def test_a_body_change_on_a_page_not_marked_static_is_ignored() -> None:
+    h = Harness(HTTP)
+    h.feed("svc/http", "o", body_sha256="a" * 64)
+    h.feed("svc/http", "o", start=60, body_sha256="b" * 64)
+    assert h.named("StaticPageChanged") == []
+
+
+@pytest.mark.parametrize(
+    ("days", "fired"),
+    [
+        (30, set()),
+        (20, {"CertificateExpiringSoon"}),
+        (5, {"CertificateExpiringSoon", "CertificateExpiringCritical"}),
+    ],
+)
+def test_certificate_expiry_warns_at_21_days_and_pages_at_7(days: int, fired: set[str]) -> None:
+    h = Harness(TLS)
+    h.feed("svc/tls", "o", days_left=days)
+    assert {n.labels["alertname"] for n in h.sent if "Expiring" in n.labels["alertname"]} == fired
+
+
+def test_degraded_service_alerts_after_five_minutes() -> None:
+    h = Harness(with_tiers(catalog(service("svc"))))
+    h.feed("svc/tcp", "d" * 5)  # degraded from t=0, last result at t=240
+    h.tick(299)
+    assert h.named("ServiceDegraded") == []
+    h.tick(300)
+    assert h.named("ServiceDegraded") == [("firing", "svc")]
+
+
+@pytest.mark.parametrize(
+    ("signal", "value", "alertname"),
+    [
+        ("store_write_errors", 2.0, "VigiaStorageErrors"),
+        ("delivery_failures", 1.0, "VigiaDeliveryFailed"),
+        ("catalog_reload_failed", 1.0, "VigiaCatalogReloadFailed"),
+    ],
+)
+def test_agent_health_signals_raise_their_alert(signal: str, value: float, alertname: str) -> None:
+    h = Harness(with_tiers(catalog(service("svc"))))
+    evaluator: AlertEvaluator = h.evaluator
+    evaluator.signals = lambda: {signal: value}
+    h.tick(10)
+    assert h.named(alertname) == [("firing", "")]
+    evaluator.signals = lambda: {signal: 0.0}
+    h.tick(20)
+    assert h.named(alertname) == [("firing", ""), ("resolved", "")]
+
+
+def test_slow_burn_rules_ticket_a_long_outage() -> None:
+    h = Harness(with_tiers(catalog(service("svc"))))
+    h.feed("svc/tcp", "offf")  # down from t=60
+    h.tick(60 + 3 * 3600)  # 3 h down: 1d window 12.5 % (12.5x), 2h window 100 %
+    tickets = {n.labels["alertname"] for n in h.sent if n.labels["severity"] == "ticket"}
+    assert tickets == {"ErrorBudgetBurnSlow", "ErrorBudgetBurnLow"}
