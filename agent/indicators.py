@@ -1,8 +1,8 @@
 """The raw indicator figures of a period (semantics.md §6-§7): per service, Ind.3, Ind.4, coverage.
 
-Reads the store, the catalogue and the maintenance calendar; computes nothing about QUAR
-grading yet. The result types are frozen dataclasses so grade and TR fields (with defaults) can
-be appended later without touching their callers.
+Reads the store, the catalogue and the maintenance calendar. QUAR grading (agent.quar) is
+applied on top, in `to_json` when a `QuarConfig` is given; the figures themselves do not
+depend on it.
 
 Time inside the period but after `now` has not happened yet: it is unknown, like any time the
 agent did not observe, so a report on the current month shows it in the unknown column and the
@@ -11,19 +11,23 @@ availability covers only what has been observed so far.
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cached_property
+from typing import Any, Protocol
 
 from agent.availability import ServiceTime, known_until, service_time
 from agent.catalog.model import Catalog, Service
 from agent.maintenance import MaintenanceCalendar
 from agent.periods import Period
-from agent.records import Incident, ServiceStatus
+from agent.quar import Assessment, GradedIndicator, assess
+from agent.quar_config import QuarConfig
+from agent.records import Incident, ServiceStatus, State, Transition
 from agent.store.base import Store
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -91,6 +95,47 @@ class Coverage:
     not_covered: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """What a service's time was computed from, kept so reports can split the period (by day)
+    with exactly the same arithmetic."""
+
+    transitions: tuple[Transition, ...]
+    unknown: tuple[tuple[datetime, datetime], ...]
+    planned: tuple[tuple[datetime, datetime], ...]
+    known_until: datetime | None
+
+    def time(self, start: datetime, end: datetime) -> ServiceTime:
+        steady = self._steady(start, end)
+        if steady is not None:
+            return steady
+        return service_time(
+            self.transitions, self.unknown, self.planned, self.known_until, start, end
+        )
+
+    def _steady(self, start: datetime, end: datetime) -> ServiceTime | None:
+        """The common case of a day with nothing in it, without the sweep (same result):
+        one known state over all of [start, end), no unknown or maintenance time."""
+        if self.known_until is not None and self.known_until < end:
+            return None
+        if any(a < end and b > start for a, b in (*self.unknown, *self.planned)):
+            return None
+        index = bisect.bisect_right(self._times, start)  # transitions at or before start
+        if index == 0 or (index < len(self._times) and self._times[index] < end):
+            return None
+        state = self.transitions[index - 1].state
+        if state is State.UNKNOWN:
+            return None
+        seconds = ((end - start) // _MICROSECOND) / 1_000_000  # as the sweep counts
+        up = seconds if state is not State.DOWN else 0.0
+        degraded = seconds if state is State.DEGRADED else 0.0
+        return ServiceTime(up, degraded, seconds - up, 0.0, 0.0)
+
+    @cached_property
+    def _times(self) -> list[datetime]:
+        return [t.at for t in self.transitions]
+
+
 @dataclass(frozen=True, slots=True)
 class Indicators:
     period: Period
@@ -98,12 +143,37 @@ class Indicators:
     ind3: Ind3
     ind4: Ind4
     coverage: Coverage
+    # by service id, monitored services only; not part of equality or the JSON
+    timelines: dict[str, Timeline] = field(default_factory=dict, compare=False, repr=False)
+    # every incident read for the period (also one that ended exactly at its start)
+    incidents: tuple[Incident, ...] = field(default=(), compare=False, repr=False)
+
+    def values(self) -> dict[str, float | None]:
+        """The results QUAR grades, by indicator key."""
+        return {"ind3": self.ind3.value, "ind4": self.ind4.value, "coverage": self.coverage.value}
+
+
+class TimelineSource(Protocol):
+    """The two Store reads a timeline needs; a report may pass a prefetching stand-in."""
+
+    def transitions(self, service: str, start: datetime, end: datetime) -> list[Transition]: ...
+
+    def unknown_intervals(
+        self, service: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]: ...
 
 
 def compute_indicators(
-    store: Store, catalog: Catalog, calendar: MaintenanceCalendar, period: Period, now: datetime
+    store: Store,
+    catalog: Catalog,
+    calendar: MaintenanceCalendar,
+    period: Period,
+    now: datetime,
+    source: TimelineSource | None = None,
 ) -> Indicators:
-    """Every raw figure of `period`, as known at `now` (later time in the period is unknown)."""
+    """Every raw figure of `period`, as known at `now` (later time in the period is unknown).
+
+    `source` answers the per-service timeline reads instead of `store` (same results)."""
     # The store returns incidents overlapping [start, end), which leaves out one that ended
     # exactly at `start`; Ind.4 counts it (ended_at in [start, end)), so ask from just before.
     incidents = store.incidents(start=period.start - _MICROSECOND, end=period.end)
@@ -111,9 +181,11 @@ def compute_indicators(
     for incident in incidents:
         if incident.ended_at is None or incident.ended_at > period.start:
             by_service[incident.service].append(incident)
-    reading = _Reading(store, calendar, period, now, store.service_statuses())
+    statuses = store.service_statuses()
+    reading = _Reading(source or store, calendar, period, now, statuses)
+    timelines = {s.id: reading.timeline(s) for s in catalog.services if s.monitored}
     figures = tuple(
-        reading.figures(service, by_service[service.id])
+        reading.figures(service, timelines[service.id], by_service[service.id])
         if service.monitored
         else _unmonitored(service, period)
         for service in catalog.services
@@ -124,6 +196,8 @@ def compute_indicators(
         ind3=_ind3(figures),
         ind4=_ind4(incidents, period),
         coverage=_coverage(catalog, store.services_observed(period.start, period.end)),
+        timelines=timelines,
+        incidents=tuple(incidents),
     )
 
 
@@ -131,14 +205,16 @@ def compute_indicators(
 class _Reading:
     """What every service's figures are read against."""
 
-    store: Store
+    store: TimelineSource
     calendar: MaintenanceCalendar
     period: Period
     now: datetime
     statuses: dict[str, ServiceStatus]
 
-    def figures(self, service: Service, incidents: Sequence[Incident]) -> ServiceFigures:
-        time = self.service_time(service)
+    def figures(
+        self, service: Service, timeline: Timeline, incidents: Sequence[Incident]
+    ) -> ServiceFigures:
+        time = timeline.time(self.period.start, self.period.end)
         availability = time.availability
         return _make(
             service,
@@ -148,11 +224,11 @@ class _Reading:
             longest=max((_clipped(i, self.period, self.now) for i in incidents), default=0.0),
         )
 
-    def service_time(self, service: Service) -> ServiceTime:
+    def timeline(self, service: Service) -> Timeline:
         start, end = self.period.start, self.period.end
         seen_until = min(end, self.now)
         if seen_until <= start:  # the period has not started yet: nothing to read
-            return service_time([], [], [], None, start, end)
+            return Timeline((), (), (), None)
         transitions = self.store.transitions(service.id, start, seen_until)
         unknown = self.store.unknown_intervals(service.id, start, seen_until)
         # Maintenance outranks unknown, so windows still to come are cut at now: time that has
@@ -163,7 +239,8 @@ class _Reading:
         status = self.statuses.get(service.id)
         # Never seen: the timeline alone decides up to now. After now nothing is known yet.
         cap = known_until(status, service.silence_threshold, self.now) or self.now
-        return service_time(transitions, unknown, planned, min(cap, self.now), start, end)
+        steps = tuple(sorted(transitions, key=lambda t: t.at))  # stable: equal times keep order
+        return Timeline(steps, tuple(unknown), tuple(planned), min(cap, self.now))
 
 
 def _unmonitored(service: Service, period: Period) -> ServiceFigures:
@@ -266,8 +343,44 @@ def _coverage(catalog: Catalog, observed: set[str]) -> Coverage:
 # ---- JSON -------------------------------------------------------------------------------------
 
 
-def to_json(ind: Indicators) -> dict[str, Any]:
-    """A JSON-ready dict; timestamps are ISO 8601 with their UTC offset."""
+def to_json(ind: Indicators, quar: QuarConfig | None = None) -> dict[str, Any]:
+    """A JSON-ready dict; timestamps are ISO 8601 with their UTC offset.
+
+    With `quar`, each indicator also gets target, tolerance, critical, weight, grade and tr,
+    and an `op3` object {tr, grade} (null when an indicator it weighs is N/A) is added.
+    """
+    doc = _raw_json(ind)
+    if quar is not None:
+        graded = assess(ind.values(), quar)
+        for key, indicator in graded.indicators.items():
+            doc[key] |= grading_json(indicator)
+        doc["op3"] = objective_json(graded)
+    return doc
+
+
+def grading_json(graded: GradedIndicator) -> dict[str, Any]:
+    target = graded.target
+    return {
+        "target": target.target,
+        "tolerance": target.tolerance,
+        "critical": target.critical,
+        "weight": target.weight,
+        "grade": None if graded.grade is None else str(graded.grade),
+        "tr": graded.tr,
+    }
+
+
+def objective_json(graded: Assessment) -> dict[str, Any]:
+    objective = graded.objective
+    return {
+        "name": objective.name,
+        "tr": objective.tr,
+        "grade": None if objective.grade is None else str(objective.grade),
+        "missing": list(objective.missing),
+    }
+
+
+def _raw_json(ind: Indicators) -> dict[str, Any]:
     return {
         "period": {
             "start": ind.period.start.isoformat(),

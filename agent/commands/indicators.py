@@ -10,6 +10,10 @@ from agent.commands.common import CommandError, guarded, open_catalog, open_stor
 from agent.indicators import compute_indicators, to_json
 from agent.maintenance import MaintenanceCalendar
 from agent.periods import Period, parse_period, period_from_range
+from agent.quar_config import QuarConfig, QuarConfigError, load_quar
+from agent.settings import Settings
+
+GRADES = {"superou": "Superou", "atingiu": "Atingiu", "nao_atingiu": "Não atingiu", None: "N/A"}
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,15 +37,24 @@ def choose_period(args: argparse.Namespace) -> Period:
     raise CommandError("give --period, or both --from and --to")
 
 
+def open_quar(settings: Settings) -> QuarConfig:
+    try:
+        return load_quar(settings.quar)
+    except QuarConfigError as exc:
+        raise CommandError(f"invalid QUAR configuration {settings.quar}:\n{exc}") from None
+
+
 def handle(args: argparse.Namespace) -> int:
     period = choose_period(args)
+    quar = open_quar(args.settings)
     catalog = open_catalog(args.settings)
     store = open_store(args.settings)
     try:
         calendar = MaintenanceCalendar(
             catalog, store.windows(), args.settings.allow_retroactive_maintenance
         )
-        figures = to_json(compute_indicators(store, catalog, calendar, period, datetime.now(UTC)))
+        indicators = compute_indicators(store, catalog, calendar, period, datetime.now(UTC))
+        figures = to_json(indicators, quar)
     finally:
         store.close()
     if args.json:
@@ -67,6 +80,18 @@ def _print(figures: dict[str, Any]) -> None:
             f"{minutes[1]:>9.1f} {minutes[2]:>11.1f}"
         )
     ind4 = figures["ind4"]["value"]
-    print(f"Ind.3 disponibilidade média: {_pct(figures['ind3']['value'])}")
-    print(f"Ind.4 tempo médio de reposição: {'N/A' if ind4 is None else f'{ind4:.1f} min'}")
-    print(f"abrangência: {_pct(figures['coverage']['value'])}")
+    restore = "N/A" if ind4 is None else f"{ind4:.1f} min"
+    print(
+        f"Ind.3 disponibilidade média: {_pct(figures['ind3']['value'])}{_graded(figures['ind3'])}"
+    )
+    print(f"Ind.4 tempo médio de reposição: {restore}{_graded(figures['ind4'])}")
+    print(f"abrangência: {_pct(figures['coverage']['value'])}{_graded(figures['coverage'])}")
+    op3 = figures["op3"]
+    tr = "N/A" if op3["tr"] is None else f"{op3['tr']:.2f} %"
+    missing = f" (sem resultado: {', '.join(op3['missing'])})" if op3["missing"] else ""
+    print(f"{op3['name']} taxa de realização: {tr} — {GRADES[op3['grade']]}{missing}")
+
+
+def _graded(indicator: dict[str, Any]) -> str:
+    tr = "N/A" if indicator["tr"] is None else f"{indicator['tr']:.2f} %"
+    return f"  [meta {indicator['target']:g}, TR {tr}, {GRADES[indicator['grade']]}]"
