@@ -41,8 +41,9 @@ class ClientCert(Spec):
 class HttpSpec(Spec):
     url: str
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str | None = None
+    # headers and body may carry ${SECRET}s (Authorization, API keys): never in repr or logs
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    body: str | None = Field(default=None, repr=False)
     auth: HttpAuth | None = None
     client_cert: ClientCert | None = None
     ca_bundle: str | None = None
@@ -96,7 +97,7 @@ class HttpSpec(Spec):
 class TcpSpec(Spec):
     host: str
     port: int = Field(ge=1, le=65535)
-    send: str | None = None
+    send: str | None = Field(default=None, repr=False)  # may carry a secret
     expect: str | None = None  # substring of the banner/answer
 
 
@@ -151,8 +152,8 @@ class HeartbeatSpec(Spec):
 
 
 class NagiosSpec(Spec):
-    command: list[str] = Field(min_length=1)  # argv, never a shell
-    env: dict[str, str] = Field(default_factory=dict)
+    command: list[str] = Field(min_length=1, repr=False)  # argv, never a shell; may hold secrets
+    env: dict[str, str] = Field(default_factory=dict, repr=False)
 
 
 class HostSpec(Spec):

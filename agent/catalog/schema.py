@@ -112,6 +112,8 @@ class RawCheck(TimingFields):
                 raise ValueError(
                     f"a check needs exactly one kind of {', '.join(KINDS)} (found: {found})"
                 )
+            if data[kinds[0]] is None:  # `http:` with nothing after it
+                raise ValueError(f"{kinds[0]!r} is empty: give its settings")
         return data
 
     @property

@@ -151,10 +151,10 @@ def _walk(node: yaml.Node, path: Path_, source: Source, open_: set[int], count: 
         for key_node, value_node in node.value:
             key = str(key_node.value)
             child = (*path, key)
+            source.lines[child] = key_node.start_mark.line + 1  # the last one wins, as in YAML
             if key in seen:
                 source.problem(child, f"duplicate key {key!r}")
             seen.add(key)
-            source.lines[child] = key_node.start_mark.line + 1
             _walk(value_node, child, source, open_, count)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):

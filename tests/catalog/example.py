@@ -41,7 +41,7 @@ services:
       - tcp: {host: 127.0.0.1, port: 8443}
 """
 
-# the second service's block, to edit it without touching the first one
+# the second service's block
 SECOND = EXAMPLE[EXAMPLE.index("  - id: autenticacao") :]
 
 
@@ -51,8 +51,10 @@ def edited(old: str, new: str, text: str = EXAMPLE) -> str:
     return text.replace(old, new)
 
 
-def edit_second(old: str, new: str) -> str:
-    return EXAMPLE.replace(SECOND, edited(old, new, SECOND))
+def edit_second(old: str, new: str, text: str = EXAMPLE) -> str:
+    """`text` with `old` replaced by `new` in the second service (autenticacao) only."""
+    cut = text.index("  - id: autenticacao")
+    return text[:cut] + edited(old, new, text[cut:])
 
 
 def errors_of(text: str, environ: Mapping[str, str] | None = None) -> list[str]:
