@@ -88,10 +88,12 @@ def _intro(settings: Settings, estate: Estate, catalog: Path, db: str) -> None:
 async def _narrate(agent: Agent, estate: Estate) -> None:
     """Print every service state change and incident as it happens."""
     seen: dict[str, str] = {}
+    alerts: dict[str, str] = {}
     while True:
         await asyncio.sleep(NARRATE_EVERY)
-        if not hasattr(agent, "engine"):
+        if not hasattr(agent, "alerting"):
             continue
+        _narrate_alerts(agent, alerts)
         for service in agent.catalog.monitored:
             status = agent.engine.service_status(service.id)
             state = status.state.value
@@ -99,6 +101,19 @@ async def _narrate(agent: Agent, estate: Estate) -> None:
                 if service.id in seen:
                     print(_line(agent, service.id, state, estate), flush=True)
                 seen[service.id] = state
+
+
+def _narrate_alerts(agent: Agent, seen: dict[str, str]) -> None:
+    """New, changed and resolved alerts, as the CCO would receive (or not: inhibited) them."""
+    current = {a.alert_id: a for a in agent.alerting.evaluator.alerts.values()}
+    for alert_id, alert in current.items():
+        if seen.get(alert_id) != alert.state and alert.rule != "Watchdog":
+            summary = alert.annotations.get("summary", "")
+            print(f"{time.strftime('%H:%M:%S')}   alert {alert.state:22} {alert_id}: {summary}")
+            seen[alert_id] = alert.state
+    for alert_id in [a for a in seen if a not in current]:
+        print(f"{time.strftime('%H:%M:%S')}   alert {'resolved':22} {alert_id}")
+        del seen[alert_id]
 
 
 def _line(agent: Agent, service: str, state: str, estate: Estate) -> str:
