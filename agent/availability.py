@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from itertools import pairwise
 
 from agent.records import ServiceStatus, State, Transition
@@ -80,46 +81,83 @@ def service_time(
     cross the period's edges: they are clipped. `known_until=None` sets no limit (the timeline
     alone decides). All datetimes must be timezone-aware.
     """
-    lo, hi = _us(start), _us(end)
-    if hi < lo:
+    if _us(end) < _us(start):
         raise ValueError(f"period end {end.isoformat()} is before its start {start.isoformat()}")
+    return split_time(transitions, unknown, maintenance, known_until, (start, end))[0]
+
+
+def split_time(
+    transitions: Sequence[Transition],
+    unknown: Sequence[Interval],
+    maintenance: Sequence[Interval],
+    known_until: datetime | None,
+    bounds: Sequence[datetime],
+) -> list[ServiceTime]:
+    """`service_time` of each [bounds[i], bounds[i + 1]) in one sweep (the same arithmetic:
+    each result equals `service_time` over that range). `bounds` must not decrease."""
+    edges = bounds_micros(tuple(bounds))
+    if len(edges) < 2 or any(b < a for a, b in pairwise(edges)):
+        raise ValueError("bounds must be at least two non-decreasing datetimes")
+    lo, hi = edges[0], edges[-1]
     planned = _clip_merge(((_us(a), _us(b)) for a, b in maintenance), lo, hi)
     blind_spans = [(_us(a), _us(b)) for a, b in unknown]
     if known_until is not None:
         blind_spans.append((_us(known_until), hi))
     blind = _clip_merge(blind_spans, lo, hi)
     steps = sorted(((_us(t.at), t.state) for t in transitions), key=lambda step: step[0])
-    return _sweep(steps, planned, blind, lo, hi)
+    return [_seconds(totals) for totals in _sweep(steps, planned, blind, edges)]
+
+
+@lru_cache(maxsize=16)
+def bounds_micros(bounds: tuple[datetime, ...]) -> tuple[int, ...]:
+    """`to_micros` of each bound; a report splits thousands of timelines at the same days."""
+    return tuple(_us(b) for b in bounds)
+
+
+def _seconds(totals: list[int]) -> ServiceTime:
+    return ServiceTime(*(us / _US_PER_S for us in totals))
+
+
+# bucket indexes, in ServiceTime's field order
+_UP, _DEGRADED, _DOWN, _MAINTENANCE, _UNKNOWN = range(5)
 
 
 def _sweep(
-    steps: list[tuple[int, State]], planned: list[_Span], blind: list[_Span], lo: int, hi: int
-) -> ServiceTime:
+    steps: list[tuple[int, State]],
+    planned: list[_Span],
+    blind: list[_Span],
+    edges: Sequence[int],
+) -> list[list[int]]:
     # Every edge of every input is a cut, so each elementary segment between two cuts has one
-    # bucket, decided by its first instant; the cursors only move forward.
-    cuts = {lo, hi}
+    # bucket, decided by its first instant; the cursors only move forward. Microseconds per
+    # bucket are summed per range between consecutive `edges`.
+    lo, hi = edges[0], edges[-1]
+    cuts = set(edges)
     cuts.update(at for at, _ in steps if lo < at < hi)
     cuts.update(edge for span in (*planned, *blind) for edge in span)
     in_planned, in_blind, state_at = _SpanCursor(planned), _SpanCursor(blind), _StateCursor(steps)
-    totals = dict.fromkeys(("up", "degraded", "down", "maintenance", "unknown"), 0)
+    out = [[0, 0, 0, 0, 0] for _ in range(len(edges) - 1)]
+    part = 0
     for begin, finish in pairwise(sorted(cuts)):
-        length = finish - begin
+        while edges[part + 1] <= begin:  # segments never straddle an edge: edges are cuts
+            part += 1
+        totals, length = out[part], finish - begin
         if in_planned.covers(begin):
-            totals["maintenance"] += length
+            totals[_MAINTENANCE] += length
         elif in_blind.covers(begin):
-            totals["unknown"] += length
+            totals[_UNKNOWN] += length
         else:
             for bucket in _BUCKETS[state_at(begin)]:
                 totals[bucket] += length
-    return ServiceTime(**{name: us / _US_PER_S for name, us in totals.items()})
+    return out
 
 
-_BUCKETS: dict[State | None, tuple[str, ...]] = {
-    None: ("unknown",),  # before the first transition
-    State.UNKNOWN: ("unknown",),
-    State.UP: ("up",),
-    State.DEGRADED: ("up", "degraded"),
-    State.DOWN: ("down",),
+_BUCKETS: dict[State | None, tuple[int, ...]] = {
+    None: (_UNKNOWN,),  # before the first transition
+    State.UNKNOWN: (_UNKNOWN,),
+    State.UP: (_UP,),
+    State.DEGRADED: (_UP, _DEGRADED),
+    State.DOWN: (_DOWN,),
 }
 
 
@@ -160,6 +198,11 @@ def _clip_merge(spans: Iterable[_Span], lo: int, hi: int) -> list[_Span]:
         else:
             merged.append((begin, finish))
     return merged
+
+
+def to_micros(at: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (the sweep's clock)."""
+    return _us(at)
 
 
 def _us(at: datetime) -> int:

@@ -11,24 +11,23 @@ availability covers only what has been observed so far.
 
 from __future__ import annotations
 
-import bisect
 import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any, Protocol
 
-from agent.availability import ServiceTime, known_until, service_time
+from agent.availability import ServiceTime, known_until
 from agent.catalog.model import Catalog, Service
 from agent.maintenance import MaintenanceCalendar
 from agent.periods import Period
 from agent.quar import Assessment, GradedIndicator, assess
 from agent.quar_config import QuarConfig
-from agent.records import Incident, ServiceStatus, State, Transition
+from agent.records import Incident, ServiceStatus, Transition
 from agent.store.base import Store
+from agent.timeline import PlannedWindows, Timeline
 
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -95,47 +94,6 @@ class Coverage:
     not_covered: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Timeline:
-    """What a service's time was computed from, kept so reports can split the period (by day)
-    with exactly the same arithmetic."""
-
-    transitions: tuple[Transition, ...]
-    unknown: tuple[tuple[datetime, datetime], ...]
-    planned: tuple[tuple[datetime, datetime], ...]
-    known_until: datetime | None
-
-    def time(self, start: datetime, end: datetime) -> ServiceTime:
-        steady = self._steady(start, end)
-        if steady is not None:
-            return steady
-        return service_time(
-            self.transitions, self.unknown, self.planned, self.known_until, start, end
-        )
-
-    def _steady(self, start: datetime, end: datetime) -> ServiceTime | None:
-        """The common case of a day with nothing in it, without the sweep (same result):
-        one known state over all of [start, end), no unknown or maintenance time."""
-        if self.known_until is not None and self.known_until < end:
-            return None
-        if any(a < end and b > start for a, b in (*self.unknown, *self.planned)):
-            return None
-        index = bisect.bisect_right(self._times, start)  # transitions at or before start
-        if index == 0 or (index < len(self._times) and self._times[index] < end):
-            return None
-        state = self.transitions[index - 1].state
-        if state is State.UNKNOWN:
-            return None
-        seconds = ((end - start) // _MICROSECOND) / 1_000_000  # as the sweep counts
-        up = seconds if state is not State.DOWN else 0.0
-        degraded = seconds if state is State.DEGRADED else 0.0
-        return ServiceTime(up, degraded, seconds - up, 0.0, 0.0)
-
-    @cached_property
-    def _times(self) -> list[datetime]:
-        return [t.at for t in self.transitions]
-
-
 @dataclass(frozen=True, slots=True)
 class Indicators:
     period: Period
@@ -182,7 +140,7 @@ def compute_indicators(
         if incident.ended_at is None or incident.ended_at > period.start:
             by_service[incident.service].append(incident)
     statuses = store.service_statuses()
-    reading = _Reading(source or store, calendar, period, now, statuses)
+    reading = _Reading(source or store, PlannedWindows(calendar), period, now, statuses)
     timelines = {s.id: reading.timeline(s) for s in catalog.services if s.monitored}
     figures = tuple(
         reading.figures(service, timelines[service.id], by_service[service.id])
@@ -206,7 +164,7 @@ class _Reading:
     """What every service's figures are read against."""
 
     store: TimelineSource
-    calendar: MaintenanceCalendar
+    calendar: PlannedWindows
     period: Period
     now: datetime
     statuses: dict[str, ServiceStatus]

@@ -1,8 +1,9 @@
 """The Platinum incident review: one page per incident, from the store's records only.
 
-Alerts sent and acknowledgements are rendered from `alerts` when a caller has them (the
-alerting outbox); without any the page says "sem alertas registados" rather than leaving the
-section out, so a review never mistakes "none recorded" for "none sent".
+Alerts sent and acknowledgements come from the alerting outbox and the alert acks of the
+incident's service (alert ids `<Rule>/<service>` and `<Rule>/<service>/<check>`), kept when they
+fall around the incident; without any the page says "sem alertas registados" rather than
+leaving the section out, so a review never mistakes "none recorded" for "none sent".
 """
 
 from __future__ import annotations
@@ -12,13 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from agent.catalog.model import Catalog, Service
 from agent.quar_config import QuarConfig
 from agent.records import Annotation, Incident
 from agent.reports import render
 from agent.reports.i18n import Formatter
+from agent.store import schema
 from agent.store.base import Store, StoredResult
 from agent.store.errors import UnknownIncidentError
+from agent.store.sql import SqlStore
+from alerting.alert_store import Ack, acks_for
+from alerting.notification import AlertStatus
+from alerting.outbox import Outbox, OutboxItem, OutboxState
 
 AROUND = timedelta(minutes=30)  # probe results shown before the start and after the end
 MAX_RESULTS = 400
@@ -30,7 +38,7 @@ class AlertEntry:
     """One alert delivery or acknowledgement, as the alerting outbox records it."""
 
     at: datetime
-    kind: str  # sent | acknowledged | resolved | failed
+    kind: str  # sent | resolved | failed | pending | acknowledged
     receiver: str
     detail: str = ""
 
@@ -72,11 +80,14 @@ def build_review(
     incident_id: int,
     now: datetime,
     timezone: str,
-    alerts: Sequence[AlertEntry] = (),
+    alerts: Sequence[AlertEntry] | None = None,
 ) -> IncidentReview:
+    """`alerts=None` reads them from the store's outbox and acks (a `SqlStore`; none otherwise)."""
     incident = store.incident(incident_id)
     if incident is None:
         raise UnknownIncidentError(f"incident {incident_id} does not exist")
+    if alerts is None:
+        alerts = alert_entries(store, incident, now) if isinstance(store, SqlStore) else ()
     annotations = tuple(store.annotations(incident_id))
     results = store.results(
         service=incident.service,
@@ -95,6 +106,57 @@ def build_review(
         annotations=annotations,
         alerts=tuple(alerts),
     )
+
+
+def alert_entries(store: SqlStore, incident: Incident, now: datetime) -> tuple[AlertEntry, ...]:
+    """Deliveries and acknowledgements of the service's alerts around the incident, by time.
+
+    A notification counts when its `starts_at` or `ends_at` falls within `AROUND` of the
+    incident; an acknowledgement when it was made then. Each delivery is listed once per
+    receiver: when it arrived, failed for good, or (still pending) when it was queued.
+    """
+    lo, hi = incident.started_at - AROUND, (incident.ended_at or now) + AROUND
+
+    def around(at: datetime | None) -> bool:
+        return at is not None and lo <= at <= hi
+
+    outbox = Outbox(store)
+    entries: list[AlertEntry] = []
+    for alert_id in _service_alert_ids(store, incident.service):
+        for item in outbox.history(alert_id):
+            n = item.notification
+            if around(n.starts_at) or around(n.ends_at):
+                entries.append(_delivery(item))
+        entries += [_ack(a) for a in acks_for(store, alert_id) if around(a.created_at)]
+    return tuple(sorted(entries, key=lambda e: e.at))
+
+
+def _service_alert_ids(store: SqlStore, service: str) -> list[str]:
+    """Alert ids `<Rule>/<service>[/<check>]` found in the outbox or the acks, sorted."""
+    ids: set[str] = set()
+    with store.transaction() as conn:
+        for table in (schema.outbox, schema.alert_acks):
+            # LIKE narrows the scan ("_" in an id is a wildcard there); the split decides
+            query = select(table.c.alert_id).where(table.c.alert_id.like(f"%/{service}%"))
+            ids.update(conn.execute(query.distinct()).scalars())
+    return sorted(i for i in ids if i.split("/")[1:2] == [service])
+
+
+def _delivery(item: OutboxItem) -> AlertEntry:
+    n = item.notification
+    detail = " ".join(x for x in (n.alert_id, n.severity) if x)
+    if item.state is OutboxState.DELIVERED and item.delivered_at is not None:
+        kind = "resolved" if n.status is AlertStatus.RESOLVED else "sent"
+        return AlertEntry(item.delivered_at, kind, item.receiver, detail)
+    if item.state is OutboxState.FAILED:
+        at = item.last_attempt_at or item.created_at
+        return AlertEntry(at, "failed", item.receiver, f"{detail}: {item.last_error}")
+    return AlertEntry(item.created_at, "pending", item.receiver, f"{detail} ({n.status})")
+
+
+def _ack(ack: Ack) -> AlertEntry:
+    detail = f"{ack.alert_id}: {ack.comment}" if ack.comment else ack.alert_id
+    return AlertEntry(ack.created_at, "acknowledged", ack.author, detail)
 
 
 def _timeline(

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from agent.catalog.model import Catalog
 from agent.indicators import Indicators, ServiceFigures, compute_indicators, to_json
-from agent.maintenance import MaintenanceCalendar, rule_windows
+from agent.maintenance import MaintenanceCalendar
 from agent.periods import Period
 from agent.quar import Assessment, assess
 from agent.quar_config import QuarConfig
@@ -28,6 +28,7 @@ from agent.reports.bulk import PrefetchedTimelines
 from agent.reports.i18n import Formatter
 from agent.store.base import Store
 from agent.store.sql import SqlStore
+from agent.timeline import cached_rule_windows
 
 FORMATS = ("html", "csv", "json", "pdf")
 TOP_OFFENDERS = 10
@@ -172,7 +173,7 @@ def _windows(
     ]  # fmt: skip
     for service in catalog.services:
         for rule in service.maintenance:
-            found = rule_windows(rule, period.start, period.end)
+            found = cached_rule_windows(rule, period.start, period.end)
             if found:
                 seconds = sum(
                     (min(b, period.end) - max(a, period.start)).total_seconds() for a, b in found
@@ -202,19 +203,22 @@ def _days(period: Period, timezone: str) -> list[tuple[date, tuple[datetime, dat
 def _daily(
     ind: Indicators, days: list[tuple[date, tuple[datetime, datetime]]]
 ) -> dict[str, tuple[float | None, ...]]:
-    tiers: dict[str, list[str]] = {}
+    if not days:
+        return {}
+    # the days are contiguous: split each timeline at their bounds in one pass
+    bounds = (days[0][1][0], *(end for _, (_, end) in days))
+    known: dict[str, list[list[float]]] = {}  # tier -> per day, the known availabilities
     for f in ind.services:
-        if f.monitored:
-            tiers.setdefault(f.tier, []).append(f.id)
-    series: dict[str, tuple[float | None, ...]] = {}
-    for tier, members in sorted(tiers.items()):
-        per_day: list[float | None] = []
-        for _, (start, end) in days:
-            values = [ind.timelines[s].time(start, end).availability for s in members]
-            known = [v * 100 for v in values if v is not None]
-            per_day.append(statistics.fmean(known) if known else None)
-        series[tier] = tuple(per_day)
-    return series
+        if not f.monitored:
+            continue
+        per_day = known.setdefault(f.tier, [[] for _ in days])
+        for values, time in zip(per_day, ind.timelines[f.id].split(bounds), strict=True):
+            if (value := time.availability) is not None:
+                values.append(value * 100)
+    return {
+        tier: tuple(statistics.fmean(v) if v else None for v in per_day)
+        for tier, per_day in sorted(known.items())
+    }
 
 
 # ---- outputs ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.catalog.model import Catalog, Service, Timing
+from agent.catalog.model import Catalog, MaintenanceRule, Service, Timing
 from agent.indicators import (
     Indicators,
     OpenIncident,
@@ -36,6 +37,7 @@ from agent.records import (
     UnknownRecorded,
 )
 from agent.store.sql import SqlStore
+from agent.timeline import PlannedWindows
 from checks.result import Outcome, ProbeResult
 
 OCTOBER = parse_period("2026-10")  # Lisbon: 2026-09-30T23:00Z to 2026-11-01T00:00Z, 745 h
@@ -364,3 +366,29 @@ def test_period_label_of_a_range_is_kept(store: SqlStore) -> None:
     period = Period(utc(10, 1), utc(10, 2), "2026-10-01/2026-10-02")
     doc = to_json(compute_indicators(store, CATALOG, CALENDAR, period, NOW))
     assert doc["period"]["label"] == "2026-10-01/2026-10-02"
+
+
+def test_planned_windows_equal_the_calendar_with_shared_rules_expanded_once() -> None:
+    weekly = MaintenanceRule("0 2 * * 0", 7200, "Europe/Lisbon", "semanal")
+    same_rule = MaintenanceRule("0 2 * * 0", 7200, "Europe/Lisbon", "outra razão")
+    daily = MaintenanceRule("30 23 * * *", 3600, "UTC")
+    services = tuple(
+        replace(service(sid), maintenance=rules)
+        for sid, rules in (("a", (weekly,)), ("b", (same_rule, daily)), ("c", ()), ("d", ()))
+    )
+    catalog = Catalog(version=1, tiers={}, services=services)
+    adhoc = (
+        window(1, "a", utc(10, 4, 1), utc(10, 4, 3), utc(9, 30)),  # overlaps a's rule
+        window(2, "c", utc(10, 8, 9), utc(10, 8, 10), utc(10, 8, 9, 30)),  # retroactive
+        window(3, "c", utc(10, 9, 9), utc(10, 9, 10), utc(9, 30)),
+        replace(window(4, "d", utc(10, 9), utc(10, 10), utc(9, 30)), cancelled_at=utc(9, 30)),
+        window(5, "zz", utc(10, 9), utc(10, 10), utc(9, 30)),  # not in the catalogue
+    )
+    october = parse_period("2026-10")
+    for allow in (False, True):
+        calendar = MaintenanceCalendar(catalog, adhoc, allow_retroactive=allow)
+        cached = PlannedWindows(calendar)
+        for sid in ("a", "b", "c", "d", "zz", "nobody"):
+            for start, end in ((october.start, october.end), (utc(10, 4), utc(10, 5))):
+                assert cached.planned(sid, start, end) == calendar.planned(sid, start, end)
+    assert cached.planned("a", october.start, october.end)  # the test is not vacuous

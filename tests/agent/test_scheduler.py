@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from agent.catalog.loader import load_text
 from agent.catalog.model import Check
@@ -110,3 +113,42 @@ async def test_sync_adds_and_removes_jobs_without_touching_unchanged_ones() -> N
     scheduler.sync(_catalog(4, interval="2s"))
     assert scheduler.job_count == 4
     await scheduler.shutdown(grace=1)
+
+
+async def test_shutdown_drains_probes_in_flight_and_drops_waiting_ones_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    finished: list[str] = []
+
+    async def job(check: Check, due: datetime) -> None:
+        await asyncio.sleep(0.8)
+        finished.append(check.id)
+
+    # one slot: one probe runs, the others wait for it
+    scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=1, max_per_host=1)
+    scheduler.start(_catalog(4, interval="10s"))
+    await asyncio.sleep(0.1)
+    for check_id in list(scheduler._checks):
+        await scheduler._fire(check_id)  # every tick due now
+    await asyncio.sleep(0.1)
+    with caplog.at_level(logging.INFO):
+        await scheduler.shutdown(grace=5)
+    assert len(finished) == 1  # the one in flight finished; the waiting ones never started
+    assert scheduler.stats.started_total == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+
+
+async def test_overlapped_ticks_are_logged_once_a_minute_with_their_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def job(check: Check, due: datetime) -> None:
+        await asyncio.sleep(10)
+
+    scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=10, max_per_host=10)
+    scheduler.start(_catalog(1, interval="30s"))
+    with caplog.at_level(logging.WARNING):
+        for _ in range(50):
+            await scheduler._fire("s0/tcp")
+    await scheduler.shutdown(grace=0.1)
+    assert scheduler.stats.overlaps_total == 49
+    assert len([r for r in caplog.records if "still running" in r.getMessage()]) == 1

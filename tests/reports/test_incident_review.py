@@ -16,6 +16,9 @@ from agent.maintenance import MaintenanceCalendar
 from agent.quar_config import DEFAULT_QUAR
 from agent.reports.incident_review import build_review, render_review
 from agent.store.sql import SqlStore
+from alerting.alert_store import request_ack
+from alerting.notification import AlertStatus, Notification
+from alerting.outbox import Outbox
 from checks.result import Outcome, ProbeResult
 
 CATALOG = """\
@@ -153,6 +156,76 @@ def test_review_restore_time_is_compared_with_the_meta(setup: tuple[Path, Path])
     assert [e.label for e in review.timeline][:2] == ["first_fail", "confirmed"]
     html = render_review(review, "en")
     assert "Incident review" in html and "no alerts recorded" in html
+
+
+def notify(
+    store: SqlStore,
+    alert_id: str,
+    receivers: list[str],
+    queued: datetime,
+    delivered: datetime | None,
+    ends_at: datetime | None = None,
+) -> None:
+    """A notification of an alert that fired at `queued` (resolved at `ends_at` if given),
+    queued then for `receivers` and, unless `delivered` is None, delivered at `delivered`."""
+    outbox = Outbox(store)
+    status = AlertStatus.RESOLVED if ends_at else AlertStatus.FIRING
+    labels = {"alertname": alert_id.split("/")[0], "severity": "critical"}
+    notification = Notification(alert_id, status, labels, {}, starts_at=queued, ends_at=ends_at)
+    before = {i.id for i in outbox.history(alert_id)}
+    outbox.enqueue([notification], receivers, queued)
+    if delivered is not None:
+        new = [i.id for i in outbox.history(alert_id) if i.id not in before]
+        outbox.mark_delivered(new, delivered)
+
+
+def test_review_lists_alerts_sent_to_whom_and_acknowledgements(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    incident_id = portal_incident(setup[1])  # 09:05:30 - 09:47:30
+    store = SqlStore.open(f"sqlite:///{setup[1]}")
+    try:
+        notify(store, "ServiceDown/portal", ["alertmanager", "noc-mail"], at(8), at(8.25))
+        notify(store, "Latency/portal/tcp", ["noc-webhook"], at(6), at(6.5))
+        notify(store, "ServiceDown/portal", ["alertmanager"], at(47.5), at(47.75), at(47.5))
+        notify(store, "ServiceDown/portal", ["pager"], at(50), None, at(50))  # still queued
+        request_ack(store, "ServiceDown/portal", "ana", "a ver o IdP", at(12))
+        # not this incident's: another service, a look-alike id, an older outage, an old ack
+        notify(store, "ServiceDown/idp", ["idp-team"], at(7), at(7.5))
+        notify(store, "ServiceDown/portal-admin", ["admin-team"], at(8), at(8.5))
+        notify(store, "ServiceDown/portal", ["old-receiver"], T0 - timedelta(days=2), T0)
+        request_ack(store, "ServiceDown/portal", "rui", "antigo", T0 - timedelta(days=2))
+        review = build_review(store, load(str(setup[0])), DEFAULT_QUAR, incident_id, at(120), "UTC")
+    finally:
+        store.close()
+    got = [(e.at, e.kind, e.receiver) for e in review.alerts]
+    assert got == [
+        (at(6.5), "sent", "noc-webhook"),
+        (at(8.25), "sent", "alertmanager"),
+        (at(8.25), "sent", "noc-mail"),
+        (at(12), "acknowledged", "ana"),
+        (at(47.75), "resolved", "alertmanager"),
+        (at(50), "pending", "pager"),
+    ]
+    assert [e.label for e in review.timeline].count("alerts") == len(got)
+    html = render_review(review, "pt")
+    alerts = html.split('id="alerts"')[1].split("</section>")[0]
+    assert "sem alertas registados" not in html
+    rows = [
+        ("09:06:30", "sent", "noc-webhook"), ("09:08:15", "sent", "alertmanager"),
+        ("09:08:15", "sent", "noc-mail"), ("09:12:00", "acknowledged", "ana"),
+        ("09:47:45", "resolved", "alertmanager"), ("09:50:00", "pending", "pager"),
+    ]  # fmt: skip
+    for when, kind, who in rows:
+        assert f"<td>2026-10-07 {when}</td><td>{kind}</td><td>{who}</td>" in alerts, who
+    assert "a ver o IdP" in alerts and "ServiceDown/portal" in alerts
+    for other in ("idp-team", "admin-team", "old-receiver", "antigo"):
+        assert other not in html, other
+    # the command line reads them too
+    out = tmp_path / "out"
+    assert vigia(setup, "report", "incident", str(incident_id), "--out", str(out)) == 0
+    page = (out / f"vigia-incidente-{incident_id}.html").read_text(encoding="utf-8")
+    assert "noc-mail" in page and "sem alertas registados" not in page
 
 
 def test_missing_incident_report_fails_cleanly(

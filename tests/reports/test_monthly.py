@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,13 +24,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.availability import service_time
-from agent.indicators import Timeline
 from agent.maintenance import MaintenanceCalendar
 from agent.periods import parse_period
 from agent.quar_config import DEFAULT_QUAR
 from agent.records import State, Transition
 from agent.reports.monthly import MonthlyReport, build_monthly, render_html, write_monthly
 from agent.store.sql import SqlStore
+from agent.timeline import Timeline
 from tests.reports import simulation as sim
 
 Span = tuple[datetime, datetime]
@@ -368,3 +369,36 @@ def test_timeline_time_equals_the_availability_sweep(
     timeline = Timeline(transitions, tuple(spans), tuple(windows), limit)
     lo, hi = _at(start), _at(start + length)
     assert timeline.time(lo, hi) == service_time(transitions, spans, windows, limit, lo, hi)
+
+
+@given(
+    st.lists(st.tuples(_MINUTES, st.sampled_from(list(State))), max_size=6),
+    st.lists(st.tuples(_MINUTES, _MINUTES), max_size=2),
+    st.lists(st.tuples(_MINUTES, _MINUTES), max_size=2),
+    st.one_of(st.none(), _MINUTES),
+    _MINUTES,
+    st.lists(st.integers(min_value=0, max_value=1440), min_size=1, max_size=8),
+)
+def test_timeline_split_equals_the_sweep_of_each_range(
+    steps: list[tuple[int, State]],
+    unknown: list[tuple[int, int]],
+    planned: list[tuple[int, int]],
+    known: int | None,
+    start: int,
+    lengths: list[int],
+) -> None:
+    transitions = tuple(
+        sorted((Transition("s", _at(m), state) for m, state in steps), key=lambda t: t.at)
+    )
+    spans = [tuple((_at(a), _at(b))) for a, b in unknown]
+    windows = [tuple((_at(a), _at(b))) for a, b in planned]
+    limit = None if known is None else _at(known)
+    timeline = Timeline(transitions, tuple(spans), tuple(windows), limit)
+    bounds = [_at(start)]
+    for length in lengths:  # zero-length ranges included
+        bounds.append(bounds[-1] + timedelta(minutes=length))
+    expected = [
+        service_time(transitions, spans, windows, limit, lo, hi) for lo, hi in pairwise(bounds)
+    ]
+    assert timeline.split(bounds) == expected
+    assert [timeline.time(lo, hi) for lo, hi in pairwise(bounds)] == expected
