@@ -217,3 +217,42 @@ def test_kill_9_mid_outage_continues_the_incident_and_reports_the_gap_as_unknown
     outage = fixed_at - broke_at
     assert abs(down - (outage - services["s503"]["unknown_seconds"])) <= 3 * (INTERVAL + SLACK)
     assert os.path.exists(tmp_path / "vigia.db")
+
+
+def _metric(agent: AgentProcess, name: str) -> list[str]:
+    body = httpx.get(f"http://127.0.0.1:{agent.port}/metrics", timeout=5).text
+    return [line for line in body.splitlines() if line.startswith(name)]
+
+
+def test_sighup_reloads_a_valid_catalogue_and_keeps_the_old_one_when_invalid(
+    estate: ScriptedEstate, tmp_path: Path
+) -> None:
+    catalog = tmp_path / "services.yaml"
+    catalog.write_text(_catalog(estate, ["healthy", "s503"]))
+    agent = AgentProcess(catalog, tmp_path / "vigia.db")
+    agent.start()
+    try:
+        estate.set("s503", "503")
+        time.sleep(4)  # s503 hard DOWN with an open incident
+        [before] = agent.json("incidents", "--open")
+        catalog.write_text(_catalog(estate, ["healthy", "s503"]) + "  - {id: Bad!}\n")
+        assert agent.proc is not None
+        agent.proc.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        assert _metric(agent, "vigia_catalog_reload_success") == [
+            "vigia_catalog_reload_success 0.0"
+        ]
+        assert any('service="healthy"' in line for line in _metric(agent, "vigia_service_up"))
+
+        catalog.write_text(_catalog(estate, ["healthy", "s503", "sbody"]))
+        agent.proc.send_signal(signal.SIGHUP)
+        time.sleep(3)
+        assert _metric(agent, "vigia_catalog_reload_success") == [
+            "vigia_catalog_reload_success 1.0"
+        ]
+        up = _metric(agent, "vigia_service_up{")
+        assert any('service="sbody"' in line and line.endswith(" 1.0") for line in up), up
+        [after] = agent.json("incidents", "--open")
+        assert after["id"] == before["id"]  # the unchanged service kept its state and incident
+    finally:
+        assert agent.stop() == 0
