@@ -10,6 +10,7 @@ from agent.commands.common import CommandError, guarded, open_catalog, open_stor
 from agent.indicators import compute_indicators, to_json
 from agent.maintenance import MaintenanceCalendar
 from agent.periods import Period, parse_period, period_from_range
+from agent.projection import TierBudget, month_to_date
 from agent.quar_config import QuarConfig, QuarConfigError, load_quar
 from agent.settings import Settings
 
@@ -21,6 +22,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--period", help="2026-10, 2026-Q4 or 2026 (installation time zone)")
     parser.add_argument("--from", dest="start", help="ISO 8601 start")
     parser.add_argument("--to", dest="end", help="ISO 8601 end")
+    parser.add_argument(
+        "--budget",
+        action="store_true",
+        help="month-to-date projection: downtime each tier can still absorb this period",
+    )
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=guarded(handle))
 
@@ -53,8 +59,15 @@ def handle(args: argparse.Namespace) -> int:
         calendar = MaintenanceCalendar(
             catalog, store.windows(), args.settings.allow_retroactive_maintenance
         )
-        indicators = compute_indicators(store, catalog, calendar, period, datetime.now(UTC))
+        now = datetime.now(UTC)
+        if args.budget:
+            projection = month_to_date(store, catalog, calendar, quar, period, now)
+            indicators = projection.indicators
+        else:
+            indicators = compute_indicators(store, catalog, calendar, period, now)
         figures = to_json(indicators, quar)
+        if args.budget:
+            figures["budget"] = [budget_json(t) for t in projection.tiers]
     finally:
         store.close()
     if args.json:
@@ -62,6 +75,17 @@ def handle(args: argparse.Namespace) -> int:
     else:
         _print(figures)
     return 0
+
+
+def budget_json(tier: TierBudget) -> dict[str, Any]:
+    return {
+        "tier": tier.tier,
+        "target": tier.target,
+        "services": tier.services,
+        "down_seconds": tier.down_seconds,
+        "projected_availability": tier.projected_availability,
+        "budget_seconds": tier.budget_seconds,
+    }
 
 
 def _pct(value: Any) -> str:
@@ -90,6 +114,10 @@ def _print(figures: dict[str, Any]) -> None:
     tr = "N/A" if op3["tr"] is None else f"{op3['tr']:.2f} %"
     missing = f" (sem resultado: {', '.join(op3['missing'])})" if op3["missing"] else ""
     print(f"{op3['name']} taxa de realização: {tr} — {GRADES[op3['grade']]}{missing}")
+    for tier in figures.get("budget", []):
+        left = tier["budget_seconds"]
+        text = "N/A" if left is None else f"{left / 60:.1f} min"
+        print(f"orçamento de indisponibilidade {tier['tier']} (meta {tier['target']:g} %): {text}")
 
 
 def _graded(indicator: dict[str, Any]) -> str:

@@ -110,3 +110,15 @@ def test_bad_windows_are_refused_with_a_clear_message(
     assert "is not after" in capsys.readouterr().err
     assert vigia(tmp_path, "maintenance", "cancel", "999") == 2
     assert "no maintenance window 999" in capsys.readouterr().err
+
+
+def test_indicators_budget_gives_each_tier_its_downtime_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    month = datetime.now(UTC).strftime("%Y-%m")
+    assert vigia(tmp_path, "indicators", "--period", month, "--budget", "--json") == 0
+    figures = json.loads(capsys.readouterr().out)
+    budget = {t["tier"]: t for t in figures["budget"]}
+    assert set(budget) == {"platina", "ouro", "prata", "bronze"}
+    assert budget["platina"]["services"] == 11 and budget["platina"]["down_seconds"] == 0
+    assert figures["ind3"]["value"] is None  # an empty store: N/A, never 100 %
