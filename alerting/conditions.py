@@ -149,7 +149,8 @@ def measurement(rule: Rule, view: CheckView) -> Active:
         hit = compare(value, rule.params["value"])
     except TypeError:
         return INACTIVE
-    return Active(bool(hit), {"field": name, "value": value, "threshold": rule.params["value"]})
+    values = {"field": name, "value": value, "threshold": rule.params["value"]}
+    return Active(bool(hit), values | {"measurements": dict(view.result.measurements)})
 
 
 def changed(rule: Rule, view: CheckView) -> Active:

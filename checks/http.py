@@ -124,6 +124,7 @@ async def _fetch(client: httpx.AsyncClient, run: _Run, timeout: float) -> _Fetch
         response = await client.send(request, stream=True)
         try:
             run.measurements["status_code"] = response.status_code
+            _note_address(response, run)
             next_request = response.next_request if run.spec.follow_redirects else None
             if next_request is None:
                 body = await _read_body(response, run)
@@ -181,6 +182,17 @@ async def _read_body(response: httpx.Response, run: _Run) -> bytes:
     if run.trace.headers_at:
         run.trace.phases["phase_transfer"] = time.perf_counter() - run.trace.headers_at
     return b"".join(chunks)
+
+
+def _note_address(response: httpx.Response, run: _Run) -> None:
+    """Which address answered (the SOC watches for a service answering from elsewhere)."""
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if peer:
+        address = str(peer[0])
+        run.measurements["remote_address"] = address
+        if run.spec.expect_addresses:
+            run.measurements["address_expected"] = address in run.spec.expect_addresses
 
 
 # --- judging a complete response -------------------------------------------------------------

@@ -58,6 +58,7 @@ class HttpSpec(Spec):
     max_latency: Duration | None = None  # over it: degraded
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     static: bool = False  # page content should not change (defacement watch)
+    expect_addresses: list[str] = Field(default_factory=list)  # SOC: answers only from these IPs
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -145,3 +145,15 @@ def test_slow_burn_rules_ticket_a_long_outage() -> None:
     h.tick(60 + 3 * 3600)  # 3 h down: 1d window 12.5 % (12.5x), 2h window 100 %
     tickets = {n.labels["alertname"] for n in h.sent if n.labels["severity"] == "ticket"}
     assert tickets == {"ErrorBudgetBurnSlow", "ErrorBudgetBurnLow"}
+
+
+def test_a_service_answering_from_an_unexpected_address_raises_a_soc_alert() -> None:
+    cat = _kind("http", HttpSpec(url="https://svc.example/", expect_addresses=["192.0.2.10"]))
+    h = Harness(cat)
+    h.feed("svc/http", "o", remote_address="192.0.2.10", address_expected=True)
+    assert h.named("UnexpectedAddress") == []
+    h.feed("svc/http", "o", start=60, remote_address="203.0.113.66", address_expected=False)
+    [alert] = [n for n in h.sent if n.labels["alertname"] == "UnexpectedAddress"]
+    assert alert.labels["team"] == "soc"
+    assert "203.0.113.66" in alert.annotations["summary"]
+    assert "192.0.2.10" in alert.annotations["summary"]

@@ -409,3 +409,16 @@ async def test_pool_shares_clients_per_origin_and_ssl_contexts_per_profile() -> 
         assert len(pool) == 2  # two TLS profiles: the CA load happened twice, not per client
     finally:
         await pool.aclose()
+
+
+
+async def test_the_answering_address_is_reported_and_checked_against_the_expected_ones(
+    ctx: ProbeContext,
+) -> None:
+    async with HttpServer({"/": lambda _: Reply(200, "ok")}) as server:
+        good = await run(ctx, url=server.url(), expect_addresses=["127.0.0.1"])
+        bad = await run(ctx, url=server.url(), expect_addresses=["192.0.2.1"])
+    assert good.measurements["remote_address"] == "127.0.0.1"
+    assert good.measurements["address_expected"] is True
+    assert bad.measurements["address_expected"] is False
+    assert bad.outcome is Outcome.OK  # a SOC signal, not an outage
