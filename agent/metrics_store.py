@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from agent.metrics import (
 from agent.periods import Period, parse_period
 from agent.quar import assess
 from agent.quar_config import QuarConfig
+from agent.records import Transition
 from agent.store.base import Store
 from checks.clock import Clock
 
@@ -93,6 +95,7 @@ class StoreMetrics(FastCollector):
         light_every: float = 15.0,
         availability_every: float = 30.0,
         cpu_share: float = 0.05,
+        pace: float | None = None,
     ) -> None:
         super().__init__(fast)
         self._store, self._catalog, self._calendar, self._clock = store, catalog, calendar, clock
@@ -103,6 +106,7 @@ class StoreMetrics(FastCollector):
             availability_every,
             cpu_share,
         )
+        self.pace = pace  # at most this share of wall time for the availability reads
         self._cache = _Cache((), "")
         self._light: tuple[Family, ...] = ()
         self._heavy: tuple[Family, ...] = ()
@@ -114,6 +118,7 @@ class StoreMetrics(FastCollector):
         self._refreshed: dict[str, tuple[float, float]] = {}  # part -> (as of, duration)
         self._errors = 0
         self._poked = asyncio.Event()
+        self._stopped = threading.Event()
 
     # ---- the collector ------------------------------------------------------------------------
 
@@ -130,13 +135,17 @@ class StoreMetrics(FastCollector):
         self._poked.set()
 
     async def run(self) -> None:
-        """Refresh until cancelled; the work runs in a thread."""
-        while True:
-            await asyncio.to_thread(self.refresh, availability=self._availability_due())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poked.wait(), self.light_every)
-                await asyncio.sleep(POKE_DELAY)
-            self._poked.clear()
+        """Refresh until cancelled; the work runs in a thread (a paced pass in progress stops
+        at its next pause when cancelled, so it never holds up the agent's exit)."""
+        try:
+            while True:
+                await asyncio.to_thread(self.refresh, availability=self._availability_due())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._poked.wait(), self.light_every)
+                    await asyncio.sleep(POKE_DELAY)
+                self._poked.clear()
+        finally:
+            self._stopped.set()
 
     def _availability_due(self) -> bool:
         every = max(self.availability_every, self._heavy_cost / self.cpu_share)
@@ -152,10 +161,11 @@ class StoreMetrics(FastCollector):
         self._light = self._timed("store", now, lambda: self._light_part(catalog, calendar, now))
         if availability:
             self._heavy_at = time.monotonic()
+            cpu = time.thread_time()
             self._heavy = self._timed(
                 "availability", now, lambda: self._availability_part(catalog, calendar, now)
             )
-            self._heavy_cost = self._refreshed.get("availability", (0.0, 0.0))[1]
+            self._heavy_cost = time.thread_time() - cpu  # CPU, not the paced wall time
         families = (*self._light, *self._heavy, *self._own())
         self._cache = _Cache(families, "".join(f.text() for f in families))
 
@@ -262,8 +272,9 @@ class StoreMetrics(FastCollector):
     ) -> tuple[Family, ...]:
         month = self._month(now)
         span = Period(min(month.start, now - WINDOWS[-1][1]), now, "span")
-        monthly = compute_indicators(self._store, catalog, calendar, month, now)
-        rolling = compute_indicators(self._store, catalog, calendar, span, now)
+        source = _Paced(self._store, self.pace, self._stopped) if self.pace else None
+        monthly = compute_indicators(self._store, catalog, calendar, month, now, source)
+        rolling = compute_indicators(self._store, catalog, calendar, span, now, source)
         rows: list[Row] = []
         for service in catalog.monitored:
             rows += self._windows(service, rolling, now)
@@ -334,6 +345,41 @@ class StoreMetrics(FastCollector):
                 tuple(tr),
             ),
         )
+
+
+class _Stopped(BaseException):
+    """The collector stopped during a paced pass: abandon it (not an error)."""
+
+
+class _Paced:
+    """The per-service timeline reads of the availability pass, paced: after every few
+    milliseconds of this thread's CPU it sleeps, so the pass uses at most `share` of the wall
+    time. The pass is CPU-bound Python in a thread: unpaced, it holds the GIL for up to 5 ms
+    at every switch, and the event loop (probes, scrapes) waits that long for each wake-up."""
+
+    SLICE = 0.005  # seconds of CPU between pauses
+
+    def __init__(self, store: Store, share: float, stopped: threading.Event) -> None:
+        self._store, self._share = store, min(1.0, max(0.01, share))
+        self._stopped = stopped
+        self._mark = time.thread_time()
+
+    def _pace(self) -> None:
+        used = time.thread_time() - self._mark
+        if used >= self.SLICE:
+            if self._stopped.wait(used * (1.0 - self._share) / self._share):
+                raise _Stopped
+            self._mark = time.thread_time()
+
+    def transitions(self, service: str, start: datetime, end: datetime) -> list[Transition]:
+        self._pace()
+        return self._store.transitions(service, start, end)
+
+    def unknown_intervals(
+        self, service: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        self._pace()
+        return self._store.unknown_intervals(service, start, end)
 
 
 def _scaled(value: float | None, factor: float) -> float | None:

@@ -45,6 +45,7 @@ WINDOW_REFRESH_SECONDS = 30.0
 PRUNE_EVERY_SECONDS = 3600.0
 CONNECTIVITY_EVERY_SECONDS = 10.0
 METRICS_DRAIN_SECONDS = 5.0  # probe lateness samples -> histogram
+METRICS_PACE = 0.1  # the availability pass of the store metrics: at most this share of a core
 ResultHook = Callable[[ProbeResult], None]
 
 
@@ -134,6 +135,7 @@ class Agent:
             self.metrics.fast,
             timezone=self.settings.timezone,
             quar=lambda: load_quar(self.settings.quar),
+            pace=METRICS_PACE,
         )
         self.metrics.add_fast(self.store_metrics)
         self._spawn(self.store_metrics.run())

@@ -25,6 +25,7 @@ from checks.specs import target_host
 log = logging.getLogger(__name__)
 
 ANCHOR = datetime(2024, 1, 1, tzinfo=UTC)
+OVERLAP_LOG_EVERY = 60.0  # seconds: one summary line, not one warning per overlapped tick
 
 ProbeJob = Callable[[Check, datetime], Awaitable[None]]
 """Runs one probe of `check`; the datetime is when it was due."""
@@ -72,6 +73,10 @@ class ProbeScheduler:
         self._scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
         self._checks: dict[str, Check] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._overlaps_logged = 0  # overlaps_total at the last summary line
+        self._overlap_logged_at: float | None = None  # loop time of that line
+        self._stopping = False
+        self._started: set[str] = set()  # checks whose probe holds its slots and runs
         self.stats = SchedulerStats()
 
     @property
@@ -102,27 +107,56 @@ class ProbeScheduler:
             args=[check.id],
             id=check.id,
             replace_existing=replace,
-            max_instances=2,  # our own overlap guard counts the skip; APScheduler only logs
+            max_instances=2,  # `_fire` returns at once; our own overlap guard counts skips
             coalesce=True,
             misfire_grace_time=None,  # late is better than never: run it and report lateness
         )
 
     async def _fire(self, check_id: str) -> None:
+        """APScheduler's job: start the probe in a task of our own and return at once, so
+        APScheduler never holds (nor, at its shutdown, cancels) a probe."""
         check = self._checks.get(check_id)
-        if check is None:
+        if check is None or self._stopping:
             return
         if check_id in self._running:
             self.stats.overlaps_total += 1
-            log.warning("probe %s still running at its next tick; not started twice", check_id)
+            self._log_overlaps(check_id)
             return
-        task = asyncio.current_task()
-        assert task is not None
-        self._running[check_id] = task
         due = due_time(check.id, check.interval, self._clock.now())
+        task = asyncio.get_running_loop().create_task(self._probe(check, due))
+        self._running[check_id] = task
+
+    async def _probe(self, check: Check, due: datetime) -> None:
         try:
             await self._run_capped(check, due)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # cancelled by `shutdown`: expected, nothing to report
+        except Exception:
+            log.exception("probe of %s failed", check.id)
         finally:
-            del self._running[check_id]
+            del self._running[check.id]
+
+    def _log_overlaps(self, check_id: str) -> None:
+        """At most one line a minute: when the agent falls behind, thousands of ticks overlap,
+        and a line each would cost the loop more than the probes."""
+        now = asyncio.get_running_loop().time()
+        last = self._overlap_logged_at
+        if last is not None and now - last < OVERLAP_LOG_EVERY:
+            return
+        count = self.stats.overlaps_total - self._overlaps_logged
+        self._overlaps_logged, self._overlap_logged_at = self.stats.overlaps_total, now
+        if last is None:
+            log.warning("probe %s still running at its next tick; not started twice", check_id)
+        else:
+            log.warning(
+                "%d ticks in the last %.0f s found their probe still running (not started "
+                "twice; the agent is behind), e.g. %s",
+                count,
+                now - last,
+                check_id,
+            )
 
     async def _run_capped(self, check: Check, due: datetime) -> None:
         host = target_host(check.spec)
@@ -139,12 +173,14 @@ class ProbeScheduler:
         self.stats.lateness.append(max(0.0, (now - due).total_seconds()))
         self.stats.started_total += 1
         self.stats.in_flight += 1
+        self._started.add(check.id)
         try:
             await self._job(check, due)
         except Exception:
             log.exception("probe job %s failed", check.id)
         finally:
             self.stats.in_flight -= 1
+            self._started.discard(check.id)
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         slot = self._hosts.get(host)
@@ -153,11 +189,25 @@ class ProbeScheduler:
         return slot
 
     async def shutdown(self, grace: float) -> None:
-        """Stop firing, then wait up to `grace` seconds for in-flight probes."""
+        """Stop firing; probes still waiting for a slot are dropped (they have not started),
+        probes in flight get up to `grace` seconds to finish, then are cancelled."""
+        self._stopping = True
         if self._scheduler.running:
+            # Let the ticks already handed to the loop run first (they return at once now):
+            # APScheduler's shutdown cancels them, and logs each with a traceback.
+            self._scheduler.pause()
+            for _ in range(3):
+                await asyncio.sleep(0)
             self._scheduler.shutdown(wait=False)
+        waiting = [t for c, t in self._running.items() if c not in self._started]
+        for task in waiting:
+            task.cancel()
         running = list(self._running.values())
         if running:
             _, pending = await asyncio.wait(running, timeout=grace)
             for task in pending:
                 task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        if waiting:
+            log.info("shutdown: %d probes waiting for a slot were not started", len(waiting))

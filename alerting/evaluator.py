@@ -11,11 +11,12 @@ of a storm).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from agent.catalog.model import Catalog, Check, Service
+from agent.engine.flapping import HISTORY as FLAP_HISTORY
 from agent.maintenance import MaintenanceCalendar
 from agent.records import Effect, Incident, IncidentSaved, ServiceStatus
 from alerting import conditions as cond
@@ -70,8 +71,11 @@ class AlertEvaluator:
         signals: Signals = dict,
         console_url: str = "",
     ) -> None:
-        self.rules = list(rules)
-        self.catalog = catalog
+        self._rules = list(rules)
+        self._catalog = catalog
+        self._service_rules: dict[str, list[Rule]] = {}  # service -> its service rules
+        self._check_rules: dict[str, list[Rule]] = {}  # check -> its check rules
+        self._seen: dict[str, tuple[ServiceStatus, Incident | None]] = {}  # last evaluated
         self.calendar = calendar
         self.clock = clock
         self.status_of = status_of
@@ -83,12 +87,57 @@ class AlertEvaluator:
         self._root_of: dict[str, dict[str, int]] = {}  # parent -> {child: incident id}
         self._down: dict[str, dict[int, tuple[datetime, datetime | None]]] = {}
 
+    # ---- rules and catalogue (which rules apply to what is worked out once per change) ------
+
+    @property
+    def rules(self) -> list[Rule]:
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: Sequence[Rule]) -> None:
+        self._rules = list(rules)
+        self._forget_matches()
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    @catalog.setter
+    def catalog(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._forget_matches()
+
+    def _forget_matches(self) -> None:
+        self._service_rules, self._check_rules, self._seen = {}, {}, {}
+
+    def _rules_of_service(self, service: Service) -> list[Rule]:
+        rules = self._service_rules.get(service.id)
+        if rules is None:
+            rules = self._service_rules[service.id] = [
+                r
+                for r in self._rules
+                if r.when in cond.SERVICE and cond.service_matches(r, service)
+            ]
+        return rules
+
+    def _rules_of_check(self, check: Check, service: Service) -> list[Rule]:
+        rules = self._check_rules.get(check.id)
+        if rules is None:
+            rules = self._check_rules[check.id] = [
+                r
+                for r in self._rules
+                if r.when in cond.CHECK
+                and cond.service_matches(r, service)
+                and cond.check_matches(r, check, self._catalog)
+            ]
+        return rules
+
     # ---- inputs -----------------------------------------------------------------------------
 
     def observe(self, result: ProbeResult, effects: Iterable[Effect] = ()) -> list[Notification]:
         """After the engine saw `result` (and produced `effects`): re-evaluate its subjects."""
         now = self.clock.now()
-        touched = {result.service}
+        touched: set[str] = set()
         for effect in effects:
             if isinstance(effect, IncidentSaved):
                 touched |= self._track_incident(effect.incident)
@@ -97,9 +146,34 @@ class AlertEvaluator:
         if check is not None:
             out += self._evaluate_check(check, result, now)
             self._previous[check.id] = dict(result.measurements)
+        if result.service not in touched and self._unchanged(result.service):
+            touched.discard(result.service)
+        else:
+            touched.add(result.service)
         for sid in touched:
             out += self._evaluate_service(sid, now)
         return out
+
+    def _unchanged(self, sid: str) -> bool:
+        """Whether the service's rules cannot have changed since they were last evaluated
+        here: same status (but for the newest result's instant, which no condition reads),
+        same incident, no open incident (escalations are timed), no alert of the service
+        (`for` durations, holds and suppressions are timed). Time alone cannot make any other
+        service condition true: burn rates only fall without a new outage, which comes with
+        an incident change. `tick()` still evaluates every service with alerts or outages."""
+        service = self.catalog.by_id.get(sid)
+        if service is None:
+            return True
+        status, incident = self.status_of(sid), self.incident_of(sid)
+        history = status.flap_history  # still filling up: the same as padded (flapping.py)
+        padded = (*history[:1] * (FLAP_HISTORY - len(history)), *history)
+        key = (replace(status, last_seen_at=None, flap_history=padded), incident)
+        if self._seen.get(sid) != key:
+            self._seen[sid] = key
+            return False
+        if incident is not None:
+            return False
+        return not any(f"{r.name}/{sid}" in self.alerts for r in self._rules_of_service(service))
 
     def tick(self) -> list[Notification]:
         """Time-driven work: escalations, burn rates, `for` durations, holds, the agent."""
@@ -131,7 +205,7 @@ class AlertEvaluator:
 
     def _evaluate_service(self, sid: str, now: datetime) -> list[Notification]:
         service = self.catalog.by_id.get(sid)
-        if service is None:
+        if service is None or not self._rules_of_service(service):
             return []
         view = cond.ServiceView(
             service=service,
@@ -142,11 +216,10 @@ class AlertEvaluator:
             down_intervals=list(self._down.get(sid, {}).values()),
         )
         out: list[Notification] = []
-        for rule in self.rules:
-            if rule.when in cond.SERVICE and cond.service_matches(rule, service):
-                active = cond.SERVICE_CONDITIONS[rule.when](rule, view)
-                subject = Subject(f"{rule.name}/{sid}", service, None, view.status, view.incident)
-                out += self._update(rule, subject, active, now)
+        for rule in self._rules_of_service(service):
+            active = cond.SERVICE_CONDITIONS[rule.when](rule, view)
+            subject = Subject(f"{rule.name}/{sid}", service, None, view.status, view.incident)
+            out += self._update(rule, subject, active, now)
         return out
 
     def _evaluate_check(
@@ -155,11 +228,7 @@ class AlertEvaluator:
         service = self.catalog.by_id[check.service]
         view = cond.CheckView(check, result, self._previous.get(check.id, {}))
         out: list[Notification] = []
-        for rule in self.rules:
-            if rule.when not in cond.CHECK or not cond.service_matches(rule, service):
-                continue
-            if not cond.check_matches(rule, check, self.catalog):
-                continue
+        for rule in self._rules_of_check(check, service):
             active = cond.CHECK_CONDITIONS[rule.when](rule, view)
             subject = Subject(
                 f"{rule.name}/{check.id}",
@@ -338,6 +407,21 @@ class AlertEvaluator:
         if known is not None and known[1] is not None:
             return (known[1] - known[0]).total_seconds()
         return (ended - alert.active_since).total_seconds()
+
+    def reminders_due(self, every: float) -> list[Notification]:
+        """Firing, unacknowledged alerts not notified for `every` seconds: notify them again.
+        An acknowledgement stops these reminders; the alert is still recorded and resolves."""
+        now = self.clock.now()
+        due: list[Notification] = []
+        for alert in self.alerts.values():
+            if not alert.notified or alert.suppressed or alert.acked_by is not None:
+                continue
+            last = alert.last_notified_at or alert.active_since
+            if (now - last).total_seconds() >= every:
+                alert.last_notified_at = now
+                note = self._notification(alert, AlertStatus.FIRING, None)
+                due.append(replace(note, extra={"reminder": "true"}))
+        return due
 
     def firing_notifications(self) -> list[Notification]:
         """Every notified, still-firing alert: what the Alertmanager resend protocol repeats."""

@@ -39,6 +39,7 @@ class AlertingService:
     resolved_resend: float = 900.0
     flush_every: float = 0.5
     tick_every: float = 5.0
+    remind_every: float = 4 * 3600.0  # reminders of firing, unacknowledged alerts
     backlog: int = 0
     _pending: list[Notification] = field(default_factory=list)
     _resolved: list[Notification] = field(default_factory=list)
@@ -68,6 +69,11 @@ class AlertingService:
     async def tick(self) -> None:
         self._pending += self.evaluator.tick()
         await self._apply_acks()
+        self._pending += [
+            n
+            for n in self.evaluator.reminders_due(self.remind_every)
+            if n.labels.get("alertname") != "Watchdog"
+        ]
         await self.flush()
         resends = self._resends_due()
         if resends:

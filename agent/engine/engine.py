@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from agent.catalog.model import Catalog, Impact, Service
 from agent.engine.checkstate import CheckMachine
 from agent.engine.dependencies import descendants, root_cause
+from agent.engine.flapping import HISTORY as FLAP_HISTORY
 from agent.engine.flapping import FlapDetector
 from agent.engine.incidents import Context, IncidentBook
 from agent.engine.service import Timeline, combine
@@ -37,6 +38,14 @@ from checks.result import Outcome, ProbeResult
 _Predicate = Callable[[Service, datetime], bool]  # (parent, its DOWN start) explains?
 _CauseOf = Callable[[datetime], str]
 
+SAVE_EVERY_SECONDS = 60.0
+"""A status whose only change is its newest result's instant (`CheckStatus.last_result_at`,
+`ServiceStatus.last_seen_at`) is saved at most this often (and at most every 1.5 intervals, so
+a reader of the stored row still sees the service as observed: the row lags the newest result
+by under two intervals, within the silence threshold). Every other change is saved with the
+result that caused it. A restart takes the newest instants from the stored probe results
+(`Store.load_snapshot`), so it resumes exactly as if every status had been saved."""
+
 
 @dataclass
 class _ServiceRuntime:
@@ -46,6 +55,7 @@ class _ServiceRuntime:
     flap: FlapDetector = field(default_factory=FlapDetector)
     last_seen: datetime | None = None
     last_result_at: datetime | None = None
+    saved: ServiceStatus | None = None  # the status as last emitted for the store
 
     def status(self) -> ServiceStatus:
         now = self.timeline.current
@@ -71,6 +81,7 @@ class Engine:
         self._checks: dict[str, CheckMachine] = {}
         self._services: dict[str, _ServiceRuntime] = {}
         self._by_service: dict[str, list[CheckMachine]] = {}
+        self._saved_checks: dict[str, CheckStatus] = {}  # as last emitted for the store
         self._snapshot = snap
         self._next_id = max([snap.next_incident_id, *(i.id + 1 for i in _incidents(snap))])
         self._track(catalog)
@@ -95,7 +106,7 @@ class Engine:
             effects += self._rewrite(runtime, changed_at, confirmed_at)
         effects += flap_effects
         self._prune(runtime, result.started_at)
-        effects += [CheckStatusSaved(machine.status()), ServiceStatusSaved(runtime.status())]
+        effects += self._statuses(machine, runtime)
         return effects
 
     def reload(self, catalog: Catalog) -> list[Effect]:
@@ -104,10 +115,10 @@ class Engine:
         self.catalog = catalog
         self._track(catalog)
         effects: list[Effect] = [
-            CheckStatusSaved(m.status()) for c, m in self._checks.items() if c not in before_checks
+            self._save_check(m.status()) for c, m in self._checks.items() if c not in before_checks
         ]
         effects += [
-            ServiceStatusSaved(r.status())
+            self._save_service(r, r.status())
             for sid, r in self._services.items()
             if sid not in before_services
         ]
@@ -115,8 +126,8 @@ class Engine:
 
     def shutdown(self, at: datetime) -> list[Effect]:
         # `at` is not needed: the gap until the next result is found by `last_seen` on restart
-        effects: list[Effect] = [CheckStatusSaved(m.status()) for m in self._checks.values()]
-        effects += [ServiceStatusSaved(r.status()) for r in self._services.values()]
+        effects: list[Effect] = [self._save_check(m.status()) for m in self._checks.values()]
+        effects += [self._save_service(r, r.status()) for r in self._services.values()]
         return effects
 
     def service_status(self, service: str) -> ServiceStatus:
@@ -140,6 +151,7 @@ class Engine:
             machine.check = check  # new timing applies from the next result on
             checks[check.id] = machine
         self._checks = checks
+        self._saved_checks = {c: s for c, s in self._saved_checks.items() if c in checks}
         self._by_service = {s.id: [checks[c.id] for c in s.checks] for s in catalog.services}
         services: dict[str, _ServiceRuntime] = {}
         for service in catalog.services:
@@ -168,6 +180,28 @@ class Engine:
         return self._by_service.get(service, [])
 
     # ---- one result -------------------------------------------------------------------------
+
+    def _statuses(self, machine: CheckMachine, runtime: _ServiceRuntime) -> list[Effect]:
+        """The statuses to save after a result: see `SAVE_EVERY_SECONDS`."""
+        effects: list[Effect] = []
+        check = machine.status()
+        saved = self._saved_checks.get(check.check)
+        if saved is None or not _same_check(saved, check, _save_every(machine.check.interval)):
+            effects.append(self._save_check(check))
+        status = runtime.status()
+        saved_status = runtime.saved
+        interval = max((c.interval for c in runtime.service.checks), default=0.0)
+        if saved_status is None or not _same_service(saved_status, status, _save_every(interval)):
+            effects.append(self._save_service(runtime, status))
+        return effects
+
+    def _save_check(self, status: CheckStatus) -> CheckStatusSaved:
+        self._saved_checks[status.check] = status
+        return CheckStatusSaved(status)
+
+    def _save_service(self, runtime: _ServiceRuntime, status: ServiceStatus) -> ServiceStatusSaved:
+        runtime.saved = status
+        return ServiceStatusSaved(status)
 
     def _silence(self, runtime: _ServiceRuntime, result: ProbeResult) -> list[Effect]:
         """Unknown time from the last known result when the gap exceeds the threshold (§4)."""
@@ -262,6 +296,38 @@ class Engine:
         for machine in machines:
             machine.prune(horizon)
         runtime.timeline.prune(horizon)
+
+
+def _save_every(interval: float) -> float:
+    return min(SAVE_EVERY_SECONDS, 1.5 * interval)
+
+
+def _recent(saved: datetime | None, now: datetime | None, every: float) -> bool:
+    """`now` is `saved`, or later by less than `every` seconds (a status not worth saving)."""
+    if saved is None or now is None:
+        return saved == now
+    return saved <= now and (now - saved).total_seconds() < every
+
+
+def _same_check(saved: CheckStatus, now: CheckStatus, every: float) -> bool:
+    return _recent(saved.last_result_at, now.last_result_at, every) and saved == replace(
+        now, last_result_at=saved.last_result_at
+    )
+
+
+def _same_service(saved: ServiceStatus, now: ServiceStatus, every: float) -> bool:
+    """A flap history still filling up with one state is as good as the padded one: the
+    flapping percent aligns a short history on its newest entry, padded with its oldest."""
+    if not _recent(saved.last_seen_at, now.last_seen_at, every):
+        return False
+    if saved.flap_history != now.flap_history and _padded(saved) != _padded(now):
+        return False
+    return saved == replace(now, last_seen_at=saved.last_seen_at, flap_history=saved.flap_history)
+
+
+def _padded(status: ServiceStatus) -> tuple[str, ...]:
+    history = status.flap_history
+    return (*history[:1] * (FLAP_HISTORY - len(history)), *history)
 
 
 def _instant_state(machines: list[CheckMachine]) -> State:

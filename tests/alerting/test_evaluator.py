@@ -11,10 +11,11 @@ from agent.catalog.model import Catalog, Tier, Timing
 from agent.engine import Engine
 from agent.maintenance import MaintenanceCalendar
 from agent.records import MaintenanceWindow
+from alerting import conditions as cond
 from alerting.errors import RulesError
 from alerting.evaluator import AlertEvaluator
 from alerting.notification import AlertStatus, Notification
-from alerting.rules import load_rules, parse_rules
+from alerting.rules import Rule, load_rules, parse_rules
 from checks.clock import ManualClock
 from checks.result import Outcome, ProbeResult
 from checks.specs import TlsSpec
@@ -211,3 +212,54 @@ def test_fast_burn_needs_both_windows_over_the_factor() -> None:
     h.tick(60 + 9 * 60)  # 9 min: 15x over 1h, 100 % over 5 min
     assert h.named("ErrorBudgetBurnFast") == [("firing", "ssd")]
     assert T0 + timedelta(minutes=10) == at(600)
+
+
+def test_service_rules_are_evaluated_per_result_only_when_something_they_read_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    state = cond.SERVICE_CONDITIONS["service_state"]
+
+    def counted(rule: Rule, view: cond.ServiceView) -> cond.Active:
+        calls.append(view.service.id)
+        return state(rule, view)
+
+    monkeypatch.setitem(cond.SERVICE_CONDITIONS, "service_state", counted)
+    h = Harness(with_tiers(catalog(service("ssd"))))
+    h.feed("ssd/tcp", "o")
+    once = len(calls)
+    h.feed("ssd/tcp", "ooo", start=60)  # the same status: no evaluation
+    assert len(calls) == once
+    h.feed("ssd/tcp", "fff", start=240)  # fail runs change the status; DOWN opens an incident
+    assert h.named("ServiceDown") == [("firing", "ssd")]
+    evaluated = len(calls)
+    h.feed("ssd/tcp", "f", start=420)  # open incident: still evaluated (timed escalations)
+    assert len(calls) == evaluated + once
+    h.feed("ssd/tcp", "oo" + "ooo", start=480)
+    assert h.named("ServiceDown") == [("firing", "ssd"), ("resolved", "ssd")]
+
+
+def test_a_reload_recomputes_which_rules_apply() -> None:
+    h = Harness(with_tiers(catalog(service("ssd"))))
+    h.feed("ssd/tcp", "o")
+    rules = (
+        "version: 1\nrules:\n"
+        "  - {name: Deg, team: cco, when: service_state, params: {state: degraded}}\n"
+    )
+    h.evaluator.reload(parse_rules(rules), h.cat)
+    h.feed("ssd/tcp", "d", start=60)
+    assert h.named("Deg") == [("firing", "ssd")]
+
+
+def test_reminders_repeat_unacknowledged_alerts_and_an_acknowledgement_stops_them() -> None:
+    h = Harness(with_tiers(catalog(service("a"), service("b"))))
+    h.feed("a/tcp", "offf")
+    h.feed("b/tcp", "offf")  # both DOWN, notified at t=180
+    assert h.evaluator.acknowledge("ServiceDown/b", "rui", "a tratar", at(200))
+    h.clock.set(at(180 + 3600))
+    assert h.evaluator.reminders_due(4 * 3600) == []
+    h.clock.set(at(180 + 4 * 3600))
+    reminders = h.evaluator.reminders_due(4 * 3600)
+    assert [(n.alert_id, n.extra) for n in reminders] == [("ServiceDown/a", {"reminder": "true"})]
+    assert h.evaluator.reminders_due(4 * 3600) == []  # not again until another 4 h
+    assert "ServiceDown/b" in h.evaluator.alerts  # acknowledged, still recorded

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -339,3 +341,38 @@ def test_a_failing_refresh_keeps_the_previous_figures_and_counts_the_error(
     got = samples(metrics.render())
     assert got[("vigia_metrics_refresh_errors_total", frozenset())] >= 1
     assert got[("vigia_catalog_services", frozenset({("monitored", "true")}))] == 2
+
+
+def test_a_paced_availability_pass_gives_the_same_figures(
+    store: SqlStore, catalog: Catalog, metrics: AgentMetrics
+) -> None:
+    outage(store)
+    plain = store_metrics(store, catalog, metrics)
+    plain.refresh()
+    paced = store_metrics(store, catalog, AgentMetrics(CollectorRegistry()))
+    paced.pace = 0.5
+    paced.refresh()
+    assert paced.render() == plain.render().replace(
+        _durations(plain.render()), _durations(paced.render())
+    )
+
+
+def _durations(text: str) -> str:
+    return "".join(line for line in text.splitlines(True) if "refresh_duration" in line)
+
+
+def test_a_paced_pass_stops_at_its_next_pause_once_the_collector_is_stopped(
+    store: SqlStore,
+) -> None:
+    from agent.metrics_store import _Paced, _Stopped
+
+    stopped = threading.Event()
+    paced = _Paced(store, 0.01, stopped)
+    started = time.thread_time()
+    while time.thread_time() - started < 2 * paced.SLICE:
+        pass  # burn a slice of CPU: the next read pauses (for ~100x as long)
+    stopped.set()
+    began = time.monotonic()
+    with pytest.raises(_Stopped):
+        paced.transitions("portal", NOW - timedelta(days=1), NOW)
+    assert time.monotonic() - began < 0.5
