@@ -1,0 +1,45 @@
+"""The HTTP API under /api/v1: read the agent's state, act on it, audited, by role."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from agent.api import (
+    alerts,
+    auditlog,
+    catalog,
+    heartbeat,
+    incidents,
+    indicators,
+    maintenance,
+    services,
+)
+from agent.api.context import ApiAuthError
+
+if TYPE_CHECKING:
+    from agent.runtime import Agent
+
+PREFIX = "/api/v1"
+_AUTH = {401: {"description": "no or unknown token"}, 403: {"description": "role too low"}}
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX)
+    for module in (services, incidents, alerts, maintenance, indicators, catalog, auditlog):
+        router.include_router(module.router, responses=_AUTH)  # type: ignore[arg-type]
+    router.include_router(heartbeat.router)
+    return router
+
+
+def mount_api(app: FastAPI, agent: Agent) -> None:
+    app.state.vigia_agent = agent
+    app.include_router(api_router())
+    app.add_exception_handler(ApiAuthError, _auth_error)  # type: ignore[arg-type]
+
+
+async def _auth_error(request: Request, exc: ApiAuthError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)

@@ -1,0 +1,50 @@
+"""Active alerts with delivery state; acknowledging one (it stops reminders, not recording)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, HTTPException, Request
+
+from agent.api import audit
+from agent.api.auth import Principal
+from agent.api.context import Operator, Viewer, agent_of, blocking, sql_store
+from agent.api.models import AckAccepted, AckIn, AlertOut
+from agent.api.views import alerts
+from alerting import alert_store
+
+if TYPE_CHECKING:
+    from agent.runtime import Agent
+
+router = APIRouter(tags=["alerts"])
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+async def list_alerts(request: Request, _: Viewer, service: str | None = None) -> list[AlertOut]:
+    """Active alerts (pending, firing, suppressed), firing first, with acks and deliveries."""
+    return await blocking(alerts, sql_store(agent_of(request)), service)
+
+
+@router.post(
+    "/alerts/{alert_id:path}/ack",
+    response_model=AckAccepted,
+    status_code=202,
+    responses={404: {}},
+)
+async def acknowledge(request: Request, who: Operator, alert_id: str, body: AckIn) -> AckAccepted:
+    """Acknowledge an active alert; the agent applies it at its next evaluation tick."""
+    return await acknowledge_alert(agent_of(request), who, alert_id, body.comment)
+
+
+async def acknowledge_alert(
+    agent: Agent, who: Principal, alert_id: str, comment: str
+) -> AckAccepted:
+    store = sql_store(agent)
+    active = await blocking(alert_store.load_alerts, store)
+    if alert_id not in {a.alert_id for a in active}:
+        raise HTTPException(404, f"no active alert {alert_id!r}")
+    at = agent.clock.now()
+    ack_id = await blocking(alert_store.request_ack, store, alert_id, who.name, comment, at)
+    detail = {"comment": comment, "ack_id": ack_id}
+    await blocking(audit.record, store, who, "alert.ack", f"alert/{alert_id}", detail, at)
+    return AckAccepted(alert_id=alert_id, ack_id=ack_id, author=who.name)

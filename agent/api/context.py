@@ -1,0 +1,117 @@
+"""What the API and the console read from the running agent, and how they ask for auth.
+
+The live state board reads the engine's memory (on the event loop); everything else reads the
+store, in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from agent.api.auth import AuthError, Principal, Role, authorize
+from agent.catalog.model import Catalog
+from agent.records import CheckStatus, Incident, ServiceStatus, State
+from agent.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from agent.runtime import Agent
+
+T = TypeVar("T")
+
+bearer = HTTPBearer(auto_error=False, description="a token made by `vigia token create`")
+
+
+def agent_of(request: Request) -> Agent:
+    agent: Agent = request.app.state.vigia_agent
+    return agent
+
+
+def sql_store(agent: Agent) -> SqlStore:
+    store = agent.store
+    if not isinstance(store, SqlStore):  # alert state and the audit log are SQL tables
+        raise TypeError(f"the API needs an SqlStore, not {type(store).__name__}")
+    return store
+
+
+async def blocking(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking store work off the event loop."""
+    return await asyncio.to_thread(work, *args, **kwargs)
+
+
+def now(agent: Agent) -> datetime:
+    return agent.clock.now()
+
+
+class Live:
+    """The live view of services and checks: the engine when it runs, else the store's copy."""
+
+    def __init__(self, agent: Agent, stored: dict[str, ServiceStatus] | None = None) -> None:
+        self.catalog: Catalog = agent.catalog
+        self._engine = getattr(agent, "engine", None)
+        self._stored = stored or {}
+
+    @property
+    def running(self) -> bool:
+        return self._engine is not None
+
+    def service(self, sid: str) -> ServiceStatus:
+        if self._engine is not None and sid in self.catalog.by_id:
+            status: ServiceStatus = self._engine.service_status(sid)
+            return status
+        return self._stored.get(sid) or ServiceStatus(sid, State.UNKNOWN, None, None)
+
+    def check(self, cid: str) -> CheckStatus | None:
+        if self._engine is None or cid not in self.catalog.checks:
+            return None
+        status: CheckStatus = self._engine.check_status(cid)
+        return status
+
+    def open_incident(self, sid: str) -> Incident | None:
+        if self._engine is None or sid not in self.catalog.by_id:
+            return None
+        incident: Incident | None = self._engine.open_incident(sid)
+        return incident
+
+
+async def live(agent: Agent) -> Live:
+    if getattr(agent, "engine", None) is not None:
+        return Live(agent)
+    return Live(agent, await blocking(agent.store.service_statuses))
+
+
+# ---- auth dependencies --------------------------------------------------------------------
+
+
+def require(role: Role) -> Callable[..., Principal]:
+    """A dependency: the caller's principal if its bearer token has at least `role`."""
+
+    def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        settings = agent_of(request).settings
+        token = credentials.credentials if credentials else None
+        try:
+            return authorize(token, settings.tokens, role, settings.anonymous_board)
+        except AuthError as exc:
+            raise ApiAuthError(exc.status, exc.message) from None
+
+    return dependency
+
+
+class ApiAuthError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

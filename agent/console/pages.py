@@ -1,0 +1,291 @@
+"""Console routes: board (+ live sections), service, incident, reports, sign-in, actions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment
+from pydantic import ValidationError
+
+from agent.api.alerts import acknowledge_alert
+from agent.api.auth import Principal, Role, authenticate
+from agent.api.context import blocking, live, sql_store
+from agent.api.incidents import add_annotation, incident_detail
+from agent.api.indicators import current_month
+from agent.api.models import AnnotationIn
+from agent.api.views import check_out, incident_out, latest_results, service_out, window_out
+from agent.console.board import ICONS, SECTIONS, Board, digest, markup
+from agent.console.i18n import LANGUAGES, translator
+from agent.console.session import (
+    COOKIE,
+    LANG_COOKIE,
+    Sessions,
+    form,
+    language,
+    local_path,
+    may,
+)
+
+if TYPE_CHECKING:
+    from agent.runtime import Agent
+
+LIVE_INTERVAL_MS = 2000
+HISTORY = timedelta(days=7)
+
+
+class Console:
+    def __init__(self, agent: Agent, env: Environment) -> None:
+        self.agent = agent
+        self.env = env
+        self.sessions = Sessions(agent.settings)
+        self.board = Board(agent, env)
+        self.router = APIRouter(include_in_schema=False)
+        self._routes()
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        lang = language(request)
+        base = {
+            "t": translator(lang), "lang": lang, "who": self.sessions.principal(request),
+            "csrf": self.sessions.csrf(request), "request_path": request.url.path,
+            "icons": ICONS,
+        }  # fmt: skip
+        html = self.env.get_template(name).render({**base, **context})
+        return HTMLResponse(html, status_code=status)
+
+    def message(self, request: Request, status: int, key: str) -> HTMLResponse:
+        t = translator(language(request))
+        return self.page(request, "message.html.j2", status, heading=str(status), text=t(key))
+
+    def viewer(self, request: Request) -> Principal | Response:
+        who = self.sessions.principal(request)
+        if who is None:
+            target = f"/login?next={request.url.path}"
+            return RedirectResponse(target, status_code=303)
+        return who
+
+    async def writer(self, request: Request) -> tuple[Principal, dict[str, str]] | Response:
+        """The operator behind a console form, after the CSRF check; else a refusal page."""
+        fields = await form(request)
+        who = self.sessions.principal(request)
+        if who is None or who.name == "anonymous":
+            return self.message(request, 401, "operator_needed")
+        if not self.sessions.csrf_ok(request, fields.get("csrf", "")) or not may(
+            who, Role.OPERATOR
+        ):
+            return self.message(request, 403, "forbidden")
+        return who, fields
+
+    # ---- routes -----------------------------------------------------------------------------
+
+    def _routes(self) -> None:
+        r = self.router
+        r.add_api_route("/", self.board_page, methods=["GET"])
+        r.add_api_route("/board/live", self.board_live, methods=["GET"])
+        r.add_api_route("/services/{service_id}", self.service_page, methods=["GET"])
+        r.add_api_route("/incidents/{incident_id}", self.incident_page, methods=["GET"])
+        r.add_api_route("/incidents/{incident_id}/review", self.review, methods=["GET"])
+        r.add_api_route("/incidents/{incident_id}/annotate", self.annotate, methods=["POST"])
+        r.add_api_route("/alerts/ack", self.ack, methods=["POST"])
+        r.add_api_route("/reports", self.reports_page, methods=["GET"])
+        r.add_api_route("/reports/monthly/{month}.html", self.monthly, methods=["GET"])
+        r.add_api_route("/login", self.login_page, methods=["GET"])
+        r.add_api_route("/login", self.login, methods=["POST"])
+        r.add_api_route("/logout", self.logout, methods=["POST"])
+        r.add_api_route("/lang", self.switch_language, methods=["GET"])
+
+    async def board_page(self, request: Request) -> Response:
+        who = self.viewer(request)
+        if isinstance(who, Response):
+            return who
+        lang = language(request)
+        await self.board.month.wait_briefly()
+        sections = await self.board.render(lang, translator(lang), who, self.sessions.csrf(request))
+        return self.page(
+            request, "board.html.j2", sections=markup(sections),
+            digests={k: digest(v) for k, v in sections.items()}, interval_ms=LIVE_INTERVAL_MS,
+        )  # fmt: skip
+
+    async def board_live(self, request: Request, have: str = "") -> Response:
+        """Sections whose digest differs from what the page has (`have=name:digest,...`)."""
+        who = self.sessions.principal(request)
+        if who is None:
+            return JSONResponse({"detail": "sign in"}, status_code=401)
+        known = dict(item.split(":", 1) for item in have.split(",") if ":" in item)
+        lang = language(request)
+        sections = await self.board.render(lang, translator(lang), who, self.sessions.csrf(request))
+        changed = {}
+        for name in SECTIONS:
+            d = digest(sections[name])
+            if known.get(name) != d:
+                changed[name] = {"html": sections[name], "digest": d}
+        at = self.agent.clock.now().isoformat()
+        return JSONResponse({"at": at, "sections": changed}, headers={"Cache-Control": "no-store"})
+
+    async def service_page(self, request: Request, service_id: str) -> Response:
+        who = self.viewer(request)
+        if isinstance(who, Response):
+            return who
+        agent = self.agent
+        service = agent.catalog.by_id.get(service_id)
+        if service is None:
+            return self.message(request, 404, "not_found")
+        now, view, store = agent.clock.now(), await live(agent), sql_store(agent)
+        last, incidents, history, windows = await blocking(
+            self._service_records, store, service_id, service.checks, view, now
+        )
+        base = service_out(service, view, now, getattr(agent, "calendar", None))
+        checks = [check_out(c, view.check(c.id), last.get(c.id)) for c in service.checks]
+        s = {**base.model_dump(), "checks": checks, "depends_on": service.depends_on}
+        return self.page(
+            request, "service.html.j2", s=_Obj(s), incidents=incidents, history=history,
+            windows=windows,
+        )  # fmt: skip
+
+    def _service_records(
+        self, store: Any, service_id: str, checks: Any, view: Any, now: datetime
+    ) -> tuple[Any, ...]:
+        last = latest_results(store, checks, view)
+        incidents = [incident_out(i) for i in store.incidents(service=service_id)][-20:][::-1]
+        steps = store.transitions(service_id, now - HISTORY, now)
+        history = [{"at": s.at, "state": s.state.value} for s in steps][::-1]
+        windows = [window_out(w) for w in store.windows(service=service_id, end=now + HISTORY)]
+        return last, incidents, history, windows[-20:]
+
+    async def incident_page(self, request: Request, incident_id: int) -> Response:
+        who = self.viewer(request)
+        if isinstance(who, Response):
+            return who
+        agent = self.agent
+        now = agent.clock.now()
+        detail = None
+        if 0 < incident_id < 2**63:
+            detail = await blocking(incident_detail, sql_store(agent), incident_id, now)
+        if detail is None:
+            return self.message(request, 404, "not_found")
+        service = agent.catalog.by_id.get(detail.service)
+        detail = detail.model_copy(update={"service_name": service.name if service else None})
+        amber, red = self.board.thresholds()
+        elapsed = (now - detail.started_at).total_seconds()
+        level = "late" if elapsed > red else "warn" if elapsed >= amber else "ok"
+        return self.page(
+            request, "incident.html.j2", i=detail, elapsed=elapsed, level=level,
+            amber_red=(amber, red),
+        )  # fmt: skip
+
+    async def annotate(self, request: Request, incident_id: int) -> Response:
+        checked = await self.writer(request)
+        if isinstance(checked, Response):
+            return checked
+        who, fields = checked
+        try:
+            body = AnnotationIn(field=fields.get("field", ""), text=fields.get("text", ""))  # type: ignore[arg-type]
+            await add_annotation(self.agent, who, incident_id, body)
+        except ValidationError:
+            return self.message(request, 422, "annotate")
+        except HTTPException:
+            return self.message(request, 404, "not_found")
+        return RedirectResponse(f"/incidents/{incident_id}#annotate", status_code=303)
+
+    async def ack(self, request: Request) -> Response:
+        checked = await self.writer(request)
+        if isinstance(checked, Response):
+            return checked
+        who, fields = checked
+        try:
+            await acknowledge_alert(
+                self.agent, who, fields.get("alert_id", ""), fields.get("comment", "")[:2000]
+            )
+        except HTTPException:
+            return self.message(request, 404, "not_found")
+        return RedirectResponse("/#alerts", status_code=303)
+
+    async def review(self, request: Request, incident_id: int) -> Response:
+        who = self.viewer(request)
+        if isinstance(who, Response):
+            return who
+        from agent.console.reports import incident_review_html
+
+        html = await blocking(incident_review_html, self.agent, incident_id, language(request))
+        if html is None:
+            return self.message(request, 404, "not_found")
+        return HTMLResponse(html)
+
+    async def reports_page(self, request: Request) -> Response:
+        who = self.viewer(request)
+        if isinstance(who, Response):
+            return who
+        from agent.console.reports import available, recent_months
+
+        months = recent_months(current_month(self.agent).label, 12)
+        return self.page(request, "reports.html.j2", months=months, reports_available=available())
+
+    async def monthly(self, request: Request, month: str) -> Response:
+        who = self.viewer(request)
+        if isinstance(who, Response):
+            return who
+        from agent.console.reports import monthly_html
+
+        html = await blocking(monthly_html, self.agent, month, language(request))
+        if html is None:
+            return self.message(request, 404, "not_found")
+        return HTMLResponse(html)
+
+    async def login_page(self, request: Request, next: str = "/") -> Response:
+        return self.page(request, "login.html.j2", next=local_path(next), failed=False)
+
+    async def login(self, request: Request) -> Response:
+        fields = await form(request)
+        token, target = fields.get("token", "").strip(), local_path(fields.get("next"))
+        if authenticate(token, self.agent.settings.tokens) is None:
+            return self.page(request, "login.html.j2", 401, next=target, failed=True)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            COOKIE, token, httponly=True, samesite="strict", secure=self.sessions.secure_cookies,
+            max_age=12 * 3600,
+        )  # fmt: skip
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        fields = await form(request)
+        if not self.sessions.csrf_ok(request, fields.get("csrf", "")):
+            return self.message(request, 403, "forbidden")
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    async def switch_language(self, request: Request, to: str = "pt", next: str = "/") -> Response:
+        response = RedirectResponse(local_path(next), status_code=303)
+        if to in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, to, max_age=365 * 86400, samesite="lax")
+        return response
+
+
+class _Obj(dict[str, Any]):
+    """A dict whose keys read as attributes in templates."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def local_time(zone: ZoneInfo) -> Any:
+    def fmt(moment: datetime | None) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+
+    return fmt
+
+
+def clock(seconds: float) -> str:
+    """Elapsed time as H:MM:SS or M:SS."""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,1 @@
+from tests.api.conftest import anonymous_board, running  # noqa: F401 (fixtures)
