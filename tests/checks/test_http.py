@@ -411,7 +411,6 @@ async def test_pool_shares_clients_per_origin_and_ssl_contexts_per_profile() -> 
         await pool.aclose()
 
 
-
 async def test_the_answering_address_is_reported_and_checked_against_the_expected_ones(
     ctx: ProbeContext,
 ) -> None:
