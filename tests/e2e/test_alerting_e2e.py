@@ -129,6 +129,7 @@ def test_alerts_reach_alertmanager_on_their_routes_and_survive_its_outage(
     )
     agent = AgentProcess(catalog, tmp_path / "vigia.db", config)
     agent.start()
+    started = time.monotonic()
     try:
         time.sleep(3)
         estate.set("web", "503")
@@ -161,7 +162,27 @@ def test_alerts_reach_alertmanager_on_their_routes_and_survive_its_outage(
         alerts = {a["alert_id"]: a for a in agent.json("alerts")}
         assert alerts["ServiceDown/api"]["state"] == "firing"
         assert any(d["state"] == "delivered" for d in alerts["ServiceDown/api"]["deliveries"])
+        _assert_no_duplicates_beyond_resends(tmp_path / "vigia.db", "ServiceDown/web", started)
     finally:
         agent.stop()
         estate.close()
         tls.close()
+
+
+def _assert_no_duplicates_beyond_resends(db: Path, alert_id: str, started: float) -> None:
+    """One firing and one resolved notification, plus at most one of each per resend cycle
+    (60 s, the first at the agent's first alerting tick), each delivered exactly once."""
+    from agent.store.sql import SqlStore
+    from agent.store.url import database_url
+    from alerting.outbox import Outbox
+
+    store = SqlStore.open(database_url(str(db)))
+    try:
+        history = Outbox(store).history(alert_id)
+    finally:
+        store.close()
+    cycles = 1 + int((time.monotonic() - started) // 60) + 1
+    for status in ("firing", "resolved"):
+        rows = [i for i in history if i.notification.status.value == status]
+        assert 1 <= len(rows) <= cycles, (status, len(rows), cycles)
+        assert all(i.state.value == "delivered" for i in rows)
