@@ -10,10 +10,11 @@ from pathlib import Path
 
 from agent.catalog.loader import load
 from agent.catalog.model import Catalog
-from agent.commands.common import guarded, open_catalog
+from agent.commands.common import CommandError, guarded, open_catalog
 from agent.demo.estate import Estate
 from agent.demo.scenario import CYCLE_SECONDS, SCRIPT, demo_catalog_yaml
 from agent.runtime import Agent
+from agent.server import ListenError
 from agent.settings import Settings
 from agent.store.sql import SqlStore
 from agent.store.url import data_dir, database_url
@@ -35,7 +36,10 @@ def handle(args: argparse.Namespace) -> int:
     workdir = data_dir() / "demo"
     workdir.mkdir(parents=True, exist_ok=True)
     db = settings.db or str(workdir / "demo.db")
-    asyncio.run(_demo(settings, shipped, workdir, db, args.duration))
+    try:
+        asyncio.run(_demo(settings, shipped, workdir, db, args.duration))
+    except ListenError as exc:
+        raise CommandError(f"{exc}; choose another with --listen HOST:PORT") from None
     return 0
 
 
