@@ -17,7 +17,9 @@ from alerting.receivers.email import EmailReceiver, format_duration
 from tests.alerting.servers import T0, SmtpServer, free_port, notification
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd (test extra) runs the SMTP server")
-trustme = pytest.importorskip("trustme", reason="trustme (test extra) makes the SMTP server certificate")
+trustme = pytest.importorskip(
+    "trustme", reason="trustme (test extra) makes the SMTP server certificate"
+)
 
 
 @pytest.fixture(scope="module")
