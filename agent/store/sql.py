@@ -277,37 +277,31 @@ class SqlStore:
     def _newest_check_results(
         self, conn: Connection, statuses: dict[str, CheckStatus]
     ) -> dict[str, CheckStatus]:
-        table = t.probe_results
-        query = select(func.max(table.c.started_at)).where(
-            table.c.check == bindparam("key"),
-            table.c.started_at > bindparam("after", type_=table.c.started_at.type),
-            table.c.outcome != Outcome.UNKNOWN.value,
-        )
-        out = dict(statuses)
-        for check, status in statuses.items():
-            if status.last_result_at is None:
-                continue
-            newest = conn.execute(query, {"key": check, "after": status.last_result_at}).scalar()
-            if newest is not None:
-                out[check] = dataclasses.replace(status, last_result_at=newest)
-        return out
+        return self._newest_results(conn, t.probe_results.c.check, statuses, "last_result_at")
 
     def _newest_service_results(
         self, conn: Connection, statuses: dict[str, ServiceStatus]
     ) -> dict[str, ServiceStatus]:
+        return self._newest_results(conn, t.probe_results.c.service, statuses, "last_seen_at")
+
+    def _newest_results(
+        self, conn: Connection, key: Any, statuses: dict[str, S], field: str
+    ) -> dict[str, S]:
+        """`statuses` with `field` moved to the newest known result stored after it."""
         table = t.probe_results
         query = select(func.max(table.c.started_at)).where(
-            table.c.service == bindparam("key"),
+            key == bindparam("key"),
             table.c.started_at > bindparam("after", type_=table.c.started_at.type),
             table.c.outcome != Outcome.UNKNOWN.value,
         )
         out = dict(statuses)
-        for service, status in statuses.items():
-            if status.last_seen_at is None:
+        for name, status in statuses.items():
+            stored = getattr(status, field)
+            if stored is None:
                 continue
-            newest = conn.execute(query, {"key": service, "after": status.last_seen_at}).scalar()
+            newest = conn.execute(query, {"key": name, "after": stored}).scalar()
             if newest is not None:
-                out[service] = dataclasses.replace(status, last_seen_at=newest)
+                out[name] = dataclasses.replace(status, **{field: newest})
         return out
 
     def _latest_incidents(self, conn: Connection, *, closed: bool) -> list[Incident]:
@@ -548,6 +542,7 @@ class SqlStore:
 
 
 R = TypeVar("R")
+S = TypeVar("S", CheckStatus, ServiceStatus)
 
 
 def _decode(cls: type[R], data: Mapping[str, Any]) -> R:
