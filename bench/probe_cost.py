@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import importlib
-import multiprocessing
 import platform
 import pstats
 import socket
 import statistics
 import sys
 import time
-import types
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -28,55 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
+from bench import estate_server
 from checks.context import ProbeContext
 from checks.http_clients import DEFAULT_LIMITS, HttpClientPool
+from checks.runner import run_probe
 from checks.specs import HttpSpec
 
-BODY = b'{"status": "UP"}'
-RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
-    len(BODY),
-    BODY,
-)
-
-
-# --- the target: a minimal keep-alive HTTP/1.1 responder, in its own process -----------------
-
-
-class _Responder(asyncio.Protocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
-        self.buffer = b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        requests = self.buffer.count(b"\r\n\r\n")  # GETs only: no request bodies
-        if requests:
-            self.buffer = self.buffer.rsplit(b"\r\n\r\n", 1)[1]
-            self.transport.write(RESPONSE * requests)
-
-
-def _serve(sock: socket.socket) -> None:
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(_Responder, sock=sock)
-        await server.serve_forever()
-
-    asyncio.run(main())
+# The target: estate_server's minimal keep-alive HTTP/1.1 responder, in its own process.
 
 
 # --- the contenders ------------------------------------------------------------------------
-
-
-def _load_runner() -> Callable[..., Awaitable[object]]:
-    """checks.runner imports every probe kind; stand in for kinds not written yet."""
-    for kind in ("dns", "heartbeat", "host", "http", "icmp", "nagios", "tcp", "tls"):
-        try:
-            importlib.import_module(f"checks.{kind}")
-        except ImportError:
-            print(f"note: checks.{kind} missing, using a placeholder for the runner import")
-            sys.modules[f"checks.{kind}"] = types.SimpleNamespace(probe=None)  # type: ignore[assignment]
-    from checks.runner import run_probe
-
-    return run_probe
 
 
 async def _gather(probes: int, concurrency: int, one: Callable[[], Awaitable[None]]) -> None:
@@ -89,7 +47,6 @@ async def _gather(probes: int, concurrency: int, one: Callable[[], Awaitable[Non
 
 
 async def vigia(url: str, probes: int, concurrency: int) -> tuple[float, float]:
-    run_probe = _load_runner()
     ctx = ProbeContext(http=HttpClientPool(), heartbeats=None)  # type: ignore[arg-type]
     spec = HttpSpec(url=url, json={"$.status": "UP"})
     failures = 0
@@ -156,10 +113,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile one vigia run")
     args = parser.parse_args()
 
-    sock = socket.create_server(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}/health"
-    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(sock,), daemon=True)
-    server.start()
+    sock = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    url = f"{estate_server.base_urls([sock])[0]}/health"
+    server = estate_server.start([sock])
     try:
         if args.profile:
             _profile(url, args.probes, args.concurrency)
