@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent.catalog.model import Catalog, Check, Service
+from agent.engine.dependencies import ancestors
 from agent.engine.flapping import HISTORY as FLAP_HISTORY
 from agent.maintenance import MaintenanceCalendar
 from agent.records import Effect, Incident, IncidentSaved, ServiceStatus
@@ -292,7 +293,7 @@ class AlertEvaluator:
         alert.values = active.values
         if subject.incident is not None:
             alert.incident_id = subject.incident.id
-        alert.suppressed = self._suppression(rule, subject, now)
+        alert.suppressed = self._suppression(rule, subject, now, alert.active_since)
         self._label(alert, rule, subject)
         if alert.firing_since is None and (now - alert.active_since).total_seconds() >= rule.for_:
             alert.firing_since = now
@@ -329,17 +330,36 @@ class AlertEvaluator:
                 out += self._resolve(alert, now)
         return out
 
-    def _suppression(self, rule: Rule, subject: Subject, now: datetime) -> str | None:
+    def _suppression(
+        self, rule: Rule, subject: Subject, now: datetime, since: datetime
+    ) -> str | None:
         if subject.service is None:
             return None
         if self.calendar.in_planned(subject.service.id, now):
             return "maintenance"
+        if rule.when != "service_state":
+            return None
         incident = subject.incident
-        if rule.when == "service_state" and incident is not None and incident.inhibited:
+        if incident is not None and incident.inhibited:
             return "inhibited"
-        if rule.when == "service_state" and subject.status and subject.status.flapping:
+        if subject.status and subject.status.flapping:
             return "flapping"
+        if (now - since).total_seconds() < self._parent_grace(subject.service):
+            return "awaiting-parents"
         return None
+
+    def _parent_grace(self, service: Service) -> float:
+        """How long a child's outage alert waits for its parents to be confirmed DOWN.
+
+        A child probed earlier in the interval sees a shared outage first; its parent needs up
+        to `interval x confirm_down` more to be confirmed and take the alert (inhibition), as
+        Alertmanager's group_wait gives inhibiting alerts time to arrive. No parents, no wait.
+        """
+        grace = 0.0
+        for parent in ancestors(self.catalog.by_id, service.id):
+            checks = self.catalog.by_id[parent].checks
+            grace = max([grace, *(c.interval * c.timing.confirm_down for c in checks)])
+        return grace
 
     # ---- rendering --------------------------------------------------------------------------
 

@@ -23,6 +23,15 @@ from checks.clock import SystemClock
 NARRATE_EVERY = 1.0
 
 
+def _fresh_demo_db(workdir: Path) -> str:
+    """Each demo starts on an empty database: a first look should not inherit the last run's
+    outages (only the demo's own file is removed; an explicit --db is used as it is)."""
+    path = workdir / "demo.db"
+    for leftover in (path, path.with_name("demo.db-wal"), path.with_name("demo.db-shm")):
+        leftover.unlink(missing_ok=True)
+    return str(path)
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("demo", help="run the agent on a simulated estate on loopback")
     parser.add_argument("--listen", help="HOST:PORT for /metrics and /healthz")
@@ -35,7 +44,7 @@ def handle(args: argparse.Namespace) -> int:
     shipped = open_catalog(settings)
     workdir = data_dir() / "demo"
     workdir.mkdir(parents=True, exist_ok=True)
-    db = settings.db or str(workdir / "demo.db")
+    db = settings.db or _fresh_demo_db(workdir)
     try:
         asyncio.run(_demo(settings, shipped, workdir, db, args.duration))
     except ListenError as exc:
@@ -101,8 +110,9 @@ async def _narrate(agent: Agent, estate: Estate) -> None:
         for service in agent.catalog.monitored:
             status = agent.engine.service_status(service.id)
             state = status.state.value
-            if seen.get(service.id) != state:
-                if service.id in seen:
+            before = seen.get(service.id)
+            if before != state:
+                if before not in (None, "unknown") or state not in ("up", "unknown"):
                     print(_line(agent, service.id, state, estate), flush=True)
                 seen[service.id] = state
 

@@ -263,3 +263,25 @@ def test_reminders_repeat_unacknowledged_alerts_and_an_acknowledgement_stops_the
     assert [(n.alert_id, n.extra) for n in reminders] == [("ServiceDown/a", {"reminder": "true"})]
     assert h.evaluator.reminders_due(4 * 3600) == []  # not again until another 4 h
     assert "ServiceDown/b" in h.evaluator.alerts  # acknowledged, still recorded
+
+
+def test_a_child_seen_down_before_its_parent_waits_for_it_and_is_then_inhibited() -> None:
+    cat = with_tiers(catalog(service("auth"), service("ssd", depends_on=["auth"])))
+    h = Harness(cat)
+    h.feed("ssd/tcp", "offf", start=0)  # child confirmed DOWN at t=180 ...
+    assert h.named("ServiceDown") == []  # ... but waits up to 3 x 60 s for its parent
+    assert h.evaluator.alerts["ServiceDown/ssd"].state == "suppressed:awaiting-parents"
+    h.feed("auth/tcp", "offf", start=30)  # the parent, probed 30 s later, confirms at t=210
+    assert h.named("ServiceDown") == [("firing", "auth")]
+    assert h.evaluator.alerts["ServiceDown/ssd"].state == "suppressed:inhibited"
+
+
+def test_a_child_whose_parents_stay_up_alerts_once_the_wait_is_over() -> None:
+    cat = with_tiers(catalog(service("auth"), service("ssd", depends_on=["auth"])))
+    h = Harness(cat)
+    h.feed("auth/tcp", "oooo", start=30)
+    h.feed("ssd/tcp", "offf", start=0)  # DOWN confirmed at t=180, alert active from then
+    h.tick(180 + 179)
+    assert h.named("ServiceDown") == []
+    h.tick(180 + 180)
+    assert h.named("ServiceDown") == [("firing", "ssd")]
