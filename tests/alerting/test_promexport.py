@@ -58,10 +58,13 @@ def test_promtool_accepts_the_exported_rules(tmp_path: Path) -> None:
 
 @needs_promtool
 def test_promtool_unit_tests_of_the_rules_pass() -> None:
-    run = subprocess.run(
-        [str(PROMTOOL), "test", "rules", "vigia-rules_test.yml"],
-        cwd=SHIPPED.parent,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    # promtool evaluates the recording and alerting groups in no fixed order, so a test that
+    # sits on a one-step edge passes or fails by chance: several runs expose such a test.
+    for _ in range(5):
+        run = subprocess.run(
+            [str(PROMTOOL), "test", "rules", "vigia-rules_test.yml"],
+            cwd=SHIPPED.parent,
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
