@@ -128,10 +128,12 @@ def compute_indicators(
     period: Period,
     now: datetime,
     source: TimelineSource | None = None,
+    statuses: dict[str, ServiceStatus] | None = None,
 ) -> Indicators:
     """Every raw figure of `period`, as known at `now` (later time in the period is unknown).
 
-    `source` answers the per-service timeline reads instead of `store` (same results)."""
+    `source` answers the per-service timeline reads instead of `store` (same results);
+    `statuses` are the stored service statuses when the caller has read them already."""
     # The store returns incidents overlapping [start, end), which leaves out one that ended
     # exactly at `start`; Ind.4 counts it (ended_at in [start, end)), so ask from just before.
     incidents = store.incidents(start=period.start - _MICROSECOND, end=period.end)
@@ -139,9 +141,10 @@ def compute_indicators(
     for incident in incidents:
         if incident.ended_at is None or incident.ended_at > period.start:
             by_service[incident.service].append(incident)
-    statuses = store.service_statuses()
+    if statuses is None:
+        statuses = store.service_statuses()
     reading = _Reading(source or store, PlannedWindows(calendar), period, now, statuses)
-    timelines = {s.id: reading.timeline(s) for s in catalog.services if s.monitored}
+    timelines = reading.timelines(catalog)
     figures = tuple(
         reading.figures(service, timelines[service.id], by_service[service.id])
         if service.monitored
@@ -157,6 +160,19 @@ def compute_indicators(
         timelines=timelines,
         incidents=tuple(incidents),
     )
+
+
+def read_timelines(
+    source: TimelineSource,
+    catalog: Catalog,
+    calendar: MaintenanceCalendar,
+    period: Period,
+    now: datetime,
+    statuses: dict[str, ServiceStatus],
+) -> dict[str, Timeline]:
+    """Every monitored service's timeline over `period`, as `compute_indicators` reads it,
+    without the figures (for callers that only slice the timelines, e.g. rolling windows)."""
+    return _Reading(source, PlannedWindows(calendar), period, now, statuses).timelines(catalog)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +197,9 @@ class _Reading:
             incidents=len(incidents),
             longest=max((_clipped(i, self.period, self.now) for i in incidents), default=0.0),
         )
+
+    def timelines(self, catalog: Catalog) -> dict[str, Timeline]:
+        return {s.id: self.timeline(s) for s in catalog.services if s.monitored}
 
     def timeline(self, service: Service) -> Timeline:
         start, end = self.period.start, self.period.end

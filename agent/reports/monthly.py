@@ -24,9 +24,9 @@ from agent.quar import Assessment, assess
 from agent.quar_config import QuarConfig
 from agent.records import Incident
 from agent.reports import charts, render
-from agent.reports.bulk import PrefetchedTimelines
 from agent.reports.i18n import Formatter
 from agent.store.base import Store
+from agent.store.bulk import PrefetchedTimelines
 from agent.store.sql import SqlStore
 from agent.timeline import cached_rule_windows
 

@@ -13,6 +13,7 @@ dataclass defaults for missing keys needs no migration for that.
 from __future__ import annotations
 
 import enum
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -315,13 +316,16 @@ def decode_record(cls: type[R], data: Mapping[str, Any]) -> R:
 
     Keys the dataclass no longer has are ignored; fields the document lacks take their defaults.
     """
+    hinted = _hints(cls)  # type: ignore[arg-type]  # a class is hashable
+    return cls(**{name: _decode(hint, data[name]) for name, hint in hinted if name in data})
+
+
+@functools.cache
+def _hints(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(field, resolved type hint) of a record class: resolving the hints is most of a
+    decode's cost (~0.2 ms a record), so it is done once per class."""
     hints = typing.get_type_hints(cls)
-    kwargs = {
-        f.name: _decode(hints[f.name], data[f.name])
-        for f in fields(cls)  # type: ignore[arg-type]
-        if f.name in data
-    }
-    return cls(**kwargs)
+    return tuple((f.name, hints[f.name]) for f in fields(cls))
 
 
 def _decode(hint: Any, value: Any) -> Any:

@@ -186,6 +186,16 @@ def test_reapplying_a_batch_stores_nothing_twice(store: SqlStore) -> None:
     assert len(store.flapping_changes("web", T0 - H, T0 + H)) == 1
 
 
+def test_a_batch_partly_stored_already_rolls_up_only_its_new_results(store: SqlStore) -> None:
+    store.apply([result(), result(at=T0 + S, outcome=Outcome.FAIL)])
+    # The same two again with a third, new one: only the new one may be counted.
+    store.apply([result(), result(at=T0 + S, outcome=Outcome.FAIL), result(at=T0 + 2 * S)])
+    assert [s.result.started_at for s in store.results()] == [T0, T0 + S, T0 + 2 * S]
+    (rollup,) = store.check_rollups(service="web", start=T0 - H, end=T0 + H)
+    assert (rollup.ok, rollup.fail) == (2, 1)
+    assert rollup.latency_sum == pytest.approx(0.6)
+
+
 def test_a_result_repeated_within_one_batch_is_counted_once(store: SqlStore) -> None:
     store.apply([result(), result()])
     assert len(store.results()) == 1

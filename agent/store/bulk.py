@@ -1,9 +1,11 @@
-"""Timelines of every service read in two queries, for reports over thousands of services.
+"""Timelines of every service read in two queries, for passes over thousands of services
+(the monthly report, the store-derived metrics).
 
 `Store.transitions` and `Store.unknown_intervals` answer one service at a time, which costs a
-round trip each: about 4 s per 10,000 services on SQLite. `PrefetchedTimelines` reads the same
-rows for all services at once through `SqlStore.transaction` (the store's door for ad-hoc report
-queries) and answers with exactly the Store's semantics; any other range goes to the store.
+round trip each: about 4 s per 10,000 services on SQLite. `PrefetchedTimelines` reads the rows of
+all services over [start, end) at once through `SqlStore.transaction` (the store's door for
+ad-hoc queries) and answers any range inside it with exactly the Store's semantics; a range
+reaching outside goes to the store.
 """
 
 from __future__ import annotations
@@ -55,12 +57,18 @@ class PrefetchedTimelines:
         for row in conn.execute(query).mappings():
             self._unknown[row["service"]].append((row["start"], row["end"]))
 
+    def _covers(self, start: datetime, end: datetime) -> bool:
+        return self._start <= start and end <= self._end
+
     def transitions(self, service: str, start: datetime, end: datetime) -> list[Transition]:
-        if (start, end) != (self._start, self._end):
+        if not self._covers(start, end):
             return self._store.transitions(service, start, end)
-        return list(self._transitions.get(service, ()))
+        # Sorted by time: the last one before our start, then every one inside our range.
+        rows = self._transitions.get(service, ())
+        before = [row for row in rows if row.at < start][-1:]
+        return before + [row for row in rows if start <= row.at < end]
 
     def unknown_intervals(self, service: str, start: datetime, end: datetime) -> list[Interval]:
-        if (start, end) != (self._start, self._end):
+        if not self._covers(start, end):
             return self._store.unknown_intervals(service, start, end)
-        return list(self._unknown.get(service, ()))
+        return [(a, b) for a, b in self._unknown.get(service, ()) if a < end and b > start]
