@@ -76,6 +76,7 @@ class AlertEvaluator:
         self._catalog = catalog
         self._service_rules: dict[str, list[Rule]] = {}  # service -> its service rules
         self._check_rules: dict[str, list[Rule]] = {}  # check -> its check rules
+        self._service_keys: dict[str, tuple[str, ...]] = {}  # service -> its alert ids
         self._seen: dict[str, tuple[ServiceStatus, Incident | None]] = {}  # last evaluated
         self.calendar = calendar
         self.clock = clock
@@ -110,6 +111,14 @@ class AlertEvaluator:
 
     def _forget_matches(self) -> None:
         self._service_rules, self._check_rules, self._seen = {}, {}, {}
+        self._service_keys = {}
+
+    def _alert_ids_of_service(self, service: Service) -> tuple[str, ...]:
+        keys = self._service_keys.get(service.id)
+        if keys is None:
+            rules = self._rules_of_service(service)
+            keys = self._service_keys[service.id] = tuple(f"{r.name}/{service.id}" for r in rules)
+        return keys
 
     def _rules_of_service(self, service: Service) -> list[Rule]:
         rules = self._service_rules.get(service.id)
@@ -174,7 +183,7 @@ class AlertEvaluator:
             return False
         if incident is not None:
             return False
-        return not any(f"{r.name}/{sid}" in self.alerts for r in self._rules_of_service(service))
+        return not any(key in self.alerts for key in self._alert_ids_of_service(service))
 
     def tick(self) -> list[Notification]:
         """Time-driven work: escalations, burn rates, `for` durations, holds, the agent."""

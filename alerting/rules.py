@@ -7,12 +7,13 @@ severity, team, labels, annotations — is the same for every rule, as in Promet
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -128,6 +129,12 @@ def _param_problems(rules: list[Rule], source: Any, validate: Any) -> list[Probl
 def render(template: str, context: Mapping[str, Any]) -> str:
     """Render a label/annotation template; a failure gives the error text, never an exception."""
     try:
-        return TEMPLATES.from_string(template).render(**context)
+        return _compiled(template).render(**context)
     except TemplateError as exc:
         return f"<template error: {exc}>"
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(template: str) -> Template:
+    """Compiling is most of a render's cost, and the rules hold a few dozen templates."""
+    return TEMPLATES.from_string(template)

@@ -14,6 +14,16 @@ from agent.scheduler import ProbeScheduler, due_time, phase_seconds
 from checks.clock import SystemClock
 
 
+class ShiftedClock(SystemClock):
+    """The system clock moved by a fixed amount: real time passes, at another instant."""
+
+    def __init__(self, shift: timedelta) -> None:
+        self.shift = shift
+
+    def now(self) -> datetime:
+        return super().now() + self.shift
+
+
 def _catalog(count: int, interval: str = "1s", timeout: str = "5s", host: str = "127.0.0.1"):
     services = "\n".join(
         f"""  - id: s{i}
@@ -129,7 +139,7 @@ async def test_shutdown_drains_probes_in_flight_and_drops_waiting_ones_quietly(
     scheduler.start(_catalog(4, interval="10s"))
     await asyncio.sleep(0.1)
     for check_id in list(scheduler._checks):
-        await scheduler._fire(check_id)  # every tick due now
+        scheduler._fire(check_id)  # every tick due now
     await asyncio.sleep(0.1)
     with caplog.at_level(logging.INFO):
         await scheduler.shutdown(grace=5)
@@ -148,7 +158,59 @@ async def test_overlapped_ticks_are_logged_once_a_minute_with_their_count(
     scheduler.start(_catalog(1, interval="30s"))
     with caplog.at_level(logging.WARNING):
         for _ in range(50):
-            await scheduler._fire("s0/tcp")
+            scheduler._fire("s0/tcp")
     await scheduler.shutdown(grace=0.1)
     assert scheduler.stats.overlaps_total == 49
     assert len([r for r in caplog.records if "still running" in r.getMessage()]) == 1
+
+
+async def test_checks_of_one_second_of_their_interval_share_one_apscheduler_job() -> None:
+    async def job(check: Check, due: datetime) -> None:
+        return None
+
+    catalog = _catalog(2_000, interval="30s")
+    scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=10, max_per_host=10)
+    scheduler.start(catalog)
+    jobs = scheduler._scheduler.get_jobs()
+    slots = {int(phase_seconds(c, 30.0)) for c in scheduler._checks}
+    assert scheduler.job_count == 2_000
+    assert len(jobs) == len(slots) <= 30
+    scheduler.sync(_catalog(2_000, interval="10s"))  # every check moves to a 10 s slot
+    assert len(scheduler._scheduler.get_jobs()) <= 10
+    await scheduler.shutdown(grace=1)
+
+
+async def test_a_check_starts_at_its_own_instant_inside_its_slot() -> None:
+    started: dict[str, datetime] = {}
+
+    async def job(check: Check, due: datetime) -> None:
+        started[check.id] = datetime.now(UTC)
+
+    catalog = _catalog(40, interval="30s")
+    check_id = max(catalog.checks, key=lambda c: phase_seconds(c, 30.0) % 1.0)  # late in a slot
+    due = due_time(check_id, 30.0, datetime.now(UTC)) + timedelta(seconds=30)
+    # The clock says the check is due in 0.4 s: start() arms what is left of the current slot.
+    clock = ShiftedClock(due - timedelta(seconds=0.4) - datetime.now(UTC))
+    scheduler = ProbeScheduler(job, clock, max_in_flight=50, max_per_host=50)
+    began = datetime.now(UTC)
+    scheduler.start(catalog)
+    await asyncio.sleep(0.2)
+    assert check_id not in started  # not before its instant
+    await asyncio.sleep(0.6)
+    await scheduler.shutdown(grace=1)
+    assert 0.35 <= (started[check_id] - began).total_seconds() < 0.75
+
+
+async def test_a_timer_firing_early_never_starts_a_probe_before_its_due_instant() -> None:
+    started: list[datetime] = []
+
+    async def job(check: Check, due: datetime) -> None:
+        started.append(datetime.now(UTC))
+
+    scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=10, max_per_host=10)
+    scheduler.start(_catalog(1, interval="30s"))
+    due = datetime.now(UTC) + timedelta(seconds=0.2)
+    scheduler._fire("s0/tcp", due)  # as a loop timer 200 ms early would
+    await asyncio.sleep(0.4)
+    await scheduler.shutdown(grace=1)
+    assert len(started) == 1 and started[0] >= due
