@@ -11,6 +11,7 @@ from agent.api.auth import Principal
 from agent.api.context import Operator, Viewer, agent_of, blocking, sql_store
 from agent.api.models import AckAccepted, AckIn, AlertOut
 from agent.api.views import alerts
+from agent.store.sql import SqlStore
 from alerting import alert_store
 
 if TYPE_CHECKING:
@@ -40,11 +41,20 @@ async def acknowledge_alert(
     agent: Agent, who: Principal, alert_id: str, comment: str
 ) -> AckAccepted:
     store = sql_store(agent)
-    active = await blocking(alert_store.load_alerts, store)
-    if alert_id not in {a.alert_id for a in active}:
+    if not await _is_active(agent, store, alert_id):
         raise HTTPException(404, f"no active alert {alert_id!r}")
     at = agent.clock.now()
     ack_id = await blocking(alert_store.request_ack, store, alert_id, who.name, comment, at)
     detail = {"comment": comment, "ack_id": ack_id}
     await blocking(audit.record, store, who, "alert.ack", f"alert/{alert_id}", detail, at)
     return AckAccepted(alert_id=alert_id, ack_id=ack_id, author=who.name)
+
+
+async def _is_active(agent: Agent, store: SqlStore, alert_id: str) -> bool:
+    """Active in the running agent's alerting (which the live board shows, up to a tick before
+    the store has it) or in the store."""
+    evaluator = getattr(getattr(agent, "alerting", None), "evaluator", None)
+    if evaluator is not None and alert_id in evaluator.alerts:
+        return True
+    active = await blocking(alert_store.load_alerts, store)
+    return alert_id in {a.alert_id for a in active}

@@ -18,7 +18,8 @@ from agent.api.incidents import add_annotation, incident_detail
 from agent.api.indicators import current_month
 from agent.api.models import AnnotationIn
 from agent.api.views import check_out, incident_out, latest_results, service_out, window_out
-from agent.console.board import ICONS, SECTIONS, Board, digest, markup
+from agent.console.board import Board
+from agent.console.fragments import ICONS
 from agent.console.i18n import LANGUAGES, translator
 from agent.console.session import (
     COOKIE,
@@ -105,27 +106,24 @@ class Console:
             return who
         lang = language(request)
         await self.board.month.wait_briefly()
-        sections = await self.board.render(lang, translator(lang), who, self.sessions.csrf(request))
+        csrf = self.sessions.csrf(request)
+        sections, tokens = await self.board.page(lang, translator(lang), who, csrf)
         return self.page(
-            request, "board.html.j2", sections=markup(sections),
-            digests={k: digest(v) for k, v in sections.items()}, interval_ms=LIVE_INTERVAL_MS,
+            request, "board.html.j2", sections=sections, digests=tokens,
+            interval_ms=LIVE_INTERVAL_MS,
         )  # fmt: skip
 
-    async def board_live(self, request: Request, have: str = "") -> Response:
-        """Sections whose digest differs from what the page has (`have=name:digest,...`)."""
+    async def board_live(self, request: Request, have: str = "", v: int = 1) -> Response:
+        """What changed on the board since the tokens the page holds (`have=name:token,...`);
+        `v=2`: tiles and rows by cursor. See `agent.console.board`."""
         who = self.sessions.principal(request)
         if who is None:
             return JSONResponse({"detail": "sign in"}, status_code=401)
         known = dict(item.split(":", 1) for item in have.split(",") if ":" in item)
         lang = language(request)
-        sections = await self.board.render(lang, translator(lang), who, self.sessions.csrf(request))
-        changed = {}
-        for name in SECTIONS:
-            d = digest(sections[name])
-            if known.get(name) != d:
-                changed[name] = {"html": sections[name], "digest": d}
-        at = self.agent.clock.now().isoformat()
-        return JSONResponse({"at": at, "sections": changed}, headers={"Cache-Control": "no-store"})
+        csrf = self.sessions.csrf(request)
+        body = await self.board.update(lang, translator(lang), who, csrf, known, by_row=v >= 2)
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     async def service_page(self, request: Request, service_id: str) -> Response:
         who = self.viewer(request)

@@ -18,7 +18,9 @@ import pytest
 from agent.api.auth import hash_token, new_token
 from tests.api.conftest import CATALOG
 
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
+schemathesis = pytest.importorskip(
+    "schemathesis", reason="schemathesis is not installed (pip install -e .[test])"
+)
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 

@@ -30,9 +30,14 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -e .[test])"
+)
 if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-    pytest.skip(f"no system Chromium at {CHROMIUM}", allow_module_level=True)
+    pytest.skip(
+        f"no system Chromium at {CHROMIUM} (apt-get install chromium; .ci/run installs it)",
+        allow_module_level=True,
+    )
 
 
 def _free_port() -> int:
@@ -154,6 +159,28 @@ def test_the_board_shows_a_service_going_down_and_recovering_without_a_reload(
     _tile_state(page, "portal", "up")
     page.wait_for_function("!document.querySelector('#incidents .badge')")
     assert page.evaluate("window.__sameDocument") is True  # never reloaded
+    page.context.close()
+
+
+def test_live_updates_swap_only_the_changed_tile_and_incident_row(
+    browser: Any, stack: Stack
+) -> None:
+    page = _signed_in(browser, stack, "viewer")
+    _tile_state(page, "portal", "up")
+    page.wait_for_selector("#incidents [data-empty]:not([hidden])", timeout=20000)
+    page.evaluate("window.__tile = document.getElementById('tile-autenticacao')")
+    stack.estate.set("portal", "503")
+    _tile_state(page, "portal", "down")
+    page.wait_for_selector("#incidents tr[data-row] .badge[data-start]")
+    assert page.inner_text("#incidents [data-total]") == "1"
+    assert page.is_hidden("#incidents [data-empty]")
+    stack.estate.set("portal", "ok")
+    _tile_state(page, "portal", "up")
+    page.wait_for_selector("#incidents [data-empty]:not([hidden])")
+    assert page.inner_text("#incidents [data-total]") == "0"
+    assert page.is_hidden("#incidents table")
+    # the other tiles are the very same elements: the grid was never rendered again
+    assert page.evaluate("document.getElementById('tile-autenticacao') === window.__tile")
     page.context.close()
 
 

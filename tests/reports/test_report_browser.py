@@ -26,7 +26,9 @@ A4_AT_96_DPI = {"width": 794, "height": 1123}
 
 if not Path(CHROMIUM).exists():
     pytest.skip("chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -e .[test])"
+)
 
 
 @pytest.fixture(scope="module")
