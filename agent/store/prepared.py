@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam
+from sqlalchemy import Connection, Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -25,15 +25,17 @@ Processor = Callable[[Any], Any] | None
 
 
 class Prepared:
-    """One INSERT ... ON CONFLICT statement, compiled for `dialect`, run over many rows."""
+    """One statement compiled for `dialect`, run over many rows. Its bind parameters are named
+    after columns of `table`, whose types convert the values."""
 
     def __init__(self, statement: Any, table: Table, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         self._positional = bool(compiled.positional)
+        names = compiled.positiontup if compiled.positional else list(compiled.params)
         self._params: tuple[tuple[str, Processor], ...] = tuple(
             (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in compiled.params
+            for name in names or ()
         )
 
     def execute(self, conn: Connection, rows: Iterable[Row]) -> int:
@@ -44,10 +46,9 @@ class Prepared:
         return int(conn.exec_driver_sql(self.sql, converted).rowcount)
 
     def _convert(self, row: Row) -> tuple[Any, ...] | dict[str, Any]:
-        values = [(name, row[name] if p is None else p(row[name])) for name, p in self._params]
         if self._positional:
-            return tuple(value for _, value in values)
-        return dict(values)
+            return tuple([row[name] if p is None else p(row[name]) for name, p in self._params])
+        return {name: row[name] if p is None else p(row[name]) for name, p in self._params}
 
 
 class HotWrites:
@@ -87,5 +88,18 @@ class HotWrites:
         self.service_status = Prepared(
             upsert(t.service_status, ("service",), replace(t.service_status, ("service",))),
             t.service_status,
+            dialect,
+        )
+        self.transitions = Prepared(
+            upsert(t.transitions, ("service", "at"), replace(t.transitions, ("service", "at"))),
+            t.transitions,
+            dialect,
+        )
+        table = t.transitions
+        self.transitions_after = Prepared(
+            delete(table).where(
+                table.c.service == bindparam("service"), table.c.at >= bindparam("at")
+            ),
+            table,
             dialect,
         )

@@ -174,8 +174,7 @@ class SqlStore:
             batch.add(effect)
         with self.transaction(write=True) as conn:
             self._write_results(conn, list(batch.results.values()))
-            for rewrite in batch.timelines:
-                self._rewrite_timeline(conn, rewrite)
+            self._rewrite_timelines(conn, batch.timelines)
             self._write_rest(conn, batch)
 
     def _write_results(self, conn: Connection, recorded: list[ResultRecorded]) -> None:
@@ -214,20 +213,28 @@ class SqlStore:
             row[t.BUCKET_COLUMNS[bisect.bisect_left(LATENCY_BUCKETS, result.duration)]] += 1
         self._hot.rollups.execute(conn, rows.values())
 
-    def _rewrite_timeline(self, conn: Connection, rewrite: TimelineRewritten) -> None:
-        table = t.transitions
-        conn.execute(
-            delete(table).where(table.c.service == rewrite.service, table.c.at >= rewrite.since)
+    def _rewrite_timelines(self, conn: Connection, rewrites: list[TimelineRewritten]) -> None:
+        """Every rewrite of the batch in two statements: the rewrites of one service are first
+        folded into one, which leaves the same rows as applying them in order."""
+        folded: dict[str, TimelineRewritten] = {}
+        for rewrite in rewrites:
+            earlier = folded.get(rewrite.service)
+            if earlier is not None:
+                kept = tuple(step for step in earlier.steps if step.at < rewrite.since)
+                since = min(earlier.since, rewrite.since)
+                rewrite = TimelineRewritten(rewrite.service, since, kept + rewrite.steps)
+            folded[rewrite.service] = rewrite
+        self._hot.transitions_after.execute(
+            conn, ({"service": r.service, "at": r.since} for r in folded.values())
         )
-        if rewrite.steps:
-            ins = self._insert(table)
-            stmt = ins.on_conflict_do_update(
-                index_elements=["service", "at"], set_={"state": ins.excluded.state}
-            )
-            rows = [
-                {"service": s.service, "at": s.at, "state": str(s.state)} for s in rewrite.steps
-            ]
-            conn.execute(stmt, rows)
+        self._hot.transitions.execute(
+            conn,
+            (
+                {"service": step.service, "at": step.at, "state": str(step.state)}
+                for rewrite in folded.values()
+                for step in rewrite.steps
+            ),
+        )
 
     def _write_rest(self, conn: Connection, batch: _Batch) -> None:
         unknowns = [{"service": u.service, "start": u.start, "end": u.end} for u in batch.unknowns]

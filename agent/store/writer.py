@@ -31,12 +31,15 @@ class StoreWriter:
         store: Store,
         *,
         max_batch: int = 2000,
-        linger: float = 0.05,
+        linger: float = 0.2,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
     ) -> None:
         self._store = store
         self._max_batch = max_batch
+        # A transaction has a fixed cost (BEGIN, COMMIT, WAL frames), so per result a batch of
+        # ~70 results costs about half what one of ~10 does (store writes at 10,000 services,
+        # bench/RESULTS.md "Session 3"); 0.2 s more before a result is durable is the price.
         self._linger = linger
         self._retry_initial = retry_initial
         self._retry_max = retry_max

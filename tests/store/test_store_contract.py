@@ -243,6 +243,39 @@ def test_timeline_rewrite_replaces_transitions_at_or_after_since(store: SqlStore
     assert len(store.transitions("api", T0, T0 + H)) == 1
 
 
+REWRITE_SEQUENCES = {
+    "later since": [
+        TimelineRewritten("web", T0, steps("web", (0, State.UP), (10, State.DOWN))),
+        TimelineRewritten("web", T0 + 5 * S, steps("web", (5, State.DOWN), (20, State.UP))),
+    ],
+    "earlier since": [
+        TimelineRewritten("web", T0 + 10 * S, steps("web", (10, State.DOWN), (30, State.UP))),
+        TimelineRewritten("web", T0 + 5 * S, steps("web", (5, State.DOWN))),
+        TimelineRewritten("web", T0 + 30 * S, steps("web", (30, State.UP), (40, State.DOWN))),
+    ],
+    "same instant again": [
+        TimelineRewritten("web", T0, steps("web", (0, State.DOWN))),
+        TimelineRewritten("web", T0, steps("web", (0, State.UP))),
+    ],
+}
+
+
+@pytest.mark.parametrize("sequence", REWRITE_SEQUENCES.values(), ids=list(REWRITE_SEQUENCES))
+def test_rewrites_of_one_service_in_one_batch_equal_applying_them_in_turn(
+    store: SqlStore, sequence: list[TimelineRewritten]
+) -> None:
+    # "web" has history before the batch; "api" is another service in the same batch.
+    store.apply([TimelineRewritten("web", T0 - H, steps("web", (-3600, State.UP), (7, State.UP)))])
+    store.apply([*sequence, TimelineRewritten("api", T0, steps("api", (10, State.DOWN)))])
+    expected: dict[datetime, State] = {T0 - H: State.UP, T0 + 7 * S: State.UP}
+    for rewrite in sequence:  # what applying them one by one leaves
+        expected = {at: st for at, st in expected.items() if at < rewrite.since}
+        expected.update({step.at: step.state for step in rewrite.steps})
+    got = store.transitions("web", T0 - H, T0 + H)
+    assert [(s.at, s.state) for s in got] == sorted(expected.items())
+    assert [s.state for s in store.transitions("api", T0, T0 + H)] == [State.DOWN]
+
+
 def test_transitions_include_the_last_one_before_start(store: SqlStore) -> None:
     timeline = steps("web", (0, State.UP), (10, State.DOWN), (20, State.UP), (30, State.DOWN))
     store.apply([TimelineRewritten("web", T0, timeline)])
