@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from checks.context import ProbeContext
+from checks.http_clients import DEFAULT_HEADERS, HttpClientPool
 from checks.result import Measurement, Verdict
 from checks.specs import HttpSpec
 
@@ -107,7 +108,7 @@ async def probe(spec: HttpSpec, timeout: float, ctx: ProbeContext, *, check_id: 
     run = _Run(spec)
     try:
         async with asyncio.timeout(timeout):
-            fetched = await _fetch(ctx.http.get(spec), run, timeout)
+            fetched = await _fetch(ctx.http, run)
     except (TimeoutError, httpx.TimeoutException):
         return Verdict.fail(f"timed out after {timeout:g}s {run.trace.phase}", **run.measured())
     except _Failed as failed:
@@ -117,15 +118,18 @@ async def probe(spec: HttpSpec, timeout: float, ctx: ProbeContext, *, check_id: 
     return judge(spec, fetched, run)
 
 
-async def _fetch(client: httpx.AsyncClient, run: _Run, timeout: float) -> _Fetched:
-    request = _first_request(client, run, timeout)
+async def _fetch(pool: HttpClientPool, run: _Run) -> _Fetched:
+    request = _first_request(run)
     redirects = 0
     while True:
-        response = await client.send(request, stream=True)
+        transport = pool.for_url(run.spec, str(request.url))
+        response = await transport.handle_async_request(request)
+        response.request = request
         try:
             run.measurements["status_code"] = response.status_code
             _note_address(response, run)
-            next_request = response.next_request if run.spec.follow_redirects else None
+            follow = run.spec.follow_redirects
+            next_request = redirect_request(request, response) if follow else None
             if next_request is None:
                 body = await _read_body(response, run)
                 return _Fetched(response, body, redirects)
@@ -137,20 +141,58 @@ async def _fetch(client: httpx.AsyncClient, run: _Run, timeout: float) -> _Fetch
             await response.aclose()
 
 
-def _first_request(client: httpx.AsyncClient, run: _Run, timeout: float) -> httpx.Request:
+# The probe's own deadline (`asyncio.timeout` in `probe`) bounds the whole exchange, body
+# included, so httpcore needs no timer of its own per connect, read and write: one timer per
+# probe instead of one per socket operation.
+_NO_STEP_TIMEOUTS = httpx.Timeout(None).as_dict()
+
+
+def _first_request(run: _Run) -> httpx.Request:
     spec = run.spec
-    headers = dict(spec.headers)
+    headers = httpx.Headers(DEFAULT_HEADERS)
+    headers.update(spec.headers)
     authorization = _authorization(spec)
     if authorization:
-        # A header (not `auth=`) so httpx drops it on a redirect to another origin.
-        headers["Authorization"] = authorization
-    return client.build_request(
+        headers["Authorization"] = authorization  # dropped on a redirect to another origin
+    return httpx.Request(
         spec.method,
         spec.url,
         headers=headers,
         content=spec.body.encode() if spec.body is not None else None,
-        timeout=timeout,
-        extensions={"trace": run.trace},
+        extensions={"timeout": _NO_STEP_TIMEOUTS, "trace": run.trace},
+    )
+
+
+def redirect_request(request: httpx.Request, response: httpx.Response) -> httpx.Request | None:
+    """The request a browser makes next for a redirect response, or None when it is not one.
+
+    As httpx's client does (RFC 9110 15.4): 303 becomes GET (but HEAD), and so do 301 and 302
+    after a POST, dropping the body; credentials never go to another origin; Host follows the
+    new URL. A Location that is not a URL raises `httpx.RemoteProtocolError`.
+    """
+    if not response.has_redirect_location:
+        return None
+    try:
+        url = request.url.join(response.headers["Location"])
+    except httpx.InvalidURL as bad:
+        raise httpx.RemoteProtocolError(f"invalid redirect location: {bad}") from None
+    method = request.method
+    if (response.status_code == 303 and method != "HEAD") or (
+        response.status_code in (301, 302) and method == "POST"
+    ):
+        method = "GET"
+    headers = httpx.Headers(request.headers)
+    headers.pop("Host", None)
+    if url.scheme != request.url.scheme or url.netloc != request.url.netloc:
+        headers.pop("Authorization", None)
+    content = None
+    if method != request.method:
+        headers.pop("Content-Length", None)
+        headers.pop("Transfer-Encoding", None)
+    elif request.method not in ("GET", "HEAD"):
+        content = request.content  # 307/308 repeat the request, body included
+    return httpx.Request(
+        method, url, headers=headers, content=content, extensions=request.extensions
     )
 
 

@@ -1,14 +1,18 @@
-"""Shared httpx clients, one per TLS profile.
+"""Shared httpx transports: one SSL context per TLS profile, one connection pool per origin.
 
-Building an `httpx.AsyncClient` costs ~23 ms of CPU (SSL context + CA bundle load) against
-~1 ms for a probe on a shared one, so probes never build their own: they ask the pool.
+Building an SSL context costs ~23 ms of CPU (the CA bundle load) against ~1 ms for a probe, so
+probes never build their own: they ask the pool.
+
+Probes send through an `httpx.AsyncHTTPTransport` (httpx's connection pool), not through an
+`httpx.AsyncClient`: the client's layers (cookie jar, auth flows, redirect loop, event hooks)
+are all things a probe must not or does not use. A monitor must not carry cookies from one run
+into the next, the probe bounds and follows redirects itself, and credentials are headers. The
+client layers cost ~25 % of a probe's CPU (bench/RESULTS.md, "HTTP probe CPU cost").
 """
 
 from __future__ import annotations
 
 import ssl
-from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
-from urllib.request import Request
 
 import httpx
 
@@ -17,19 +21,21 @@ from checks.specs import HttpSpec
 # verify, ca_bundle, client cert, client key
 Profile = tuple[bool, str | None, str | None, str | None]
 
+# What an httpx client would send, always available (br and zstd need optional packages), and
+# who is asking.
+DEFAULT_HEADERS = (
+    ("Accept", "*/*"),
+    ("Accept-Encoding", "gzip, deflate"),
+    ("Connection", "keep-alive"),
+    ("User-Agent", "vigia/0.1 (service availability probe)"),
+)
+
 # The agent runs thousands of checks against hundreds of hosts; keeping their connections
 # alive between runs saves a TCP+TLS handshake per probe. Concurrency is capped by the
 # scheduler, not here, so the total is unbounded.
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=None, max_keepalive_connections=2000, keepalive_expiry=60.0
 )
-
-
-class _RefuseCookies(DefaultCookiePolicy):
-    """A shared client must not carry one service's cookies into another's probe."""
-
-    def set_ok(self, cookie: Cookie, request: Request) -> bool:
-        return False
 
 
 def profile_of(spec: HttpSpec) -> Profile:
@@ -62,16 +68,15 @@ def ssl_context_for(profile: Profile) -> ssl.SSLContext:
 
 
 class HttpClientPool:
-    """Hands out long-lived `httpx.AsyncClient`s: one SSL context per TLS profile, one client
-    per (profile, origin).
+    """Hands out long-lived `httpx.AsyncHTTPTransport`s: one SSL context per TLS profile, one
+    transport (connection pool) per (profile, origin).
 
     Why per origin: httpcore's pool scans every pooled connection (with a readability poll
     each) on every request it queues or releases, and an idle-limit check inside that scan is
-    quadratic, so one client holding the connections of hundreds of hosts costs milliseconds of
-    CPU per request. A client per origin keeps each scan to that host's few connections, and
-    sharing the SSL context keeps a new client cheap (no CA load).
+    quadratic, so one pool holding the connections of hundreds of hosts costs milliseconds of
+    CPU per request. A pool per origin keeps each scan to that host's few connections, and
+    sharing the SSL context keeps a new pool cheap (no CA load).
 
-    Redirects are followed by the probe (each spec has its own bound), so clients never follow.
     `trust_env` is off by default: proxies and CA files come from configuration, not from
     whatever environment the agent was started in.
     """
@@ -80,27 +85,26 @@ class HttpClientPool:
         self._limits = limits
         self._trust_env = trust_env
         self._contexts: dict[Profile, ssl.SSLContext] = {}
-        self._clients: dict[tuple[Profile, str], httpx.AsyncClient] = {}
+        self._transports: dict[tuple[Profile, str], httpx.AsyncHTTPTransport] = {}
 
-    def get(self, spec: HttpSpec) -> httpx.AsyncClient:
-        key = (profile_of(spec), _origin(spec.url))
-        client = self._clients.get(key)
-        if client is None:
-            client = self._build(key[0])
-            self._clients[key] = client
-        return client
+    def get(self, spec: HttpSpec) -> httpx.AsyncHTTPTransport:
+        """The transport for the spec's TLS profile and its URL's origin."""
+        return self.for_url(spec, spec.url)
 
-    def _build(self, profile: Profile) -> httpx.AsyncClient:
+    def for_url(self, spec: HttpSpec, url: str) -> httpx.AsyncHTTPTransport:
+        """The transport for the spec's TLS profile and `url`'s origin (a redirect's target)."""
+        key = (profile_of(spec), _origin(url))
+        transport = self._transports.get(key)
+        if transport is None:
+            transport = self._transports[key] = self._build(key[0])
+        return transport
+
+    def _build(self, profile: Profile) -> httpx.AsyncHTTPTransport:
         context = self._contexts.get(profile)
         if context is None:
             context = self._contexts[profile] = ssl_context_for(profile)
-        return httpx.AsyncClient(
-            verify=context,
-            limits=self._limits,
-            follow_redirects=False,
-            trust_env=self._trust_env,
-            cookies=CookieJar(policy=_RefuseCookies()),
-            headers={"User-Agent": "vigia/0.1 (service availability probe)"},
+        return httpx.AsyncHTTPTransport(
+            verify=context, limits=self._limits, trust_env=self._trust_env
         )
 
     def __len__(self) -> int:
@@ -108,6 +112,6 @@ class HttpClientPool:
         return len(self._contexts)
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
+        transports, self._transports = list(self._transports.values()), {}
+        for transport in transports:
+            await transport.aclose()

@@ -281,6 +281,66 @@ async def test_bearer_token_is_not_forwarded_to_another_origin(ctx: ProbeContext
         assert "authorization" not in other.requests[0].headers
 
 
+async def test_bearer_token_follows_a_redirect_within_the_same_origin(ctx: ProbeContext) -> None:
+    routes = {"/": _to("/next"), "/next": lambda _: Reply(200)}
+    async with HttpServer(routes) as server:
+        verdict = await run(ctx, url=server.url(), auth={"bearer": "t0ken-secreto"})
+        assert verdict.outcome is Outcome.OK, verdict.reason
+        assert [r.headers.get("authorization") for r in server.requests] == [
+            "Bearer t0ken-secreto"
+        ] * 2
+
+
+def _redirect(status: int) -> Any:
+    return lambda _: Reply(status, headers={"Location": "/landed"})
+
+
+@pytest.mark.parametrize(
+    ("status", "then"),
+    [(303, "GET"), (302, "GET"), (301, "GET"), (307, "POST"), (308, "POST")],
+)
+async def test_a_redirected_post_becomes_a_get_or_is_repeated_as_browsers_do(
+    ctx: ProbeContext, status: int, then: str
+) -> None:
+    routes = {"/form": _redirect(status), "/landed": lambda r: Reply(200, r.method)}
+    async with HttpServer(routes) as server:
+        verdict = await run(ctx, url=server.url("/form"), method="POST", body="a=1")
+        landed = server.requests[1]
+    assert verdict.outcome is Outcome.OK, verdict.reason
+    assert (landed.method, landed.body) == (then, b"a=1" if then == "POST" else b"")
+    assert "content-length" not in landed.headers or then == "POST"
+
+
+async def test_a_redirect_to_an_invalid_location_is_a_protocol_error(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(302, headers={"Location": "http://[::1"})}) as s:
+        verdict = await run(ctx, url=s.url())
+    assert verdict.outcome is Outcome.FAIL
+    assert verdict.reason.startswith("protocol error"), verdict.reason
+    assert "invalid redirect location" in verdict.reason
+
+
+async def test_cookies_set_by_a_service_are_never_sent_back(ctx: ProbeContext) -> None:
+    # A monitor sees what a new visitor sees: no session carried from one run to the next.
+    cookie = {"Set-Cookie": "session=abc; Path=/"}
+    routes = {"/": lambda _: Reply(302, headers={"Location": "/in", **cookie}), "/in": _ok}
+    async with HttpServer(routes) as server:
+        await run(ctx, url=server.url())
+        await run(ctx, url=server.url())
+        assert [r.headers.get("cookie") for r in server.requests] == [None] * 4
+
+
+def _ok(_: Request) -> Reply:
+    return Reply(200, "ok", headers={"Set-Cookie": "other=1"})
+
+
+async def test_requests_say_who_is_asking(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(200)}) as server:
+        await run(ctx, url=server.url(), headers={"X-Probe": "1"})
+        sent = server.requests[0].headers
+    assert sent["user-agent"].startswith("vigia/")
+    assert (sent["x-probe"], sent["accept"]) == ("1", "*/*")
+
+
 async def test_declared_body_over_cap_fails_without_reading_it(ctx: ProbeContext) -> None:
     async with HttpServer({"/": lambda _: Reply(200, "x" * 5000)}) as server:
         verdict = await run(ctx, url=server.url(), max_body_bytes=1000)
