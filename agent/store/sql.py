@@ -66,10 +66,11 @@ _HOUR = timedelta(hours=1)
 class _Batch:
     """Effects grouped by table. Each effect kind writes its own table(s), so grouping keeps
     the outcome of applying them one by one: order is kept within a kind, and for keyed
-    upserts (statuses, incidents) the last effect of a key wins, as it would in sequence."""
+    upserts (statuses, incidents) the last effect of a key wins, as it would in sequence;
+    the timeline rewrites of one service fold into one that leaves the same rows."""
 
     results: dict[tuple[str, datetime], ResultRecorded] = field(default_factory=dict)
-    timelines: list[TimelineRewritten] = field(default_factory=list)
+    timelines: dict[str, TimelineRewritten] = field(default_factory=dict)  # folded per service
     unknowns: list[UnknownRecorded] = field(default_factory=list)
     incidents: dict[int, Incident] = field(default_factory=dict)
     checks: dict[str, CheckStatus] = field(default_factory=dict)
@@ -81,8 +82,8 @@ class _Batch:
             case ResultRecorded(result=r):
                 # First wins, like ON CONFLICT DO NOTHING against rows already stored.
                 self.results.setdefault((r.check, r.started_at), effect)
-            case TimelineRewritten():
-                self.timelines.append(effect)
+            case TimelineRewritten(service=service):
+                self.timelines[service] = _fold(self.timelines.get(service), effect)
             case UnknownRecorded():
                 self.unknowns.append(effect)
             case IncidentSaved(incident=incident):
@@ -93,6 +94,15 @@ class _Batch:
                 self.services[status.service] = status
             case FlappingChanged():
                 self.flapping.append(effect)
+
+
+def _fold(earlier: TimelineRewritten | None, later: TimelineRewritten) -> TimelineRewritten:
+    """One rewrite leaving the rows that applying `earlier` then `later` leaves."""
+    if earlier is None:
+        return later
+    kept = tuple(step for step in earlier.steps if step.at < later.since)
+    since = min(earlier.since, later.since)
+    return TimelineRewritten(later.service, since, kept + later.steps)
 
 
 class SqlStore:
@@ -174,7 +184,7 @@ class SqlStore:
             batch.add(effect)
         with self.transaction(write=True) as conn:
             self._write_results(conn, list(batch.results.values()))
-            self._rewrite_timelines(conn, batch.timelines)
+            self._rewrite_timelines(conn, list(batch.timelines.values()))
             self._write_rest(conn, batch)
 
     def _write_results(self, conn: Connection, recorded: list[ResultRecorded]) -> None:
@@ -213,25 +223,16 @@ class SqlStore:
             row[t.BUCKET_COLUMNS[bisect.bisect_left(LATENCY_BUCKETS, result.duration)]] += 1
         self._hot.rollups.execute(conn, rows.values())
 
-    def _rewrite_timelines(self, conn: Connection, rewrites: list[TimelineRewritten]) -> None:
-        """Every rewrite of the batch in two statements: the rewrites of one service are first
-        folded into one, which leaves the same rows as applying them in order."""
-        folded: dict[str, TimelineRewritten] = {}
-        for rewrite in rewrites:
-            earlier = folded.get(rewrite.service)
-            if earlier is not None:
-                kept = tuple(step for step in earlier.steps if step.at < rewrite.since)
-                since = min(earlier.since, rewrite.since)
-                rewrite = TimelineRewritten(rewrite.service, since, kept + rewrite.steps)
-            folded[rewrite.service] = rewrite
+    def _rewrite_timelines(self, conn: Connection, folded: list[TimelineRewritten]) -> None:
+        """The batch's rewrites, one per service (`_Batch` folds them), in two statements."""
         self._hot.transitions_after.execute(
-            conn, ({"service": r.service, "at": r.since} for r in folded.values())
+            conn, ({"service": r.service, "at": r.since} for r in folded)
         )
         self._hot.transitions.execute(
             conn,
             (
                 {"service": step.service, "at": step.at, "state": str(step.state)}
-                for rewrite in folded.values()
+                for rewrite in folded
                 for step in rewrite.steps
             ),
         )
