@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import ssl
 
+import httpcore
 import httpx
 
+from checks.http_backend import AsyncioBackend
 from checks.specs import HttpSpec
 
 # verify, ca_bundle, client cert, client key
@@ -82,11 +84,18 @@ class HttpClientPool:
     whatever environment the agent was started in.
     """
 
-    def __init__(self, *, limits: httpx.Limits = DEFAULT_LIMITS, trust_env: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        trust_env: bool = False,
+        backend: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
         self._limits = limits
         self._trust_env = trust_env
         self._contexts: dict[Profile, ssl.SSLContext] = {}
         self._transports: dict[tuple[Profile, str], httpx.AsyncHTTPTransport] = {}
+        self._backend = backend or AsyncioBackend()
 
     def get(self, spec: HttpSpec) -> httpx.AsyncHTTPTransport:
         """The transport for the spec's TLS profile and its URL's origin."""
@@ -104,9 +113,19 @@ class HttpClientPool:
         context = self._contexts.get(profile)
         if context is None:
             context = self._contexts[profile] = ssl_context_for(profile)
-        return httpx.AsyncHTTPTransport(
+        transport = httpx.AsyncHTTPTransport(
             verify=context, limits=self._limits, trust_env=self._trust_env
         )
+        # httpx takes no network backend, so its pool is rebuilt with the same settings on
+        # vigia's asyncio backend (checks/http_backend.py: why not anyio's).
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=context,
+            max_connections=self._limits.max_connections,
+            max_keepalive_connections=self._limits.max_keepalive_connections,
+            keepalive_expiry=self._limits.keepalive_expiry,
+            network_backend=self._backend,
+        )
+        return transport
 
     def __len__(self) -> int:
         """Number of distinct TLS profiles in use."""

@@ -57,6 +57,11 @@ class RawServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
 
+    async def drop_connections(self) -> None:
+        """Close every open connection cleanly (a FIN), as a server ending its keep-alives."""
+        for writer in list(self._writers):
+            writer.close()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None

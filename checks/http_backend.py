@@ -1,0 +1,308 @@
+"""httpcore network backend on asyncio's own transports, for the HTTP probe's connections.
+
+httpcore's default backend on asyncio goes through anyio: every read and write opens a cancel
+scope, its socket stream wraps asyncio's transport in another buffer with events, and every
+keep-alive check (`is_readable`, once per pooled connection per request) builds a dict of
+socket attributes and polls the socket. A probe needs none of that: its one deadline bounds
+the whole exchange (checks/http.py). This backend is a plain `asyncio.Protocol` with a buffer
+and one future to wake a reader, and TLS is the loop's own (`loop.start_tls`: C code under
+uvloop, where anyio's TLS stream runs OpenSSL's memory BIOs from Python).
+
+A keep-alive connection is "readable" when the server has sent anything while it sat idle:
+bytes, a FIN or a reset. The protocol knows that without a system call, and unlike a poll of
+the socket it also sees what the transport already read into its buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import ipaddress
+import socket
+import ssl
+from asyncio import staggered
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any, cast
+
+import httpcore
+
+# Stop reading from the socket while this much is buffered and unread: a body the probe has
+# given up on (over its cap) must not fill memory before the connection is closed.
+HIGH_WATER = 256 * 1024
+
+
+class _Protocol(asyncio.Protocol):
+    """Collects what the transport reads; wakes the one reader waiting for it."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.chunks: deque[bytes] = deque()
+        self.buffered = 0
+        self.at_eof = False
+        self.error: BaseException | None = None
+        self._reader: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._reading_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.buffered += len(data)
+        if self.buffered > HIGH_WATER and not self._reading_paused and self.transport:
+            self._reading_paused = True
+            self.transport.pause_reading()
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self.at_eof = True
+        self._wake_reader()
+        return False  # let the transport close its side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.at_eof = True
+        self.error = exc
+        self._wake_reader()
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        if self._drain is None:
+            self._drain = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        drain, self._drain = self._drain, None
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    @property
+    def has_news(self) -> bool:
+        return bool(self.chunks) or self.at_eof
+
+    def take(self, max_bytes: int) -> bytes:
+        data = self.chunks.popleft()
+        if len(data) > max_bytes:
+            data, rest = data[:max_bytes], data[max_bytes:]
+            self.chunks.appendleft(rest)
+        self.buffered -= len(data)
+        if self._reading_paused and self.buffered <= HIGH_WATER // 4 and self.transport:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        return data
+
+    def data_waiter(self) -> asyncio.Future[None]:
+        """Done when bytes, the end or an error arrive (a future, not a coroutine: cheaper)."""
+        self._reader = self._loop.create_future()
+        return self._reader
+
+    def drain_waiter(self) -> asyncio.Future[None] | None:
+        """Done when the transport's write buffer is below its mark again; None if it is."""
+        return None if self._drain is None else asyncio.shield(self._drain)
+
+    def _wake_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+
+
+def _within(waiter: asyncio.Future[None], timeout: float | None) -> Awaitable[None]:
+    # No timeout: the probe's own deadline bounds it, so no timer (nor coroutine) per read.
+    return waiter if timeout is None else asyncio.wait_for(waiter, timeout)
+
+
+@contextlib.contextmanager
+def _mapped(errors: dict[type[BaseException], type[Exception]]) -> Iterator[None]:
+    """Re-raise as httpcore's exception, the original kept as the cause (checks/http.py reads
+    the cause to tell a refusal from a reset from a certificate error)."""
+    try:
+        yield
+    except Exception as exc:
+        for kind, mapped in errors.items():
+            if isinstance(exc, kind):
+                raise mapped(str(exc) or type(exc).__name__) from exc
+        raise
+
+
+_READ_ERRORS: dict[type[BaseException], type[Exception]] = {
+    TimeoutError: httpcore.ReadTimeout,
+    OSError: httpcore.ReadError,
+}
+_WRITE_ERRORS: dict[type[BaseException], type[Exception]] = {
+    TimeoutError: httpcore.WriteTimeout,
+    OSError: httpcore.WriteError,
+}
+_CONNECT_ERRORS: dict[type[BaseException], type[Exception]] = {
+    TimeoutError: httpcore.ConnectTimeout,
+    OSError: httpcore.ConnectError,  # ssl.SSLError is an OSError
+}
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        protocol = self._protocol
+        with _mapped(_READ_ERRORS):
+            while not protocol.chunks:
+                if protocol.error is not None:
+                    raise protocol.error
+                if protocol.at_eof:
+                    return b""
+                await _within(protocol.data_waiter(), timeout)
+            return protocol.take(max_bytes)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        with _mapped(_WRITE_ERRORS):
+            if self._transport.is_closing():
+                raise self._protocol.error or BrokenPipeError("connection closed")
+            self._transport.write(buffer)
+            drained = self._protocol.drain_waiter()
+            if drained is not None:
+                await _within(drained, timeout)
+
+    async def aclose(self) -> None:
+        self._transport.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        with _mapped(_CONNECT_ERRORS):
+            try:
+                async with asyncio.timeout(timeout):
+                    transport = await loop.start_tls(
+                        self._transport,
+                        self._protocol,
+                        ssl_context,
+                        server_hostname=server_hostname,
+                    )
+            except BaseException:
+                self._transport.close()
+                raise
+        if transport is None:  # the loop closed the connection under us
+            raise httpcore.ConnectError("connection closed during the TLS handshake")
+        self._protocol.transport = transport  # flow control now pauses the TLS transport
+        return AsyncioStream(transport, self._protocol)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return self._protocol.has_news
+        name = _EXTRA_INFO.get(info)
+        return self._transport.get_extra_info(name) if name else None
+
+
+_EXTRA_INFO = {
+    "ssl_object": "ssl_object",
+    "client_addr": "sockname",
+    "server_addr": "peername",
+    "socket": "socket",
+}
+
+
+AddressInfo = tuple[Any, ...]  # as socket.getaddrinfo gives it: family, type, proto, _, address
+Resolver = Callable[[str, int], Awaitable[list[AddressInfo]]]
+
+# RFC 8305's connection attempt delay, as anyio (httpcore's default backend) and asyncio use:
+# a host whose first address blackholes is reached on its next one a quarter second later.
+HAPPY_EYEBALLS_DELAY = 0.25
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """`resolve` defaults to the loop's getaddrinfo; tests give names their own addresses."""
+
+    def __init__(self, resolve: Resolver | None = None) -> None:
+        self._resolve = resolve
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        with _mapped(_CONNECT_ERRORS):
+            async with asyncio.timeout(timeout):
+                addresses = await self._addresses(host, port)
+                sock = await _connect_first(addresses, local_address)
+                try:
+                    transport, protocol = await loop.create_connection(_Protocol, sock=sock)
+                except BaseException:
+                    sock.close()
+                    raise
+        return _stream(transport, protocol, socket_options)
+
+    async def _addresses(self, host: str, port: int) -> list[AddressInfo]:
+        try:
+            literal = ipaddress.ip_address(host)  # most catalogue targets: no resolver call
+        except ValueError:
+            pass
+        else:
+            family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
+            return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))]
+        if self._resolve is not None:
+            return await self._resolve(host, port)
+        loop = asyncio.get_running_loop()
+        return await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+async def _connect_first(addresses: list[AddressInfo], local_address: str | None) -> socket.socket:
+    """The first address to accept, tried in order and a delay apart (happy eyeballs): the
+    loop's own `create_connection` would do it, but uvloop's does not."""
+    if len(addresses) == 1:
+        return await _connect(addresses[0], local_address)
+    connected: list[socket.socket] = []
+
+    async def attempt(address: AddressInfo) -> socket.socket:
+        sock = await _connect(address, local_address)
+        connected.append(sock)
+        return sock
+
+    attempts = [functools.partial(attempt, address) for address in addresses]
+    winner, _, errors = await staggered.staggered_race(attempts, HAPPY_EYEBALLS_DELAY)
+    for sock in connected:
+        if sock is not winner:  # connected too, a moment after the winner
+            sock.close()
+    if winner is None:
+        raise next((e for e in errors if e is not None), OSError("no address to connect to"))
+    return cast(socket.socket, winner)
+
+
+async def _connect(address: AddressInfo, local_address: str | None) -> socket.socket:
+    family, kind, proto, _, sockaddr = address
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if local_address:
+            sock.bind((local_address, 0))
+        await asyncio.get_running_loop().sock_connect(sock, sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _stream(
+    transport: asyncio.BaseTransport, protocol: _Protocol, options: Iterable[Any] | None
+) -> AsyncioStream:
+    sock: socket.socket | None = transport.get_extra_info("socket")
+    for option in options or ():
+        if sock is not None:
+            sock.setsockopt(*option)
+    return AsyncioStream(cast(asyncio.Transport, transport), protocol)

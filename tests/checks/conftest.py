@@ -1,0 +1,24 @@
+"""Every async probe test runs on asyncio's own loop and on uvloop, which `vigia run` uses
+where it is installed: the HTTP probe's network backend (checks/http_backend.py) talks to the
+loop's transports directly, and uvloop's are not asyncio's classes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+import pytest
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+        "asyncio": asyncio.new_event_loop
+    }
+    try:
+        import uvloop
+    except ImportError:  # a dependency everywhere but Windows (pyproject.toml)
+        return factories
+    factories["uvloop"] = uvloop.new_event_loop
+    return factories
