@@ -9,6 +9,7 @@ import socket
 import struct
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -20,7 +21,7 @@ from checks.http_clients import HttpClientPool
 from checks.result import Outcome
 from checks.runner import run_probe
 from checks.specs import HttpSpec
-from tests.checks.loopback import HOST, HttpServer, RawServer, Reply, probe_context
+from tests.checks.loopback import HOST, HttpServer, Pki, RawServer, Reply, probe_context
 from tests.checks.test_http import free_port
 
 
@@ -177,3 +178,28 @@ async def test_a_name_whose_first_address_hangs_is_reached_on_the_next() -> None
             await context.aclose()
     assert outcome == (Outcome.OK, "")
     assert HAPPY_EYEBALLS_DELAY <= elapsed < 1.5
+
+
+async def test_an_https_body_ended_by_closing_without_close_notify_is_read_whole(
+    ctx: ProbeContext, tmp_path: Path
+) -> None:
+    """Many servers end a close-delimited body by dropping the connection without TLS's
+    close_notify; browsers, curl and anyio's stream (standard_compatible=False) take that as
+    the end of the body, and so must the probe."""
+    pki = Pki(tmp_path)
+
+    async def close_delimited(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nportal up")
+        await writer.drain()
+        writer.transport.abort()  # TCP FIN with no close_notify first
+
+    async with RawServer(close_delimited, pki.server_context()) as server:
+        spec = HttpSpec(
+            url=f"https://localhost:{server.port}/",
+            ca_bundle=pki.ca_bundle,
+            body_contains="portal up",
+        )
+        result = await run_probe("svc/http", "http", spec, 2.0, ctx)
+    assert (result.outcome, result.reason) == (Outcome.OK, "")
+    assert result.measurements["body_bytes"] == len("portal up")
