@@ -6,9 +6,10 @@ probes never build their own: they ask the pool.
 Probes send through an `httpx.AsyncHTTPTransport` (httpx's connection pool), not through an
 `httpx.AsyncClient`: the client's layers (cookie jar, auth flows, redirect loop, event hooks)
 are all things a probe must not or does not use. A monitor must not carry cookies from one run
-into the next, the probe bounds and follows redirects itself, and credentials are headers. The
-probe, judging and phase timings included, costs ~9 % less CPU than a bare `client.get`
-without those layers (bench/probe_cost.py; it cost ~6 % more with them: bench/RESULTS.md).
+into the next, the probe bounds and follows redirects itself, and credentials are headers.
+Under the transport, httpcore's connections run on vigia's own asyncio network backend
+(checks/http_backend.py) instead of anyio's. With both, the probe, judging and phase timings
+included, costs ~19 % less CPU than a bare `client.get` (bench/probe_cost.py, bench/RESULTS.md).
 """
 
 from __future__ import annotations
