@@ -11,6 +11,7 @@ import logging
 import signal
 from collections.abc import Callable
 
+from agent.catalog.model import Catalog
 from agent.commands.common import CommandError, guarded, open_catalog, open_store
 from agent.runtime import Agent
 from agent.server import ListenError
@@ -22,6 +23,8 @@ from checks.clock import SystemClock
 log = logging.getLogger(__name__)
 
 GC_THRESHOLDS = (50_000, 20, 10)  # young collection every 50,000 net allocations (default 700)
+WARM_UP_MARGIN_SECONDS = 30.0
+WARM_UP_CAP_SECONDS = 1800.0  # a catalogue of daily checks still freezes within half an hour
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt parameters (malloc.h)
 MMAP_THRESHOLD_BYTES = 1 << 20  # allocations from 1 MiB up get their own mapping
 ARENA_MAX = 2
@@ -67,6 +70,24 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def warm_up_seconds(catalog: Catalog) -> float:
+    """By then every check has run once, so the agent's long-lived state exists: one round of
+    the longest interval, its probe's timeout, and a margin for a slow start."""
+    checks = catalog.checks.values()
+    longest = max((c.interval + c.timeout for c in checks), default=0.0)
+    return min(WARM_UP_CAP_SECONDS, longest + WARM_UP_MARGIN_SECONDS)
+
+
+def freeze_survivors() -> None:
+    """Once warm, take the agent's long-lived state (engine, alerting and metrics state of every
+    service, pooled connections) out of the cyclic GC's scans as `tune_gc` did for start-up's:
+    full collections walked ~380,000 such objects at 10,000 services and stalled the loop for
+    ~0.5 s each (gc.callbacks, bench/RESULTS.md "Scale"). A collection first, so no garbage is
+    frozen; frozen objects are still freed when their last reference goes."""
+    gc.collect()
+    gc.freeze()
+
+
 def tune_malloc() -> None:
     """glibc only (elsewhere nothing to do). Large transient buffers (the /metrics body, ~25 MB
     at 10,000 services, and the store-derived metrics text built in a worker thread) raised
@@ -89,6 +110,7 @@ def run_agent(agent: Agent) -> None:
 
 async def _main(agent: Agent) -> None:
     loop = asyncio.get_running_loop()
+    loop.call_later(warm_up_seconds(agent.catalog), freeze_survivors)
     loop.add_signal_handler(signal.SIGTERM, agent.stop.set)
     loop.add_signal_handler(signal.SIGINT, agent.stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(agent.reload()))

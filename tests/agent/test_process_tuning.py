@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 
+from agent.commands.run import WARM_UP_CAP_SECONDS, warm_up_seconds
+from tests.agent.test_scheduler import _catalog
+
 SCRIPT = """
 import gc, json
 from agent.commands.run import GC_THRESHOLDS, tune_gc, tune_malloc
@@ -26,3 +29,36 @@ def test_start_up_heap_is_frozen_and_young_generation_enlarged() -> None:
     assert got["threshold"] == list(got["expected"])
     assert got["frozen_before"] == 0
     assert got["frozen"] > 10_000  # the imported modules at least
+
+
+FREEZE_SCRIPT = """
+import gc, json, weakref
+from agent.commands.run import freeze_survivors, tune_gc
+tune_gc()
+class Node:
+    pass
+state = [Node() for _ in range(20_000)]  # what the agent builds once running
+a, b = Node(), Node()
+a.other, b.other = b, a  # a reference cycle that is garbage at the freeze
+cycle = weakref.ref(a)
+del a, b
+before = gc.get_freeze_count()
+freeze_survivors()
+print(json.dumps({"frozen_added": gc.get_freeze_count() - before,
+                  "cycle_freed": cycle() is None, "young_after": len(gc.get_objects(2))}))
+"""
+
+
+def test_state_alive_after_warm_up_is_frozen_and_garbage_is_not() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", FREEZE_SCRIPT], check=True, capture_output=True, text=True
+    ).stdout
+    got = json.loads(out)
+    assert got["frozen_added"] >= 20_000  # the state left the collector's scans
+    assert got["young_after"] < 1_000  # nothing long-lived is left for a full collection
+    assert got["cycle_freed"]  # collected before the freeze, not kept forever
+
+
+def test_warm_up_lasts_one_round_of_the_longest_check_and_is_capped() -> None:
+    assert warm_up_seconds(_catalog(3, interval="30s", timeout="10s")) == 30 + 10 + 30
+    assert warm_up_seconds(_catalog(1, interval="1d", timeout="10s")) == WARM_UP_CAP_SECONDS
