@@ -121,7 +121,7 @@ def _mapped(errors: dict[type[BaseException], type[Exception]]) -> Iterator[None
     try:
         yield
     except Exception as exc:
-        for kind, mapped in errors.items():
+        for kind, mapped in errors.items():  # in order: TimeoutError is an OSError too
             if isinstance(exc, kind):
                 raise mapped(str(exc) or type(exc).__name__) from exc
         raise
@@ -301,8 +301,7 @@ async def _connect(address: AddressInfo, local_address: str | None) -> socket.so
 def _stream(
     transport: asyncio.BaseTransport, protocol: _Protocol, options: Iterable[Any] | None
 ) -> AsyncioStream:
-    sock: socket.socket | None = transport.get_extra_info("socket")
+    sock: socket.socket = transport.get_extra_info("socket")
     for option in options or ():
-        if sock is not None:
-            sock.setsockopt(*option)
+        sock.setsockopt(*option)
     return AsyncioStream(cast(asyncio.Transport, transport), protocol)
