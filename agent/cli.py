@@ -46,14 +46,42 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vigia",
         description="Service-availability agent: probes, incidents, restore times, QUAR.",
     )
-    parser.add_argument("--config", help="settings file (default: ./vigia.yaml if present)")
-    parser.add_argument("--catalog", help="catalogue file (default: catalog/services.yaml)")
-    parser.add_argument("--db", help="database URL or SQLite path (default: user data dir)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
+    for subcommand in _subparsers(parser):
+        # after the subcommand too (`vigia check --catalog F`); SUPPRESS keeps a value given
+        # before the subcommand from being reset by the subcommand's own default
+        add_global_options(subcommand, default=argparse.SUPPRESS)
     return parser
+
+
+def add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    group = parser.add_argument_group("global options (before or after the command)")
+    group.add_argument(
+        "--config", default=default, help="settings file (default: ./vigia.yaml if present)"
+    )
+    group.add_argument(
+        "--catalog", default=default, help="catalogue file (default: catalog/services.yaml)"
+    )
+    group.add_argument(
+        "--db", default=default, help="database URL or SQLite path (default: user data dir)"
+    )
+    verbose_default = False if default is None else default
+    group.add_argument(
+        "-v", "--verbose", action="store_true", default=verbose_default, help="debug logging"
+    )
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every subcommand parser under `parser`, nested ones included."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found += [child, *_subparsers(child)]
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
