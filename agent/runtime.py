@@ -76,6 +76,7 @@ class Agent:
         self.connectivity = Connectivity(split_host_port(target) if target else None)
         self.reload_status = ReloadStatus(at=self.clock.now())
         self.stop = asyncio.Event()
+        self.started = asyncio.Event()  # every part built and running
         self._tasks: list[asyncio.Task[None]] = []
         self.fatal: Exception | None = None
         self.lateness_p99 = 0.0
@@ -126,6 +127,7 @@ class Agent:
             app = create_app(self.metrics.render, self.health, agent=self)
             self._spawn(self._fatal_on_error(serve(app, self.settings.listen, self.stop)))
         log.info("vigia running: %d checks, store %r", self.scheduler.job_count, self.store)
+        self.started.set()
 
     def _start_metrics(self) -> None:
         self.metrics.watch(self.scheduler, self.writer)

@@ -9,11 +9,13 @@ import ctypes.util
 import gc
 import logging
 import signal
+import time
 from collections.abc import Callable
 
 from agent.catalog.model import Catalog
 from agent.commands.common import CommandError, guarded, open_catalog, open_store
 from agent.runtime import Agent
+from agent.sdnotify import Notifier
 from agent.server import ListenError
 from agent.settings import Settings
 from alerting.errors import RulesError
@@ -110,11 +112,41 @@ def run_agent(agent: Agent) -> None:
 
 async def _main(agent: Agent) -> None:
     loop = asyncio.get_running_loop()
+    notifier = Notifier()
     loop.call_later(warm_up_seconds(agent.catalog), freeze_survivors)
-    loop.add_signal_handler(signal.SIGTERM, agent.stop.set)
-    loop.add_signal_handler(signal.SIGINT, agent.stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(agent.reload()))
-    await agent.run()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _stopper(agent, notifier))
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(_reload(agent, notifier)))
+    systemd = asyncio.ensure_future(_tell_systemd(agent, notifier))
+    try:
+        await agent.run()
+    finally:
+        systemd.cancel()
+
+
+def _stopper(agent: Agent, notifier: Notifier) -> Callable[[], None]:
+    def stop() -> None:
+        notifier.notify("STOPPING=1")
+        agent.stop.set()
+
+    return stop
+
+
+async def _tell_systemd(agent: Agent, notifier: Notifier) -> None:
+    if not notifier.enabled:
+        return
+    await agent.started.wait()
+    notifier.notify("READY=1")
+    await notifier.keep_alive()
+
+
+async def _reload(agent: Agent, notifier: Notifier) -> None:
+    # MONOTONIC_USEC: systemd (Type=notify-reload) matches the reload to this message
+    notifier.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+    try:
+        await agent.reload()
+    finally:
+        notifier.notify("READY=1")
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
