@@ -12,6 +12,7 @@ from agent.commands import (
     alerts,
     catalog,
     check,
+    db,
     demo,
     incidents,
     indicators,
@@ -36,6 +37,7 @@ COMMANDS = (
     rules,
     report,
     catalog,
+    db,
     token,
 )
 EXIT_USAGE = 2

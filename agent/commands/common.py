@@ -11,6 +11,7 @@ from agent.catalog.errors import CatalogError
 from agent.catalog.loader import load
 from agent.catalog.model import Catalog
 from agent.settings import Settings
+from agent.store.errors import SchemaVersionError, UnsupportedDatabaseError
 from agent.store.sql import SqlStore
 from agent.store.url import database_url
 
@@ -29,7 +30,10 @@ def open_catalog(settings: Settings) -> Catalog:
 
 
 def open_store(settings: Settings) -> SqlStore:
-    return SqlStore.open(database_url(settings.db))
+    try:
+        return SqlStore.open(database_url(settings.db))
+    except (SchemaVersionError, UnsupportedDatabaseError) as exc:
+        raise CommandError(f"cannot open the database: {exc}") from None
 
 
 def print_json(data: Any) -> None:
