@@ -8,14 +8,16 @@ import signal
 import time
 from pathlib import Path
 
+from agent.api.auth import hash_token, new_token
 from agent.catalog.loader import load
 from agent.catalog.model import Catalog
+from agent.commands import report
 from agent.commands.common import CommandError, guarded, open_catalog
 from agent.demo.estate import Estate
 from agent.demo.scenario import CYCLE_SECONDS, SCRIPT, demo_catalog_yaml
 from agent.runtime import Agent
 from agent.server import ListenError
-from agent.settings import Settings
+from agent.settings import Settings, TokenEntry
 from agent.store.sql import SqlStore
 from agent.store.url import data_dir, database_url
 from checks.clock import SystemClock
@@ -62,9 +64,13 @@ async def _demo(
     catalog_path.write_text(demo_catalog_yaml(shipped, estate.port), encoding="utf-8")
     catalog = load(catalog_path)
     store = await asyncio.to_thread(SqlStore.open, database_url(db))
-    demo_settings = settings.model_copy(update={"catalog": str(catalog_path), "db": db})
+    token = new_token()  # this run's way into the console; only its hash is kept
+    demo_token = TokenEntry(name="demo", role="operator", hash=hash_token(token))
+    demo_settings = settings.model_copy(
+        update={"catalog": str(catalog_path), "db": db, "tokens": (*settings.tokens, demo_token)}
+    )
     agent = Agent(settings=demo_settings, catalog=catalog, store=store, clock=SystemClock())
-    _intro(demo_settings, estate, catalog_path, db)
+    _intro(demo_settings, estate, catalog_path, db, token)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, agent.stop.set)
     loop.add_signal_handler(signal.SIGTERM, agent.stop.set)
@@ -77,16 +83,26 @@ async def _demo(
         narrator.cancel()
         await estate.close()
         await asyncio.to_thread(store.close)
-    print("\nvigia demo stopped. Look at what was recorded:")
+    print("\nvigia demo stopped. The monthly report of what it did:")
+    _write_report(demo_settings, workdir / "report")
+    print("Look at what was recorded:")
     print(f"  vigia --catalog {catalog_path} --db {db} incidents")
     month = time.strftime("%Y-%m")
     print(f"  vigia --catalog {catalog_path} --db {db} status")
     print(f"  vigia --catalog {catalog_path} --db {db} indicators --period {month}")
 
 
-def _intro(settings: Settings, estate: Estate, catalog: Path, db: str) -> None:
+def _write_report(settings: Settings, out: Path) -> None:
+    month = time.strftime("%Y-%m")
+    options = {"month": month, "out": out, "format": "html", "lang": "pt"}
+    report.handle_monthly(argparse.Namespace(settings=settings, **options))
+
+
+def _intro(settings: Settings, estate: Estate, catalog: Path, db: str, token: str) -> None:
     host_port = settings.listen
     print("vigia demo — a simulated estate on loopback, probed every 5 s")
+    print(f"  console     http://{host_port}/  (sign in with this run's operator token:")
+    print(f"              {token} )")
     print(f"  estate      http://127.0.0.1:{estate.port}/<service>/health")
     print(f"  catalogue   {catalog}")
     print(f"  database    {db} (SQLite)")
