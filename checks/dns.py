@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+import socket
 
 import dns.asyncquery
 import dns.exception
@@ -32,6 +33,11 @@ async def probe(spec: DnsSpec, timeout: float, ctx: ProbeContext, *, check_id: s
     server = spec.resolver or await asyncio.to_thread(_system_nameserver)
     if server is None:
         return Verdict.unknown("no system resolver configured (/etc/resolv.conf has no nameserver)")
+    if not _is_ip(server):
+        try:
+            server = await _address_of(server, spec.port)
+        except OSError as exc:
+            return Verdict.fail(f"resolver {server!r} has no address: {exc.strerror or exc}")
     where = _where(server, spec.port)
     query = dns.message.make_query(spec.name, spec.type)
     start = ctx.clock.monotonic()
@@ -56,6 +62,22 @@ async def _ask(
         query, server, timeout=timeout, port=spec.port
     )
     return response
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+async def _address_of(name: str, port: int) -> str:
+    """The resolver's own address, when the catalogue names it (`resolver: ns1.example`)."""
+    found = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_DGRAM)
+    if not found:
+        raise OSError(f"{name} has no address")
+    return str(found[0][4][0])
 
 
 def _system_nameserver() -> str | None:

@@ -5,8 +5,10 @@ Each model is what one `checks/<kind>.py` module receives. Field names are the Y
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -65,9 +67,7 @@ class HttpSpec(Spec):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s:]+(:\d+)?(/\S*)?$", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value
+        return http_url(value)
 
     @field_validator("expect_status")
     @classmethod
@@ -125,7 +125,7 @@ class TlsSpec(Spec):
 class DnsSpec(Spec):
     name: str
     type: Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "PTR", "CAA"] = "A"
-    resolver: str | None = None  # IP address; None: the system resolver
+    resolver: str | None = None  # IP address or host name; None: the system resolver
     port: int = Field(default=53, ge=1, le=65535)
     protocol: Literal["udp", "tcp"] = "udp"
     expect_rcode: Literal["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED"] = "NOERROR"
@@ -136,6 +136,13 @@ class DnsSpec(Spec):
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
         return _compilable(value)
+
+    @field_validator("resolver")
+    @classmethod
+    def _resolver(cls, value: str | None) -> str | None:
+        if value is not None and not (_is_ip(value) or _HOST_NAME.fullmatch(value)):
+            raise ValueError(f"{value!r} is neither an IP address nor a host name")
+        return value
 
 
 class IcmpSpec(Spec):
@@ -191,12 +198,39 @@ KINDS: dict[str, type[Spec]] = {
 def target_host(spec: KindSpec) -> str | None:
     """The host a probe talks to, for per-host concurrency caps."""
     if isinstance(spec, HttpSpec):
-        return re.sub(r"^https?://([^/:]+).*$", r"\1", spec.url)
+        return urlsplit(spec.url).hostname
     if isinstance(spec, TcpSpec | TlsSpec | IcmpSpec):
         return spec.host
     if isinstance(spec, DnsSpec):
         return spec.resolver
     return None
+
+
+_HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?)+")
+
+
+def http_url(value: str) -> str:
+    """An absolute http(s) URL (RFC 3986: the scheme is case-insensitive, the host may be an
+    IPv6 literal), returned with its scheme in lower case."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range or not a number
+    except ValueError:
+        parts = None
+    scheme = parts.scheme.lower() if parts else ""
+    if parts is None or scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    if any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an http(s) URL (it contains white space)")
+    return scheme + value[len(parts.scheme) :]
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _compilable(value: str | None) -> str | None:

@@ -128,10 +128,15 @@ def describe_certificate(cert: x509.Certificate, fingerprint: str) -> dict[str, 
     return {
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
-        "serial": format(cert.serial_number, "x"),
+        "serial": serial_text(cert.serial_number),
         "fingerprint_sha256": fingerprint,
         "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def serial_text(serial: int) -> str:
+    """As openssl and CAs print it: upper-case hex of whole bytes, so a leading zero stays."""
+    return serial.to_bytes(max(1, (serial.bit_length() + 7) // 8), "big").hex().upper()
 
 
 def _version_failure(spec: TlsSpec, negotiated: str) -> str | None:
