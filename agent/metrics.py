@@ -294,9 +294,15 @@ class _RuntimeCollector(Collector):
             ),
             (
                 "vigia_store_write_errors_total",
-                "Failed store commits (each is retried until it succeeds).",
+                "Failed store commits (retried, or quarantined if refused as data).",
                 "counter",
                 writer.errors_total,
+            ),
+            (
+                "vigia_store_quarantined_total",
+                "Effects the database refused as data, kept in the quarantine table.",
+                "counter",
+                writer.quarantined_total,
             ),
             (
                 "vigia_store_batches_total",

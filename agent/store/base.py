@@ -62,6 +62,10 @@ class Store(Protocol):
         """Apply engine effects in order, all in one transaction (all or nothing)."""
         ...
 
+    def quarantine(self, effects: Sequence[Effect], error: str, at: datetime) -> None:
+        """Keep effects the database refused as data, with the error, in their own table."""
+        ...
+
     def load_snapshot(self) -> Snapshot:
         """Everything the engine needs to continue after a restart or a crash."""
         ...

@@ -41,10 +41,15 @@ def _create_alert_state_and_audit(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _create_quarantine(conn: Connection) -> None:
+    schema.quarantine.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create tables", _create_tables),
     Migration(2, "alert outbox", _create_outbox),
     Migration(3, "alert state, acknowledgements, audit log", _create_alert_state_and_audit),
+    Migration(4, "quarantine of records the database refused", _create_quarantine),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -50,6 +49,7 @@ from agent.records import (
     Transition,
 )
 from agent.store.base import LATENCY_BUCKETS, CheckRollup, StoredResult
+from agent.store.cleaning import SafeJSON, SafeString, SafeText
 from checks.result import Outcome, ProbeResult
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -100,8 +100,8 @@ probe_results = Table(
     Column("started_at", UtcMicros, nullable=False),
     Column("duration", Float, nullable=False),
     Column("outcome", String(16), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("measurements", JSON, nullable=False),
+    Column("reason", SafeText, nullable=False),
+    Column("measurements", SafeJSON, nullable=False),
     Column("in_maintenance", Boolean, nullable=False),
     # The natural key: re-applying a batch after a crash skips what is already there.
     UniqueConstraint("check", "started_at", name="uq_probe_results_check_started"),
@@ -159,10 +159,10 @@ incidents = Table(
     Column("ended_at", UtcMicros, nullable=True),
     Column("restore_seconds", Float, nullable=True),
     Column("maintenance_seconds", Float, nullable=False),
-    Column("cause", Text, nullable=False),
+    Column("cause", SafeText, nullable=False),
     Column("root_cause", String(_ID), nullable=True),
     Column("inhibited", Boolean, nullable=False),
-    Column("fragments", JSON, nullable=False),
+    Column("fragments", SafeJSON, nullable=False),
     Index("ix_incidents_service_started", "service", "started_at"),
     Index("ix_incidents_ended", "ended_at"),
 )
@@ -172,7 +172,7 @@ check_status = Table(
     metadata,
     Column("check", String(_ID), primary_key=True),
     Column("service", String(_ID), nullable=False),
-    Column("data", JSON, nullable=False),
+    Column("data", SafeJSON, nullable=False),
 )
 
 service_status = Table(
@@ -180,7 +180,7 @@ service_status = Table(
     metadata,
     Column("service", String(_ID), primary_key=True),
     Column("state", String(16), nullable=False),  # duplicated from `data` for ad-hoc SQL
-    Column("data", JSON, nullable=False),
+    Column("data", SafeJSON, nullable=False),
 )
 
 flapping_events = Table(
@@ -200,9 +200,9 @@ maintenance_windows = Table(
     Column("service", String(_ID), nullable=False),
     Column("start", UtcMicros, nullable=False),
     Column("end", UtcMicros, nullable=False),
-    Column("reason", Text, nullable=False),
+    Column("reason", SafeText, nullable=False),
     Column("created_at", UtcMicros, nullable=False),
-    Column("author", String(200), nullable=False),
+    Column("author", SafeString(200), nullable=False),
     Column("cancelled_at", UtcMicros, nullable=True),
     Index("ix_maintenance_windows_service_start", "service", "start"),
 )
@@ -213,8 +213,8 @@ incident_annotations = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("incident", BigInteger, ForeignKey("incidents.id"), nullable=False),
     Column("field", String(32), nullable=False),
-    Column("text", Text, nullable=False),
-    Column("author", String(200), nullable=False),
+    Column("text", SafeText, nullable=False),
+    Column("author", SafeString(200), nullable=False),
     Column("created_at", UtcMicros, nullable=False),
     Index("ix_annotations_incident", "incident", "id"),
 )
@@ -239,12 +239,12 @@ outbox = Table(
     Column("alert_id", String(400), nullable=False),
     Column("status", String(16), nullable=False),  # firing | resolved
     Column("receiver", String(_ID), nullable=False),
-    Column("payload", JSON, nullable=False),
+    Column("payload", SafeJSON, nullable=False),
     Column("created_at", UtcMicros, nullable=False),
     Column("next_attempt_at", UtcMicros, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("state", String(16), nullable=False),  # pending | delivered | failed
-    Column("last_error", Text, nullable=False),
+    Column("last_error", SafeText, nullable=False),
     Column("last_attempt_at", UtcMicros, nullable=True),
     Column("delivered_at", UtcMicros, nullable=True),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),  # due(), backlog()
@@ -259,7 +259,7 @@ alert_state = Table(  # the evaluator's active alerts, rewritten each tick
     "alert_state",
     metadata,
     Column("alert_id", String(400), primary_key=True),
-    Column("data", JSON, nullable=False),
+    Column("data", SafeJSON, nullable=False),
     Column("updated_at", UtcMicros, nullable=False),
 )
 
@@ -268,11 +268,21 @@ alert_acks = Table(  # acknowledgements from the CLI/API; the agent applies them
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("alert_id", String(400), nullable=False),
-    Column("author", String(200), nullable=False),
-    Column("comment", Text, nullable=False),
+    Column("author", SafeString(200), nullable=False),
+    Column("comment", SafeText, nullable=False),
     Column("created_at", UtcMicros, nullable=False),
     Column("applied_at", UtcMicros, nullable=True),
     Index("ix_alert_acks_alert", "alert_id"),
+)
+
+quarantine = Table(  # effects the database refused as data: kept here, not retried for ever
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcMicros, nullable=False),
+    Column("kind", SafeString(100), nullable=False),
+    Column("record", SafeText, nullable=False),
+    Column("error", SafeText, nullable=False),
 )
 
 audit_log = Table(  # every write through the API: who, what, when
@@ -280,11 +290,11 @@ audit_log = Table(  # every write through the API: who, what, when
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", UtcMicros, nullable=False),
-    Column("actor", String(200), nullable=False),
+    Column("actor", SafeString(200), nullable=False),
     Column("role", String(32), nullable=False),
-    Column("action", String(100), nullable=False),
-    Column("target", String(400), nullable=False),
-    Column("detail", JSON, nullable=False),
+    Column("action", SafeString(100), nullable=False),
+    Column("target", SafeString(400), nullable=False),
+    Column("detail", SafeJSON, nullable=False),
     Index("ix_audit_log_at", "at"),
 )
 

@@ -187,6 +187,18 @@ class SqlStore:
             self._rewrite_timelines(conn, list(batch.timelines.values()))
             self._write_rest(conn, batch)
 
+    def quarantine(self, effects: Sequence[Effect], error: str, at: datetime) -> None:
+        """Keep effects the database refused as data, with why, instead of retrying them."""
+        rows = [
+            {"at": at, "kind": type(e).__name__, "record": repr(e), "error": error} for e in effects
+        ]
+        with self.transaction(write=True) as conn:
+            conn.execute(insert(t.quarantine), rows)
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        query = select(t.quarantine).order_by(t.quarantine.c.id)
+        return [dict(row) for row in self._fetch(query)]
+
     def _write_results(self, conn: Connection, recorded: list[ResultRecorded]) -> None:
         if not recorded:
             return

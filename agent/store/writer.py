@@ -2,8 +2,11 @@
 
 The engine never waits for the database: `submit` only queues. The task gathers whatever is
 queued (up to `max_batch` effects, after a short linger so a burst becomes one transaction)
-and runs `store.apply` in a thread. A failed batch is retried, with backoff, until it
-commits: effects are never dropped, so a database outage delays the records but loses none.
+and runs `store.apply` in a thread. A batch that failed for the database's sake (it is away,
+locked, its disk full) is retried, with backoff, until it commits: an outage delays the records
+but loses none. A batch the database refused for its data (a value no cleaning could make
+storable) fails the same way every time, so it is split until the submissions it refused are
+found; those go to the quarantine table with the error, and everything else is written.
 """
 
 from __future__ import annotations
@@ -14,13 +17,27 @@ import logging
 import time
 from collections import deque
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from types import TracebackType
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from agent.records import Effect
 from agent.store.base import Store
 from agent.store.errors import WriterClosedError
 
 log = logging.getLogger(__name__)
+
+Submission = tuple[Effect, ...]
+
+
+def refused_as_data(exc: Exception) -> bool:
+    """The database (or a column's conversion) refused a value: retrying cannot help."""
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        return True  # a bind conversion failed before the database saw the statement
+    return isinstance(exc, ValueError | TypeError)
 
 
 class StoreWriter:
@@ -55,6 +72,7 @@ class StoreWriter:
         self.depth = 0  # effects submitted and not yet committed (queued or in flight)
         self.batches_total = 0
         self.errors_total = 0
+        self.quarantined_total = 0  # effects the database refused as data
         self.last_write_seconds = 0.0
 
     def start(self) -> None:
@@ -108,25 +126,30 @@ class StoreWriter:
                     await asyncio.wait_for(self._hurry.wait(), self._linger)
             batch = self._take()
             await self._commit(batch)
-            self.depth -= len(batch)
+            self.depth -= sum(len(submission) for submission in batch)
             if not self._queue:
                 self._wake.clear()
                 self._hurry.clear()
                 self._idle.set()
 
-    def _take(self) -> list[Effect]:
-        batch: list[Effect] = list(self._queue.popleft())
-        while self._queue and len(batch) + len(self._queue[0]) <= self._max_batch:
-            batch.extend(self._queue.popleft())
+    def _take(self) -> list[Submission]:
+        batch = [self._queue.popleft()]
+        size = len(batch[0])
+        while self._queue and size + len(self._queue[0]) <= self._max_batch:
+            size += len(self._queue[0])
+            batch.append(self._queue.popleft())
         return batch
 
-    async def _commit(self, batch: list[Effect]) -> None:
+    async def _commit(self, batch: list[Submission]) -> None:
         delay = self._retry_initial
         while True:
             started = time.perf_counter()
             try:
-                await asyncio.to_thread(self._store.apply, batch)
+                await self._apply(batch)
             except Exception as exc:  # any failure: keep the batch, never drop records
+                if refused_as_data(exc):
+                    await self._isolate(batch, exc)
+                    return
                 self.errors_total += 1
                 log.warning(
                     "store write of %d effects failed (%s: %s); retrying in %.2f s",
@@ -141,3 +164,37 @@ class StoreWriter:
             self.last_write_seconds = time.perf_counter() - started
             self.batches_total += 1
             return
+
+    async def _apply(self, batch: list[Submission]) -> None:
+        effects = [effect for submission in batch for effect in submission]
+        await asyncio.to_thread(self._store.apply, effects)
+
+    async def _isolate(self, batch: list[Submission], exc: Exception) -> None:
+        """Write every submission of `batch` the database takes; quarantine the ones it refuses
+        (halving: a few bad records in a batch of n cost O(log n) transactions each)."""
+        if len(batch) == 1:
+            await self._quarantine(batch[0], exc)
+            return
+        middle = len(batch) // 2
+        for half in (batch[:middle], batch[middle:]):
+            try:
+                await self._apply(half)
+            except Exception as again:
+                if not refused_as_data(again):
+                    await self._commit(half)  # the database went away meanwhile: retry it
+                else:
+                    await self._isolate(half, again)
+
+    async def _quarantine(self, submission: Submission, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
+        log.error(
+            "the database refused %d effects (%s); they are kept in the quarantine table",
+            len(submission),
+            error[:500],
+        )
+        self.quarantined_total += len(submission)
+        try:
+            now = datetime.now(UTC)
+            await asyncio.to_thread(self._store.quarantine, submission, error, now)
+        except Exception as failed:  # even the quarantine refused: the log line is the record
+            log.error("quarantine write failed too (%s: %s)", type(failed).__name__, failed)
