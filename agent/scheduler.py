@@ -174,10 +174,12 @@ class ProbeScheduler:
             due = tick + timedelta(seconds=offset)
             if only_after is None or due > only_after:
                 # A due instant already past (the slot fired late) starts at once, late.
-                loop.call_at(base + offset + TIMER_SLACK, self._fire, check_id, due)
+                at = base + offset
+                loop.call_at(at + TIMER_SLACK, self._fire, check_id, due, at)
 
-    def _fire(self, check_id: str, due: datetime | None = None) -> None:
-        """Start the probe in a task of our own; `due` defaults to the check's latest tick."""
+    def _fire(self, check_id: str, due: datetime | None = None, at: float | None = None) -> None:
+        """Start the probe in a task of our own; `due` defaults to the check's latest tick.
+        `at` is its loop instant, carried along so a clock step in between cannot move it."""
         check = self._checks.get(check_id)
         if check is None or self._stopping or self._watch is None:
             return
@@ -188,12 +190,12 @@ class ProbeScheduler:
         loop = self._watch.loop
         if due is None:
             due = due_time(check.id, check.interval, self._watch.wall(loop.time()))
-        else:
-            early = self._watch.mono(due) - loop.time()
-            if early > 0:  # a timer fired early (they have millisecond resolution): not yet
-                loop.call_at(loop.time() + early + TIMER_SLACK, self._fire, check_id, due)
-                return
-        task = loop.create_task(self._probe(check, due))
+        if at is None:
+            at = self._watch.mono(due)
+        if at > loop.time():  # a timer fired early (they have millisecond resolution): not yet
+            loop.call_at(at + TIMER_SLACK, self._fire, check_id, due, at)
+            return
+        task = loop.create_task(self._probe(check, due, at))
         self._running[check_id] = task
 
     def _on_step(self, step: ClockStep) -> None:
@@ -205,9 +207,9 @@ class ProbeScheduler:
             step.at.isoformat(),
         )
 
-    async def _probe(self, check: Check, due: datetime) -> None:
+    async def _probe(self, check: Check, due: datetime, at: float) -> None:
         try:
-            await self._run_capped(check, due)
+            await self._run_capped(check, due, at)
         except asyncio.CancelledError:
             if not self._stopping:
                 raise
@@ -237,7 +239,7 @@ class ProbeScheduler:
                 check_id,
             )
 
-    async def _run_capped(self, check: Check, due: datetime) -> None:
+    async def _run_capped(self, check: Check, due: datetime, at: float) -> None:
         host = self._host_of[check.id] if check.id in self._host_of else target_host(check.spec)
         per_host = self._host_slot(host) if host else None
         tier = self._tier_of.get(check.id, "")
@@ -246,15 +248,17 @@ class ProbeScheduler:
                 self.stats.shortened_total += 1
             if per_host is not None:
                 async with per_host:
-                    await self._run(check, due, host, effective)
+                    await self._run(check, due, at, host, effective)
             else:
-                await self._run(check, due, host, effective)
+                await self._run(check, due, at, host, effective)
 
-    async def _run(self, check: Check, due: datetime, host: str | None, timeout: float) -> None:
+    async def _run(
+        self, check: Check, due: datetime, at: float, host: str | None, timeout: float
+    ) -> None:
         assert self._watch is not None
         loop = self._watch.loop
         began = loop.time()
-        self.stats.lateness.append(max(0.0, began - self._watch.mono(due)))
+        self.stats.lateness.append(max(0.0, began - at))
         self.stats.started_total += 1
         self.stats.in_flight += 1
         self._started.add(check.id)
