@@ -100,6 +100,7 @@ class ProbeScheduler:
         self._tier_of: dict[str, str] = {}  # check id -> its service's tier
         self._running: dict[str, asyncio.Task[None]] = {}
         self._last_started: dict[str, datetime] = {}  # check id -> wall stamp of its last start
+        self._last_finished: dict[str, datetime] = {}  # check id -> wall stamp of its last end
         self._overlaps_logged = 0  # overlaps_total at the last summary line
         self._overlap_logged_at: float | None = None  # loop time of that line
         self._stopping = False
@@ -115,6 +116,10 @@ class ProbeScheduler:
         """Wall stamp of the check's last probe start (None before the first): a state whose
         last start is older than a few intervals is stale."""
         return self._last_started.get(check_id)
+
+    def last_finished(self, check_id: str) -> datetime | None:
+        """Wall stamp of the end of the check's last probe (its last result), None before."""
+        return self._last_finished.get(check_id)
 
     def start(self, catalog: Catalog) -> None:
         self._watch = ClockWatch(self._clock, self._on_step)
@@ -270,6 +275,7 @@ class ProbeScheduler:
         finally:
             self.stats.in_flight -= 1
             self._started.discard(check.id)
+            self._last_finished[check.id] = self._clock.now()
             self._budget.finished(host, loop.time() - began, timeout)
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
