@@ -248,7 +248,8 @@ class ProbeScheduler:
         host = self._host_of[check.id] if check.id in self._host_of else target_host(check.spec)
         per_host = self._host_slot(host) if host else None
         tier = self._tier_of.get(check.id, "")
-        async with self._budget.slot(host, tier, check.interval, check.timeout) as effective:
+        effective, held = await self._budget.acquire(host, tier, check.interval, check.timeout)
+        try:
             if effective < check.timeout:
                 self.stats.shortened_total += 1
             if per_host is not None:
@@ -256,6 +257,8 @@ class ProbeScheduler:
                     await self._run(check, due, at, host, effective)
             else:
                 await self._run(check, due, at, host, effective)
+        finally:
+            self._budget.release(held)
 
     async def _run(
         self, check: Check, due: datetime, at: float, host: str | None, timeout: float
