@@ -182,7 +182,10 @@ def _agent(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
     if template is None:
         return []
     expr = template.format(above=float(rule.params.get("above", 0)))
-    return [_alert(rule, expr, rule.severity, f"vigia: {rule.params['signal']}")]
+    summary = f"vigia: {rule.params['signal']}"
+    if rule.params["signal"] == "agent_unhealthy":  # one alert per reason: name it
+        summary += " ({{ $labels.reason }})"
+    return [_alert(rule, expr, rule.severity, summary)]
 
 
 def _watchdog(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
