@@ -454,6 +454,17 @@ class AgentMetrics:
             "Time of the last catalogue (re)load attempt.",
             registry=reg,
         )
+        self.agent_healthy = Gauge(
+            "vigia_agent_healthy",
+            "1 if the agent is probing and recording (what /healthz says), else 0.",
+            registry=reg,
+        )
+        self.unhealthy_reason = Gauge(
+            "vigia_agent_unhealthy_reason",
+            "1 for each reason the agent is unhealthy now (agent/health.py), else 0.",
+            ["reason"],
+            registry=reg,
+        )
         info = Info("vigia_build", "Build of the agent.", registry=reg)
         info.info({"version": build_version(), "python_version": platform.python_version()})
         if process:
@@ -475,6 +486,12 @@ class AgentMetrics:
 
     def watch(self, scheduler: ProbeScheduler, writer: StoreWriter) -> None:
         self._runtime.scheduler, self._runtime.writer = scheduler, writer
+
+    def set_health(self, reasons: Iterable[str], known: Iterable[str]) -> None:
+        now = set(reasons)
+        self.agent_healthy.set(0 if now else 1)
+        for reason in known:  # every reason always exported, so a 1 -> 0 is seen
+            self.unhealthy_reason.labels(reason=reason).set(1 if reason in now else 0)
 
     def observe(self, result: ProbeResult, kind: str) -> None:
         series = self._checks.get(result.check)

@@ -21,6 +21,7 @@ from agent.catalog.model import Catalog, Check
 from agent.clock_watch import ClockStep
 from agent.connectivity import Connectivity
 from agent.engine import Engine
+from agent.health import REASONS, AgentHealth, HealthLimits, HealthSample
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
 from agent.metrics_store import StoreMetrics
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 WINDOW_REFRESH_SECONDS = 30.0
 PRUNE_EVERY_SECONDS = 3600.0
 CONNECTIVITY_EVERY_SECONDS = 10.0
+HEALTH_EVERY_SECONDS = 5.0  # the health gauges move without a /healthz request
 METRICS_DRAIN_SECONDS = 5.0  # probe lateness samples -> histogram
 METRICS_PACE = 0.1  # the availability pass of the store metrics: at most this share of a core
 # ... while it runs, and this share on average: at 10,000 services a pass costs ~1.5 s of CPU,
@@ -81,6 +83,7 @@ class Agent:
         self._tasks: list[asyncio.Task[None]] = []
         self.fatal: Exception | None = None
         self.lateness_p99 = 0.0
+        self.health_reasons: tuple[str, ...] = ()
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -119,6 +122,7 @@ class Agent:
         self.scheduler.start(self.catalog)
         self._start_metrics()
         self._mark_reload(ok=True, error="")
+        self._start_health()
         self._spawn(self._every(self.settings.agent_heartbeat, self._heartbeat))
         self._spawn(self._every(WINDOW_REFRESH_SECONDS, self._refresh_windows))
         self._spawn(self._every(PRUNE_EVERY_SECONDS, self._prune))
@@ -161,6 +165,20 @@ class Agent:
         await self.writer.aclose()
         await self.probes.aclose()
         log.info("vigia stopped cleanly")
+
+    def _start_health(self) -> None:
+        self.agent_health = AgentHealth(self.clock.monotonic, self._health_limits())
+        self.metrics.set_health((), REASONS)
+        self._spawn(self._every(HEALTH_EVERY_SECONDS, self._judge_health))
+
+    def _health_limits(self) -> HealthLimits:
+        checks = self.catalog.checks.values()
+        shortest = min((c.interval for c in checks), default=60.0)
+        timeout = max((c.timeout for c in checks), default=10.0)
+        return HealthLimits.for_checks(shortest, timeout)
+
+    async def _judge_health(self) -> None:
+        self.health()
 
     def _spawn(self, work: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(work))
@@ -226,6 +244,9 @@ class Agent:
             "outbox_backlog": float(self.alerting.backlog),
             "delivery_failures": float(self.alerting.permanent_failures),
             "catalog_reload_failed": 0.0 if self.reload_status.ok else 1.0,
+            # AgentUnhealthy fires on it and Watchdog stops (alerting/conditions.py)
+            "agent_unhealthy": float(len(self.health_reasons)),
+            **{f"unhealthy:{r}": float(r in self.health_reasons) for r in REASONS},
         }
 
     def _build_alerting(self, rules: list[Rule]) -> AlertingService:
@@ -262,6 +283,7 @@ class Agent:
         self.alerting.evaluator.reload(rules, catalog)
         self.metrics.sync_catalog(catalog, self.engine.service_status)
         self.scheduler.sync(catalog)
+        self.agent_health.limits = self._health_limits()
         self._mark_reload(ok=True, error="")
         log.info("catalogue reloaded: %d services", len(catalog.services))
         return self.reload_status
@@ -271,9 +293,22 @@ class Agent:
         self.metrics.mark_reload(ok, self.reload_status.at)
 
     def health(self) -> dict[str, Any]:
-        writer_ok = self.writer.errors_total == 0 or self.writer.depth < 10_000
+        """What /healthz answers; also refreshes the health gauges (agent/health.py)."""
+        report = self.agent_health.judge(
+            HealthSample(
+                checks=self.scheduler.job_count,
+                probes_started=self.scheduler.stats.started_total,
+                batches_committed=self.writer.batches_total,
+                queue_depth=self.writer.depth,
+                store_error=self.writer.last_error,
+            )
+        )
+        self.health_reasons = report.reasons
+        self.metrics.set_health(report.reasons, REASONS)
         return {
-            "healthy": writer_ok,
+            "healthy": report.healthy,
+            "reasons": list(report.reasons),
+            **report.details,
             "checks": self.scheduler.job_count,
             "in_flight": self.scheduler.stats.in_flight,
             "store_queue": self.writer.depth,

@@ -38,7 +38,9 @@ AGENT_SIGNALS = {
     "outbox_backlog",
     "delivery_failures",
     "catalog_reload_failed",
+    "agent_unhealthy",
 }
+UNHEALTHY_PREFIX = "unhealthy:"  # signals "unhealthy:<reason>", 1.0 while that reason holds
 
 
 @dataclass(frozen=True)
@@ -176,15 +178,22 @@ def _text(value: Any) -> str:
 
 
 def watchdog(rule: Rule, view: AgentView) -> Active:
-    """Always active while the agent runs: the receiving side alerts when it stops arriving."""
-    return Active(True)
+    """Active while the agent runs and is healthy: the receiving side alerts when it stops
+    arriving, so a stuck agent (not probing, not recording) is noticed like a dead one."""
+    return Active(view.signals.get("agent_unhealthy", 0.0) == 0)
 
 
 def agent(rule: Rule, view: AgentView) -> Active:
     name = rule.params["signal"]
     value = view.signals.get(name, 0.0)
     above = float(rule.params.get("above", 0))
-    return Active(value > above, {"signal": name, "value": value, "above": above})
+    reasons = [
+        k.removeprefix(UNHEALTHY_PREFIX)
+        for k, v in sorted(view.signals.items())
+        if k.startswith(UNHEALTHY_PREFIX) and v
+    ]
+    values = {"signal": name, "value": value, "above": above, "reasons": ", ".join(reasons)}
+    return Active(value > above, values)
 
 
 SERVICE_CONDITIONS: dict[str, Callable[[Rule, ServiceView], Active]] = {

@@ -25,6 +25,7 @@ AGENT_EXPRESSIONS = {
     "store_queue_depth": "vigia_store_queue_depth > {above}",
     "outbox_backlog": "vigia_alert_outbox_backlog > {above}",
     "catalog_reload_failed": "(1 - vigia_catalog_reload_success) > {above}",
+    "agent_unhealthy": "vigia_agent_unhealthy_reason > {above}",
 }
 
 
@@ -181,11 +182,17 @@ def _agent(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
     if template is None:
         return []
     expr = template.format(above=float(rule.params.get("above", 0)))
-    return [_alert(rule, expr, rule.severity, f"vigia: {rule.params['signal']}")]
+    summary = f"vigia: {rule.params['signal']}"
+    if rule.params["signal"] == "agent_unhealthy":  # one alert per reason: name it
+        summary += " ({{ $labels.reason }})"
+    return [_alert(rule, expr, rule.severity, summary)]
 
 
 def _watchdog(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
-    return [_alert(rule, "vector(1)", rule.severity, "vigia rules are being evaluated")]
+    # Fires while some agent reports healthy; stops when every agent is unhealthy or gone,
+    # which the receiving side's dead man's switch turns into a page.
+    expr = "max(vigia_agent_healthy) == 1"
+    return [_alert(rule, expr, rule.severity, "vigia rules are being evaluated")]
 
 
 BUILDERS: dict[str, Callable[[Rule, Catalog], list[dict[str, Any]]]] = {

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from agent.api import (
     alerts,
@@ -38,8 +39,22 @@ def mount_api(app: FastAPI, agent: Agent) -> None:
     app.state.vigia_agent = agent
     app.include_router(api_router())
     app.add_exception_handler(ApiAuthError, _auth_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _store_away)  # type: ignore[arg-type]
 
 
 async def _auth_error(request: Request, exc: ApiAuthError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
+
+
+STORE_RETRY_AFTER = "10"  # seconds: the writer retries a lost database on about this scale
+
+
+async def _store_away(request: Request, exc: OperationalError) -> JSONResponse:
+    """The database is away (down, unreachable, disk full): a transient 503, not a 500.
+    The driver's message is not echoed: it may name the database's host or file."""
+    return JSONResponse(
+        {"detail": "the store is unavailable; retry later"},
+        status_code=503,
+        headers={"Retry-After": STORE_RETRY_AFTER},
+    )

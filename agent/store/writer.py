@@ -74,6 +74,9 @@ class StoreWriter:
         self.errors_total = 0
         self.quarantined_total = 0  # effects the database refused as data
         self.last_write_seconds = 0.0
+        # the class of the last failed commit, "" once one succeeds (agent health reads it;
+        # only the class: a driver's message may name the database URL)
+        self.last_error = ""
 
     def start(self) -> None:
         if self._task is None:
@@ -151,6 +154,7 @@ class StoreWriter:
                     await self._isolate(batch, exc)
                     return
                 self.errors_total += 1
+                self.last_error = type(exc).__name__
                 log.warning(
                     "store write of %d effects failed (%s: %s); retrying in %.2f s",
                     len(batch),
@@ -162,6 +166,7 @@ class StoreWriter:
                 delay = min(delay * 2, self._retry_max)
                 continue
             self.last_write_seconds = time.perf_counter() - started
+            self.last_error = ""
             self.batches_total += 1
             return
 

@@ -157,3 +157,21 @@ def test_a_service_answering_from_an_unexpected_address_raises_a_soc_alert() -> 
     assert alert.labels["team"] == "soc"
     assert "203.0.113.66" in alert.annotations["summary"]
     assert "192.0.2.10" in alert.annotations["summary"]
+
+
+def test_an_unhealthy_agent_fires_agent_unhealthy_with_its_reasons_and_stops_the_watchdog() -> None:
+    h = Harness(with_tiers(catalog(service("svc"))))
+    evaluator: AlertEvaluator = h.evaluator
+    h.tick(10)
+    assert h.named("Watchdog") == [("firing", "")]
+    unhealthy = {"agent_unhealthy": 2.0, "unhealthy:probing_stalled": 1.0}
+    evaluator.signals = lambda: unhealthy | {"unhealthy:store_unavailable": 1.0}
+    h.tick(20)
+    assert h.named("AgentUnhealthy") == [("firing", "")]
+    assert h.named("Watchdog") == [("firing", ""), ("resolved", "")]
+    fired = next(n for n in h.sent if n.labels["alertname"] == "AgentUnhealthy")
+    assert "probing_stalled, store_unavailable" in fired.annotations["summary"]
+    evaluator.signals = lambda: {"agent_unhealthy": 0.0}
+    h.tick(30)
+    assert h.named("AgentUnhealthy") == [("firing", ""), ("resolved", "")]
+    assert h.named("Watchdog")[-1] == ("firing", "")
