@@ -142,7 +142,7 @@ class MaintenanceCalendar:
         for rule in svc.maintenance if svc else ():
             found.extend(rule_windows(rule, start, end))
         for window in self.adhoc:
-            counts = window.service == service and self._counts(window) and self._sane(window)
+            counts = window.service == service and self._sane(window) and self._counts(window)
             if counts and window.start < end and window.end > start:
                 found.append((window.start, window.end))
         return merge(found)
