@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,10 +12,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from agent.bounds import ALLOWED, within
 from agent.catalog.model import Catalog, MaintenanceRule
 from agent.records import MaintenanceWindow
 
 Interval = tuple[datetime, datetime]
+
+_log = logging.getLogger(__name__)
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _FULL_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
@@ -129,6 +133,7 @@ class MaintenanceCalendar:
     catalog: Catalog
     adhoc: Sequence[MaintenanceWindow] = ()
     allow_retroactive: bool = False
+    skipped: set[int] = field(default_factory=set, repr=False, compare=False)
 
     def planned(self, service: str, start: datetime, end: datetime) -> list[Interval]:
         """Merged planned windows of `service` overlapping [start, end)."""
@@ -137,7 +142,7 @@ class MaintenanceCalendar:
         for rule in svc.maintenance if svc else ():
             found.extend(rule_windows(rule, start, end))
         for window in self.adhoc:
-            counts = window.service == service and self._counts(window)
+            counts = window.service == service and self._sane(window) and self._counts(window)
             if counts and window.start < end and window.end > start:
                 found.append((window.start, window.end))
         return merge(found)
@@ -147,6 +152,15 @@ class MaintenanceCalendar:
 
     def overlap(self, service: str, start: datetime, end: datetime) -> float:
         return overlap_seconds(start, end, self.planned(service, start, end))
+
+    def _sane(self, window: MaintenanceWindow) -> bool:
+        # one stored row with an extreme date must not make every later question fail
+        if within(window.start) and within(window.end):
+            return True
+        if window.id not in self.skipped:
+            self.skipped.add(window.id)
+            _log.warning("maintenance window %s skipped: outside %s", window.id, ALLOWED)
+        return False
 
     def _counts(self, window: MaintenanceWindow) -> bool:
         if window.cancelled_at is not None and window.cancelled_at <= window.start:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from agent.bounds import ALLOWED, EARLIEST, LATEST, OutOfRange, bounded, within
+
 DEFAULT_TIMEZONE = "Europe/Lisbon"
 
 _YEAR = re.compile(r"(\d{4})")
@@ -35,6 +37,8 @@ class Period:
                 f"period {self.label!r}: end {self.end.isoformat()} is not after "
                 f"start {self.start.isoformat()}"
             )
+        if not (within(self.start) and within(self.end)):
+            raise OutOfRange(f"period {self.label!r} is outside the allowed range {ALLOWED}")
 
     @property
     def seconds(self) -> float:
@@ -80,7 +84,7 @@ def period_from_range(from_iso: str, to_iso: str, tz: str | tzinfo = DEFAULT_TIM
     label = f"{start.isoformat()}/{end.isoformat()}"
     if end <= start:
         raise ValueError(f"range {label!r}: 'to' {to_iso!r} is not after 'from' {from_iso!r}")
-    return Period(start.astimezone(UTC), end.astimezone(UTC), label)
+    return Period(bounded(start), bounded(end), label)
 
 
 def _instant(text: str, zone: tzinfo, which: str) -> datetime:
@@ -89,7 +93,10 @@ def _instant(text: str, zone: tzinfo, which: str) -> datetime:
     except ValueError:
         raise ValueError(f"range {which!r}: {text!r} is not an ISO 8601 timestamp") from None
     # zoneinfo resolves a naive wall time in a DST gap or overlap by `fold`; 0 = the earlier one
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+    moment = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+    if not within(moment):  # before any conversion: 0001-01-01+23:59 overflows in UTC
+        raise OutOfRange(f"range {which!r}: {text!r} is outside the allowed range {ALLOWED}")
+    return moment
 
 
 def _local_period(
@@ -101,9 +108,12 @@ def _local_period(
 
 
 def _year(text: str, digits: str) -> int:
-    # the year after must exist too, and datetime stops at 9999
-    if not 1 <= int(digits) <= 9998:
-        raise ValueError(f"period {text!r}: year {digits} is not 0001-9998")
+    # checked before building any datetime: year 1 in UTC+1 would overflow on conversion
+    first, last = EARLIEST.year, LATEST.year - 1
+    if not first <= int(digits) <= last:
+        raise OutOfRange(
+            f"period {text!r}: year {digits} is not {first}-{last} (allowed range {ALLOWED})"
+        )
     return int(digits)
 
 

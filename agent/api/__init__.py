@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
@@ -19,6 +20,7 @@ from agent.api import (
     services,
 )
 from agent.api.context import ApiAuthError
+from agent.api.problems import validation_error
 
 if TYPE_CHECKING:
     from agent.runtime import Agent
@@ -40,6 +42,7 @@ def mount_api(app: FastAPI, agent: Agent) -> None:
     app.include_router(api_router())
     app.add_exception_handler(ApiAuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _store_away)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
 
 
 async def _auth_error(request: Request, exc: ApiAuthError) -> JSONResponse:

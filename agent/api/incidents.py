@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import AwareDatetime
 
 from agent.api import audit
 from agent.api.auth import Principal
@@ -15,6 +14,7 @@ from agent.api.models import (
     AlertOut,
     AnnotationIn,
     AnnotationOut,
+    BoundedDatetime,
     IncidentDetail,
     IncidentPage,
     TimelineEntry,
@@ -38,8 +38,8 @@ async def list_incidents(
     service: str | None = None,
     tier: str | None = None,
     status: Literal["open", "closed", "all"] = "all",
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[BoundedDatetime | None, Query(alias="from")] = None,
+    end: Annotated[BoundedDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> IncidentPage:

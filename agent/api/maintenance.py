@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import AwareDatetime
 
 from agent.api import audit
 from agent.api.context import Operator, Viewer, agent_of, blocking, sql_store
-from agent.api.models import WindowIn, WindowOut
+from agent.api.models import BoundedDatetime, WindowIn, WindowOut
 from agent.api.views import window_out
 
 router = APIRouter(tags=["maintenance"])
@@ -21,8 +20,8 @@ async def list_windows(
     request: Request,
     _: Viewer,
     service: str | None = None,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[BoundedDatetime | None, Query(alias="from")] = None,
+    end: Annotated[BoundedDatetime | None, Query(alias="to")] = None,
     include_cancelled: bool = False,
 ) -> list[WindowOut]:
     """Windows overlapping [from, to), by start."""

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+
+from agent.bounds import ALLOWED, check_aware
 
 State = Literal["up", "degraded", "down", "unknown", "unmonitored"]
 AnnotationField = Literal["cause", "impact", "action", "note", "false_alarm"]
+
+# every instant the API takes: an offset is required, and the range is agent/bounds.py's
+BoundedDatetime = Annotated[
+    AwareDatetime,
+    AfterValidator(check_aware),
+    Field(description=f"ISO 8601 with a UTC offset, within {ALLOWED}"),
+]
 
 
 class IncidentBrief(BaseModel):
@@ -167,8 +176,8 @@ class IncidentDetail(IncidentOut):
 
 class WindowIn(BaseModel):
     service: str = Field(min_length=1, max_length=200)
-    start: AwareDatetime
-    end: AwareDatetime
+    start: BoundedDatetime
+    end: BoundedDatetime
     reason: str = Field(min_length=1, max_length=2000)
 
 

@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from agent.bounds import bounded
 from agent.catalog.errors import CatalogError
 from agent.catalog.loader import load
 from agent.catalog.model import Catalog
@@ -59,9 +60,10 @@ def parse_instant(text: str, tz: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise CommandError(f"{text!r} is not an ISO 8601 date/time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(tz))
-    return moment.astimezone(UTC)
+    try:
+        return bounded(moment, repr(text), ZoneInfo(tz))
+    except ValueError as exc:  # the allowed range is in the message
+        raise CommandError(str(exc)) from None
 
 
 def guarded(handler: Any) -> Any:

@@ -6,7 +6,6 @@ series reuse each service's `Timeline`, so a day's arithmetic is the period's ar
 
 from __future__ import annotations
 
-import csv
 import json
 import statistics
 from collections.abc import Iterable, Sequence
@@ -24,6 +23,7 @@ from agent.quar import Assessment, assess
 from agent.quar_config import QuarConfig
 from agent.records import Incident
 from agent.reports import charts, render
+from agent.reports.csvsafe import write_rows
 from agent.reports.i18n import Formatter
 from agent.store.base import Store
 from agent.store.bulk import PrefetchedTimelines
@@ -338,6 +338,4 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _write_csv(path: Path, rows: list[list[Any]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows(rows)
-    return path
+    return write_rows(path, rows)  # formulas neutralised: names and reasons are user text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from agent.bounds import ALLOWED, EARLIEST, LATEST
 from agent.records import (
     Annotation,
     CheckStatus,
@@ -57,6 +59,8 @@ from agent.store.base import LATENCY_BUCKETS, CheckRollup, StoredResult
 from agent.store.errors import UnknownIncidentError
 from agent.store.prepared import HotWrites
 from checks.result import Outcome, ProbeResult
+
+_log = logging.getLogger(__name__)
 
 RECENT_TRANSITIONS = 10  # per service, in the snapshot: enough for the flapping window's context
 _HOUR = timedelta(hours=1)
@@ -118,6 +122,8 @@ class SqlStore:
         if self._sqlite:
             event.listen(self._engine, "connect", self._setup_sqlite)
         self._hot = HotWrites(self._engine.dialect)
+        self.skipped_windows = 0  # maintenance rows outside agent/bounds.py, at the last read
+        self._logged_skipped: tuple[int, ...] = ()
 
     def __repr__(self) -> str:
         # render_as_string hides the password by default: safe for logs
@@ -554,8 +560,27 @@ class SqlStore:
             conditions.append(table.c.start < end)
         if not include_cancelled:
             conditions.append(table.c.cancelled_at.is_(None))
-        query = select(table).where(*conditions).order_by(table.c.start, table.c.id)
-        return [MaintenanceWindow(**row) for row in self._fetch(query)]
+        # a row outside the input range (stored by an older vigia or by hand) may not even
+        # convert back to a datetime: it is skipped, counted and logged, the others still read
+        readable = [table.c.start >= EARLIEST, table.c.end <= LATEST]
+        query = select(table).where(*conditions, *readable).order_by(table.c.start, table.c.id)
+        found = [MaintenanceWindow(**row) for row in self._fetch(query)]
+        self._note_unreadable_windows(conditions)
+        return found
+
+    def _note_unreadable_windows(self, conditions: list[ColumnElement[bool]]) -> None:
+        table = t.maintenance_windows
+        outside = or_(table.c.start < EARLIEST, table.c.end > LATEST)
+        query = select(table.c.id).where(*conditions, outside).order_by(table.c.id)
+        ids = tuple(row["id"] for row in self._fetch(query))
+        self.skipped_windows = len(ids)
+        if ids and ids != self._logged_skipped:
+            _log.warning(
+                "maintenance windows %s skipped: start or end outside %s",
+                ", ".join(map(str, ids)),
+                ALLOWED,
+            )
+        self._logged_skipped = ids
 
 
 # ---- rows <-> records ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agent.bounds import OutOfRange
 from agent.periods import Period, parse_period, period_from_range
 
 HOUR = timedelta(hours=1)
@@ -66,6 +67,10 @@ def test_another_timezone_moves_the_boundaries() -> None:
         ("2026-00", "month 0 is not 1-12"),
         ("2026-Q5", "'2026-Q5': quarter Q5 is not Q1-Q4"),
         ("0000", "year 0000 is not"),
+        ("0001-01", "year 0001 is not 1970-2099 .allowed range 1970-01-01T00:00:00Z"),
+        ("9998", "year 9998 is not 1970-2099"),
+        ("2100-Q1", "year 2100 is not 1970-2099"),
+        ("1970-01", "'1970-01' is outside the allowed range 1970-01-01T00:00:00Z"),
         ("26-10", "'26-10' is not YYYY, YYYY-Qn or YYYY-MM"),
         ("october", "'october' is not YYYY"),
         ("", "'' is not YYYY"),
@@ -105,22 +110,38 @@ def test_range_ending_before_it_starts_is_refused() -> None:
         period_from_range("2026-10-02", "2026-10-01")
 
 
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T00:00:00+23:59", "2026-01-01T00:00:00Z"),
+        ("2026-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59"),
+        ("0001-01-01", "2026-01-01"),
+        ("1969-12-31T23:59:59Z", "2026-01-01T00:00:00Z"),
+    ],
+)
+def test_range_outside_the_allowed_instants_is_refused_stating_the_range(
+    start: str, end: str
+) -> None:
+    with pytest.raises(OutOfRange, match="outside the allowed range 1970-01-01T00:00:00Z"):
+        period_from_range(start, end)
+
+
 def test_range_with_a_bad_timestamp_is_refused_naming_it() -> None:
     with pytest.raises(ValueError, match="'from': '2026-10-32' is not an ISO 8601 timestamp"):
         period_from_range("2026-10-32", "2026-11-01")
 
 
-@given(st.integers(min_value=1, max_value=9998), st.integers(min_value=1, max_value=12))
+@given(st.integers(min_value=1971, max_value=2099), st.integers(min_value=1, max_value=12))
 def test_consecutive_months_meet_without_gap_or_overlap(year: int, month: int) -> None:
-    if year == 9998 and month == 12:
-        return  # the next month, 9999-01, is refused: 9999's end would be in year 10000
+    if year == 2099 and month == 12:
+        return  # the next month, 2100-01, is refused: it ends after the allowed range
     this = parse_period(f"{year:04d}-{month:02d}")
     following = f"{year + 1:04d}-01" if month == 12 else f"{year:04d}-{month + 1:02d}"
     assert this.end == parse_period(following).start
     assert 27 * 24 < hours(this) < 32 * 24
 
 
-@given(st.integers(min_value=1970, max_value=2100), st.integers(min_value=1, max_value=4))
+@given(st.integers(min_value=1971, max_value=2099), st.integers(min_value=1, max_value=4))
 def test_a_quarter_is_its_three_months(year: int, quarter: int) -> None:
     months = [parse_period(f"{year}-{3 * (quarter - 1) + i}") for i in (1, 2, 3)]
     whole = parse_period(f"{year}-Q{quarter}")
