@@ -17,8 +17,9 @@ PROBING_STALLED = "probing_stalled"
 STORE_NOT_COMMITTING = "store_not_committing"
 STORE_QUEUE_FULL = "store_queue_full"
 STORE_UNAVAILABLE = "store_unavailable"
-CLOCK_STEP = "clock_step"
-REASONS = (PROBING_STALLED, STORE_NOT_COMMITTING, STORE_QUEUE_FULL, STORE_UNAVAILABLE, CLOCK_STEP)
+# A wall-clock step is not among them: ticks run on the monotonic clock, so probing goes on;
+# the step is logged, counted and shown beside the reasons (agent/scheduler.py).
+REASONS = (PROBING_STALLED, STORE_NOT_COMMITTING, STORE_QUEUE_FULL, STORE_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,6 @@ class HealthLimits:
     probe_silence: float = 30.0  # seconds without a probe start, while checks are scheduled
     commit_silence: float = 60.0  # seconds without a commit, while effects wait
     max_queue: int = 10_000  # effects waiting for the store
-    clock_step_memory: float = 300.0  # how long a seen wall-clock step is reported
 
     @classmethod
     def for_checks(cls, shortest_interval: float, timeout: float) -> HealthLimits:
@@ -57,11 +57,6 @@ class AgentHealth:
         start = monotonic()
         self._probes = (-1, start)  # (last counter value, when it last moved)
         self._commits = (-1, start)
-        self._step: tuple[float, float] | None = None  # (monotonic when seen, seconds)
-
-    def note_clock_step(self, at: float, seconds: float) -> None:
-        """The scheduler saw the wall clock jump by `seconds` at monotonic time `at`."""
-        self._step = (at, seconds)
 
     def judge(self, sample: HealthSample) -> HealthReport:
         now = self._now()
@@ -76,7 +71,6 @@ class AgentHealth:
             STORE_NOT_COMMITTING: sample.queue_depth > 0 and commit_quiet > lim.commit_silence,
             STORE_QUEUE_FULL: sample.queue_depth > lim.max_queue,
             STORE_UNAVAILABLE: bool(sample.store_error),
-            CLOCK_STEP: self._step is not None and now - self._step[0] < lim.clock_step_memory,
         }
         reasons = tuple(r for r in REASONS if found[r])
         details: dict[str, Any] = {
@@ -85,8 +79,6 @@ class AgentHealth:
         }
         if sample.store_error:
             details["store_error"] = sample.store_error
-        if self._step is not None and found[CLOCK_STEP]:
-            details["clock_step_seconds"] = self._step[1]
         return HealthReport(not reasons, reasons, details)
 
 

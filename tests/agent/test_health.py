@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from agent.health import (
-    CLOCK_STEP,
     PROBING_STALLED,
     STORE_NOT_COMMITTING,
     STORE_QUEUE_FULL,
@@ -22,7 +21,7 @@ class Hand:
         return self.t
 
 
-LIMITS = HealthLimits(probe_silence=30, commit_silence=60, max_queue=100, clock_step_memory=300)
+LIMITS = HealthLimits(probe_silence=30, commit_silence=60, max_queue=100)
 
 
 def sample(probes: int = 0, commits: int = 0, depth: int = 0, error: str = "") -> HealthSample:
@@ -94,17 +93,6 @@ def test_a_failed_last_commit_is_store_unavailable_and_named_until_one_succeeds(
     assert report.reasons == (STORE_UNAVAILABLE,)
     assert report.details["store_error"] == "OperationalError"
     assert health.judge(sample(commits=1)).healthy
-
-
-def test_a_clock_step_is_reported_for_a_while_then_forgotten() -> None:
-    clock = Hand()
-    health = AgentHealth(clock, LIMITS)
-    health.note_clock_step(clock.t, -600.0)
-    report = health.judge(sample())
-    assert report.reasons == (CLOCK_STEP,)
-    assert report.details["clock_step_seconds"] == -600.0
-    clock.t += 301
-    assert CLOCK_STEP not in health.judge(sample(probes=1)).reasons
 
 
 def test_several_reasons_are_all_named() -> None:
