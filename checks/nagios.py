@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import re
+import secrets
 import signal
+
+import psutil
 
 from checks.context import ProbeContext
 from checks.result import Measurement, Outcome, Verdict
 from checks.specs import NagiosSpec
 
+log = logging.getLogger(__name__)
+
 OUTPUT_CAP = 64 * 1024  # bytes kept per stream; the rest is drained and dropped
 _REAP_SECONDS = 1.0
+_DRAIN_SECONDS = 0.2  # after the plugin exits, how long its output may still be arriving
+RUN_MARK = "VIGIA_PLUGIN_RUN"  # environment variable set on every plugin run
 _TEXT_CAP = 500  # characters of plugin text kept in reason and `output`
 # LANG=C keeps plugin output parseable: localised plugins write "0,5s" and translated text.
 _BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
@@ -44,56 +52,124 @@ _UNIT_FACTORS = {
 
 
 async def probe(spec: NagiosSpec, timeout: float, ctx: ProbeContext, *, check_id: str) -> Verdict:
+    run_mark = secrets.token_hex(8)  # finds what the plugin spawned, even outside its group
+    stdout, stderr = _Pipe(), _Pipe()
     try:
         process = await asyncio.create_subprocess_exec(
             *spec.command,
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=_BASE_ENV | spec.env,
+            stdout=stdout.write_end,
+            stderr=stderr.write_end,
+            env=_BASE_ENV | spec.env | {RUN_MARK: run_mark},
             start_new_session=True,  # own process group: killpg reaches its children
         )
-    except FileNotFoundError:
-        return Verdict.unknown(f"plugin not found: {spec.command[0]}")
-    except PermissionError:
-        return Verdict.unknown(f"plugin not executable: {spec.command[0]}")
     except OSError as exc:
-        return Verdict.unknown(f"plugin could not start: {spec.command[0]}: {exc}")
+        stdout.close()
+        stderr.close()
+        return _not_started(spec, exc)
     try:
-        async with asyncio.timeout(timeout):
-            stdout, stderr = await asyncio.gather(
-                _read_capped(process.stdout), _read_capped(process.stderr)
-            )
-            code = await process.wait()
-    except TimeoutError:
-        # The plugin may have exited while a child it left behind still holds its stdout.
-        await _kill_group(process, even_if_exited=True)
-        return Verdict.fail(f"plugin killed after {timeout:g}s")
+        return await _run(process, stdout, stderr, timeout)
     finally:
         await _kill_group(process)
-    return judge(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
+        if not (stdout.done and stderr.done):  # something the plugin spawned holds its pipes
+            _kill_marked(run_mark)
+        stdout.close()
+        stderr.close()
 
 
-async def _read_capped(stream: asyncio.StreamReader | None) -> bytes:
-    # Keep reading past the cap: a plugin blocked on a full pipe would only end at the timeout.
-    if stream is None:
-        return b""
-    kept = bytearray()
-    while chunk := await stream.read(65536):
-        kept += chunk[: max(0, OUTPUT_CAP - len(kept))]
-    return bytes(kept)
+def _not_started(spec: NagiosSpec, exc: OSError) -> Verdict:
+    if isinstance(exc, FileNotFoundError):
+        return Verdict.unknown(f"plugin not found: {spec.command[0]}")
+    if isinstance(exc, PermissionError):
+        return Verdict.unknown(f"plugin not executable: {spec.command[0]}")
+    return Verdict.unknown(f"plugin could not start: {spec.command[0]}: {exc}")
 
 
-async def _kill_group(process: asyncio.subprocess.Process, *, even_if_exited: bool = False) -> None:
-    """Kill the plugin's process group (if still needed) and reap the plugin."""
-    if process.returncode is not None and not even_if_exited:
-        return
+async def _run(
+    process: asyncio.subprocess.Process, stdout: _Pipe, stderr: _Pipe, timeout: float
+) -> Verdict:
+    stdout.start()
+    stderr.start()
+    try:
+        async with asyncio.timeout(timeout):
+            code = await process.wait()  # the plugin itself, not the pipes' other holders
+    except TimeoutError:
+        return Verdict.fail(f"plugin killed after {timeout:g}s")
+    # What the plugin wrote is in the pipes; a child it left behind may keep them open, so
+    # the rest is read for a short while only, never until that child ends.
+    await asyncio.wait([stdout.eof, stderr.eof], timeout=_DRAIN_SECONDS)
+    return judge(code, stdout.text(), stderr.text())
+
+
+class _Pipe:
+    """One output stream of a plugin, read on the loop without waiting for every writer."""
+
+    def __init__(self) -> None:
+        self._read_end, self.write_end = os.pipe()
+        os.set_blocking(self._read_end, False)
+        self._kept = bytearray()
+        self.eof: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._watching = False
+
+    def start(self) -> None:
+        os.close(self.write_end)  # the plugin has its own copy
+        self.write_end = -1
+        asyncio.get_running_loop().add_reader(self._read_end, self._readable)
+        self._watching = True
+
+    @property
+    def done(self) -> bool:
+        return self.eof.done()
+
+    def _readable(self) -> None:
+        try:
+            chunk = os.read(self._read_end, 65536)
+        except BlockingIOError:
+            return
+        # Keep reading past the cap: a plugin blocked on a full pipe would only end at timeout.
+        self._kept += chunk[: max(0, OUTPUT_CAP - len(self._kept))]
+        if not chunk:
+            self._stop_watching()
+            self.eof.set_result(None)
+
+    def text(self) -> str:
+        return bytes(self._kept).decode(errors="replace")
+
+    def _stop_watching(self) -> None:
+        if self._watching:
+            asyncio.get_running_loop().remove_reader(self._read_end)
+            self._watching = False
+
+    def close(self) -> None:
+        self._stop_watching()
+        for fd in (self._read_end, self.write_end):
+            if fd >= 0:
+                os.close(fd)
+        self._read_end = self.write_end = -1
+        if not self.eof.done():
+            self.eof.cancel()
+
+
+async def _kill_group(process: asyncio.subprocess.Process) -> None:
+    """Kill the plugin's process group (whatever of it is left) and reap the plugin."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    # asyncio's wait() also waits for the pipes to close; a child that left the group (setsid)
-    # could hold them forever, so the reaping wait is bounded too.
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(process.wait()), _REAP_SECONDS)
+
+
+def _kill_marked(run_mark: str) -> None:
+    """Kill the processes a plugin spawned that left its group (setsid, daemonised): they
+    inherit its environment, whose run mark names them. Reaped here when the agent is their
+    parent (a subreaper, or the init of a container)."""
+    wanted = f"{RUN_MARK}={run_mark}"
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if proc.environ().get(RUN_MARK) == run_mark:
+                log.warning("killing pid %d left behind by a plugin (%s)", proc.pid, wanted)
+                proc.kill()
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(proc.pid, os.WNOHANG)
 
 
 def judge(code: int, stdout: str, stderr: str = "") -> Verdict:
