@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,9 +23,10 @@ Send = Callable[[Message], Any]
 App = Callable[[Scope, Receive, Send], Any]
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+API = "/api/v1/"
+HEARTBEAT = "/api/v1/heartbeat/"  # authenticated by the check's own token, in its route
 LOGIN_BODY_LIMIT = 16 * 1024  # a pasted token and a CSRF field
-COOKIE = "vigia_token"  # agent.console.session.COOKIE; not imported, the console imports us late
-OPEN_WRITES = ("/login", "/api/v1/heartbeat/")  # their own checks: a login form, a check token
+FORM_BODY_LIMIT = 64 * 1024  # console forms (agent.console.session.form's own bound)
 
 SECURITY_HEADERS = (
     # No inline script in the console (base.html.j2 loads /static/console.js), so 'self'
@@ -78,7 +78,7 @@ class HttpGuard:
         if refusal is not None:
             await _plain(send, *refusal)
             return
-        limit = LOGIN_BODY_LIMIT if scope["path"] == "/login" else self.policy.body_limit
+        limit = self._limit(scope["path"])
         capped = _CappedBody(receive, send, limit)
         try:
             await self.app(scope, capped.receive, capped.send)
@@ -89,7 +89,7 @@ class HttpGuard:
     def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
         if not self._host_ok(headers.get(b"host", b"")):
             return 400, "this Host is not served here (settings: allowed_hosts)"
-        limit = LOGIN_BODY_LIMIT if scope["path"] == "/login" else self.policy.body_limit
+        limit = self._limit(scope["path"])
         length = headers.get(b"content-length", b"0").strip()
         if not length.isdigit():
             return (400, "bad Content-Length") if length else None
@@ -98,6 +98,11 @@ class HttpGuard:
         if scope["method"] in UNSAFE and not self._may_write(scope["path"], headers):
             return 401, "a valid bearer token is required"
         return None
+
+    def _limit(self, path: str) -> int:
+        if path.startswith(API):
+            return self.policy.body_limit
+        return LOGIN_BODY_LIMIT if path == "/login" else FORM_BODY_LIMIT
 
     def _host_ok(self, raw: bytes) -> bool:
         if "*" in self.policy.allowed_hosts:
@@ -110,8 +115,11 @@ class HttpGuard:
         return host in self.policy.allowed_hosts
 
     def _may_write(self, path: str, headers: dict[bytes, bytes]) -> bool:
-        """Writes need some valid token up front; the route still checks the role."""
-        if path == OPEN_WRITES[0] or path.startswith(OPEN_WRITES[1]):
+        """API writes need a valid bearer token up front; the route still checks the role.
+
+        Console forms keep their own cookie check (a redirect to /login), their bodies capped.
+        """
+        if not path.startswith(API) or path.startswith(HEARTBEAT):
             return True
         return authenticate(_token(headers), tuple(self.policy.tokens())) is not None
 
@@ -173,12 +181,4 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 def _token(headers: dict[bytes, bytes]) -> str | None:
     scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    cookies = SimpleCookie()
-    try:
-        cookies.load(headers.get(b"cookie", b"").decode("latin-1"))
-    except Exception:  # a malformed cookie header is simply no token
-        return None
-    found = cookies.get(COOKIE)
-    return found.value if found else None
+    return (credentials.strip() or None) if scheme.lower() == "bearer" else None
