@@ -11,7 +11,9 @@ import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from agent.settings import split_host_port
+from agent.http_guard import GuardPolicy, HttpGuard
+from agent.http_protocol import with_header_timeout
+from agent.settings import Settings, split_host_port
 
 if TYPE_CHECKING:
     from agent.runtime import Agent
@@ -21,6 +23,7 @@ def create_app(
     metrics: CollectorRegistry | Callable[[], bytes],
     health: Callable[[], dict[str, Any]],
     agent: Agent | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     render = metrics if callable(metrics) else (lambda: generate_latest(metrics))
     app = FastAPI(title="vigia", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
@@ -44,6 +47,8 @@ def create_app(
 
         mount_api(app, agent)
         mount_console(app, agent)
+    chosen = settings or (agent.settings if agent is not None else Settings())
+    app.add_middleware(HttpGuard, policy=GuardPolicy.of(chosen))
     return app
 
 
@@ -61,9 +66,17 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(app: FastAPI, listen: str, stop: asyncio.Event) -> None:
+async def serve(
+    app: FastAPI, listen: str, stop: asyncio.Event, settings: Settings | None = None
+) -> None:
     host, port = split_host_port(listen)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    limits = settings or Settings()
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off",
+        http=with_header_timeout(limits.header_timeout),
+        limit_concurrency=limits.max_connections,
+        h11_max_incomplete_event_size=16 * 1024,  # a request line and headers, not a book
+    )  # fmt: skip
     server = _Server(config)
     task = asyncio.create_task(_serve(server, listen))
     stopper = asyncio.create_task(stop.wait())

@@ -67,6 +67,11 @@ class Settings(BaseModel):
     external_url: str | None = None  # how operators reach the console (links, cookies)
     alert_rules: str | None = None  # path to a rules file; None = the shipped alerting/rules.yaml
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)  # receivers and routes
+    # HTTP limits, decided before any work (agent.http_guard, agent.server)
+    allowed_hosts: tuple[str, ...] = ()  # Host names served; () = listen host + loopback; "*" all
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # API bodies are tiny
+    header_timeout: Duration = 10.0  # a connection must send its request headers within this
+    max_connections: int = Field(default=1000, ge=1)  # beyond: 503 at once
 
     @field_validator("listen")
     @classmethod

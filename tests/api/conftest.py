@@ -114,7 +114,7 @@ async def running(tmp_path: Path, anonymous_board: bool) -> AsyncIterator[Runnin
         await asyncio.sleep(0.01)
     app = create_app(agent.registry, agent.health, agent=agent)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://vigia.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield Running(agent, client, tokens, store, catalog_path)
     agent.stop.set()
     await task
