@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+
+from pydantic import SecretStr
 
 from agent.catalog.loader import load_text
 from alerting.rules import render
 from alerting.template_sandbox import MAX_OUTPUT, check_view, service_view
+from checks.specs import HttpAuth, HttpSpec
+from tests.alerting.test_evaluator import Harness, with_tiers
 from tests.catalog.example import edited
+from tests.engine.builders import catalog, check, service
 
 SECRET = "t0ken-Muito-secreto"
 
@@ -47,3 +53,18 @@ def test_huge_range_repetition_and_power_are_refused_quickly() -> None:
         assert len(out) <= MAX_OUTPUT + 1, template
     assert time.monotonic() - started < 2.0
     assert render("{% for i in range(10**9) %}x{% endfor %}", {}).startswith("<template error:")
+
+
+def test_evaluator_templates_see_no_spec_secret_of_the_service_or_check() -> None:
+    spec = HttpSpec(url="https://svc.example/", auth=HttpAuth(bearer=SecretStr(SECRET)))
+    probe = replace(check("svc", "http"), kind="http", spec=spec)
+    leak = "{{ service.checks[0].spec.auth.bearer.get_secret_value() }}"
+    rules = (
+        "version: 1\nrules:\n"
+        "  - {name: Down, team: cco, when: service_state, params: {state: down},"
+        f" annotations: {{summary: '{leak}'}}}}\n"
+    )
+    h = Harness(with_tiers(catalog(service("svc", probe))), rules_text=rules)
+    h.feed(probe.id, "ffff")
+    [sent] = [n for n in h.sent if n.labels["alertname"] == "Down"]
+    assert SECRET not in sent.annotations["summary"]
