@@ -12,6 +12,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from agent.settings import split_host_port
+from checks.secrets import install_log_filter
 
 if TYPE_CHECKING:
     from agent.runtime import Agent
@@ -64,6 +65,7 @@ class _Server(uvicorn.Server):
 async def serve(app: FastAPI, listen: str, stop: asyncio.Event) -> None:
     host, port = split_host_port(listen)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    install_log_filter(loggers=("uvicorn", "uvicorn.error", "uvicorn.access"))  # own handlers
     server = _Server(config)
     task = asyncio.create_task(_serve(server, listen))
     stopper = asyncio.create_task(stop.wait())

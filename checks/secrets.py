@@ -94,8 +94,10 @@ class SecretFilter(logging.Filter):
         return True
 
 
-def install_log_filter(mask: SecretMask = SECRETS) -> None:
-    """Put the filter on every root handler (handler filters see records of every logger)."""
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, SecretFilter) for f in handler.filters):
-            handler.addFilter(SecretFilter(mask))
+def install_log_filter(mask: SecretMask = SECRETS, loggers: tuple[str, ...] = ("",)) -> None:
+    """Put the filter on the handlers of `loggers` (the root's see every propagated record;
+    uvicorn brings handlers of its own)."""
+    for name in loggers:
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, SecretFilter) for f in handler.filters):
+                handler.addFilter(SecretFilter(mask))
