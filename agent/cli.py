@@ -24,6 +24,7 @@ from agent.commands import (
     token,
 )
 from agent.settings import load_settings
+from checks.secrets import install_log_filter
 
 COMMANDS = (
     run,
@@ -93,8 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for chatty in ("apscheduler", "httpx", "httpcore", "uvicorn"):  # one line per probe is noise
+    install_log_filter()  # every ${NAME} value masked in every line, whatever logger wrote it
+    for chatty in ("apscheduler", "httpcore", "uvicorn"):  # one line per probe is noise
         logging.getLogger(chatty).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    # httpx logs every request's full URL at INFO (webhook tokens, user:password@): never
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     flags = {"catalog": args.catalog, "db": args.db, "listen": getattr(args, "listen", None)}
     try:
         args.settings = load_settings(args.config, flags=flags)

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from agent.http_guard import GuardPolicy, HttpGuard
 from agent.http_protocol import with_header_timeout
 from agent.settings import Settings, split_host_port
+from checks.secrets import install_log_filter
 
 if TYPE_CHECKING:
     from agent.runtime import Agent
@@ -77,6 +78,7 @@ async def serve(
         limit_concurrency=limits.max_connections,
         h11_max_incomplete_event_size=16 * 1024,  # a request line and headers, not a book
     )  # fmt: skip
+    install_log_filter(loggers=("uvicorn", "uvicorn.error", "uvicorn.access"))  # own handlers
     server = _Server(config)
     task = asyncio.create_task(_serve(server, listen))
     stopper = asyncio.create_task(stop.wait())

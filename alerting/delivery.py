@@ -26,6 +26,7 @@ from alerting.errors import PermanentDeliveryError, TransientDeliveryError
 from alerting.outbox import Outbox, OutboxItem, OutboxState
 from alerting.receivers.base import Receiver
 from checks.clock import Clock
+from checks.secrets import SECRETS
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,8 @@ class DeliveryWorker:
         self._inflight.pop(receiver, None)
         if not task.cancelled() and (exc := task.exception()) is not None:
             # e.g. the store refused the mark: the rows stay pending and are offered again
-            log.error("delivery to %s failed: %s: %s", receiver, type(exc).__name__, exc)
+            text = SECRETS.mask(f"{type(exc).__name__}: {exc}")
+            log.error("delivery to %s failed: %s", receiver, text)
 
     # ---- one round --------------------------------------------------------------------------
 
@@ -176,12 +178,14 @@ class DeliveryWorker:
         return delivered
 
     async def _transient(self, name: str, items: Sequence[OutboxItem], error: str) -> None:
+        error = SECRETS.mask(error)  # the log, the outbox row and the API all read this text
         log.warning("delivery of %d alert(s) to %s failed, will retry: %s", len(items), name, error)
         ids = [item.id for item in items]
         await asyncio.to_thread(self._outbox.mark_transient, ids, error, self._clock.now())
         self.transient_errors[name] += 1
 
     async def _permanent(self, name: str, items: Sequence[OutboxItem], error: str) -> None:
+        error = SECRETS.mask(error)
         log.error("delivery of %d alert(s) to %s failed for good: %s", len(items), name, error)
         ids = [item.id for item in items]
         await asyncio.to_thread(self._outbox.mark_permanent, ids, error, self._clock.now())

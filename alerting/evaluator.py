@@ -23,6 +23,7 @@ from agent.records import Effect, Incident, IncidentSaved, ServiceStatus
 from alerting import conditions as cond
 from alerting.notification import AlertStatus, Notification
 from alerting.rules import Rule, render
+from alerting.template_sandbox import check_view, service_view
 from checks.clock import Clock
 from checks.result import ProbeResult
 
@@ -399,8 +400,8 @@ class AlertEvaluator:
 
     def _context(self, alert: AlertState, subject: Subject) -> dict[str, Any]:
         return {
-            "service": subject.service,
-            "check": subject.check,
+            "service": service_view(subject.service),  # plain views: never a spec or a secret
+            "check": check_view(subject.check),
             "status": subject.status,
             "incident": subject.incident,
             "values": alert.values,

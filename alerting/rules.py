@@ -13,17 +13,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from jinja2 import StrictUndefined, Template, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Template, TemplateError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.catalog.errors import Problem
 from agent.catalog.yamlsource import parse
 from alerting.errors import RulesError
+from alerting.template_sandbox import BoundedSandbox, render_bounded
 from checks.durations import Duration
 
 DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
-TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+TEMPLATES = BoundedSandbox()
 
 ConditionName = Literal[
     "service_state",
@@ -129,8 +129,8 @@ def _param_problems(rules: list[Rule], source: Any, validate: Any) -> list[Probl
 def render(template: str, context: Mapping[str, Any]) -> str:
     """Render a label/annotation template; a failure gives the error text, never an exception."""
     try:
-        return _compiled(template).render(**context)
-    except TemplateError as exc:
+        return render_bounded(_compiled(template), context)
+    except Exception as exc:  # any failure (syntax, sandbox refusal, a bound) is shown, not raised
         return f"<template error: {exc}>"
 
 

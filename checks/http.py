@@ -167,8 +167,8 @@ def redirect_request(request: httpx.Request, response: httpx.Response) -> httpx.
     """The request a browser makes next for a redirect response, or None when it is not one.
 
     As httpx's client does (RFC 9110 15.4): 303 becomes GET (but HEAD), and so do 301 and 302
-    after a POST, dropping the body; credentials never go to another origin; Host follows the
-    new URL. A Location that is not a URL raises `httpx.RemoteProtocolError`.
+    after a POST, dropping the body; another origin gets no header or body the check set; Host
+    follows the new URL. A Location that is not a URL raises `httpx.RemoteProtocolError`.
     """
     if not response.has_redirect_location:
         return None
@@ -183,10 +183,14 @@ def redirect_request(request: httpx.Request, response: httpx.Response) -> httpx.
         method = "GET"
     headers = httpx.Headers(request.headers)
     headers.pop("Host", None)
-    if url.scheme != request.url.scheme or url.netloc != request.url.netloc:
-        headers.pop("Authorization", None)
     content = None
-    if method != request.method:
+    if url.scheme != request.url.scheme or url.netloc != request.url.netloc:
+        # another origin gets none of what the check set (X-Api-Key, Cookie, Authorization)
+        # and no body: only the agent's own defaults, as if it asked a stranger
+        headers = httpx.Headers(DEFAULT_HEADERS)
+        if method not in ("GET", "HEAD"):
+            method = "GET"
+    elif method != request.method:
         headers.pop("Content-Length", None)
         headers.pop("Transfer-Encoding", None)
     elif request.method not in ("GET", "HEAD"):

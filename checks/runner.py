@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from checks import dns, heartbeat, host, http, icmp, nagios, tcp, tls
 from checks.context import ProbeContext
 from checks.result import Outcome, ProbeResult, Verdict
+from checks.secrets import SECRETS
 from checks.specs import KindSpec
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,9 @@ async def run_probe(
         started_at=started_at,
         duration=duration,
         outcome=verdict.outcome,
-        reason=verdict.reason,
-        measurements=verdict.measurements,
+        # the one place every probe's text leaves: a plugin or target echoing a secret stops here
+        reason=SECRETS.mask(verdict.reason),
+        measurements={k: SECRETS.mask_value(v) for k, v in verdict.measurements.items()},
     )
 
 

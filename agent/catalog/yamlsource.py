@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from agent.catalog.errors import Problem
+from checks.secrets import SECRETS
 
 Path_ = tuple[str | int, ...]
 _SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -181,4 +182,5 @@ def _lookup(name: str, path: Path_, source: Source, environ: Mapping[str, str]) 
         return ""
     if environ[name]:
         source.secret_values.add(environ[name])
+        SECRETS.add(environ[name])  # one mask for probes, receivers and logs
     return environ[name]

@@ -7,6 +7,7 @@ import logging
 import httpx
 
 from alerting.errors import PermanentDeliveryError, TransientDeliveryError
+from checks.secrets import SECRETS, redacted_origin
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +28,33 @@ async def post(
     client: httpx.AsyncClient, receiver: str, url: str, body: bytes, headers: dict[str, str]
 ) -> None:
     """POST `body`; return on 2xx, else raise the delivery error its status deserves."""
+    where = named(receiver, url)
     try:
         response = await client.post(url, content=body, headers=headers)
     except httpx.TransportError as exc:  # connect errors, timeouts, broken connections
-        raise TransientDeliveryError(f"{receiver}: {url}: {type(exc).__name__}: {exc}") from exc
+        raise TransientDeliveryError(f"{where}: {_cause(exc, url)}") from None
     except httpx.HTTPError as exc:
-        raise PermanentDeliveryError(f"{receiver}: {url}: {type(exc).__name__}: {exc}") from exc
+        raise PermanentDeliveryError(f"{where}: {_cause(exc, url)}") from None
     check_status(receiver, url, response)
+
+
+def named(receiver: str, url: str) -> str:
+    """How errors name a receiver: its name and origin, never the URL's path, query or
+    userinfo, where webhook tokens and passwords live."""
+    return f"{receiver!r} ({redacted_origin(url)})"
+
+
+def _cause(exc: Exception, url: str) -> str:
+    # httpx may quote the request URL in its message; the secret mask covers the rest
+    return SECRETS.mask(f"{type(exc).__name__}: {exc}".replace(url, redacted_origin(url)))
 
 
 def check_status(receiver: str, url: str, response: httpx.Response) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
-    text = f"{receiver}: {url} answered {status}: {response.text[:_BODY_LOGGED]!r}"
+    body = SECRETS.mask(response.text[:_BODY_LOGGED])
+    text = f"{named(receiver, url)} answered {status}: {body!r}"
     if status >= 500 or status in _RETRY_STATUS:
         raise TransientDeliveryError(text)
     log.error("alert receiver refused a notification: %s", text)
