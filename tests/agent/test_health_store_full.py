@@ -52,7 +52,7 @@ async def agent_on(tiny_fs: Path, tmp_path: Path) -> AsyncIterator[tuple[Agent, 
     await until(lambda: hasattr(agent, "scheduler"), 30)  # set once the writer runs
     app = create_app(agent.metrics.render, agent.health, agent=agent)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://vigia.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield agent, client
     agent.stop.set()
     await asyncio.wait_for(task, 60)

@@ -97,7 +97,7 @@ async def test_api_reads_answer_503_while_the_database_is_away_and_recover(
     app = create_app(agent.metrics.render, agent.health, agent=agent)
     viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://vigia.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         assert (await client.get("/api/v1/incidents", headers=viewer)).status_code == 200
 
         await proxy.cut()
