@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from agent.api.alerts import acknowledge_alert
 from agent.api.auth import Principal, Role, authenticate
+from agent.api.auth_failures import client_address
 from agent.api.context import blocking, live, sql_store
 from agent.api.incidents import add_annotation, incident_detail
 from agent.api.indicators import current_month
@@ -240,7 +241,15 @@ class Console:
     async def login(self, request: Request) -> Response:
         fields = await form(request)
         token, target = fields.get("token", "").strip(), local_path(fields.get("next"))
+        failures = self.agent.auth_failures
+        client = client_address(request.client.host if request.client else None)
+        wait = failures.retry_after(client)
+        if wait is not None:
+            page = self.page(request, "login.html.j2", 429, next=target, failed=True)
+            page.headers["Retry-After"] = str(max(1, round(wait)))
+            return page
         if authenticate(token, self.agent.settings.tokens) is None:
+            failures.note("login", client)
             return self.page(request, "login.html.j2", 401, next=target, failed=True)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
