@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from agent.api.auth_failures import AuthFailures
 from agent.catalog.errors import CatalogError
 from agent.catalog.loader import load
 from agent.catalog.model import Catalog, Check
@@ -74,6 +75,7 @@ class Agent:
 
     def __post_init__(self) -> None:
         self.metrics = AgentMetrics(self.registry)
+        self.auth_failures = AuthFailures(self.clock.monotonic, self.registry)
         self.probes = ProbeContext.create(self.clock)
         target = self.settings.connectivity_check
         self.connectivity = Connectivity(split_host_port(target) if target else None)

@@ -46,7 +46,9 @@ def mount_api(app: FastAPI, agent: Agent) -> None:
 
 
 async def _auth_error(request: Request, exc: ApiAuthError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
 
 

@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.api.auth import AuthError, Principal, Role, authorize
+from agent.api.auth_failures import client_address
 from agent.catalog.model import Catalog
 from agent.records import CheckStatus, Incident, ServiceStatus, State
 from agent.store.sql import SqlStore
@@ -95,21 +96,29 @@ def require(role: Role) -> Callable[..., Principal]:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
-        settings = agent_of(request).settings
+        agent = agent_of(request)
+        settings, failures = agent.settings, agent.auth_failures
+        client = client_address(request.client.host if request.client else None)
         token = credentials.credentials if credentials else None
+        wait = failures.retry_after(client) if token else None
+        if wait is not None:
+            raise ApiAuthError(429, f"too many failed attempts; retry in {wait:.0f} s", wait)
         try:
             return authorize(token, settings.tokens, role, settings.anonymous_board)
         except AuthError as exc:
+            if exc.status == 401 and token:
+                failures.note("token", client)
             raise ApiAuthError(exc.status, exc.message) from None
 
     return dependency
 
 
 class ApiAuthError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
 
 
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]

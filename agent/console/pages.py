@@ -12,7 +12,8 @@ from jinja2 import Environment
 from pydantic import ValidationError
 
 from agent.api.alerts import acknowledge_alert
-from agent.api.auth import Principal, Role, authenticate
+from agent.api.auth import Principal, Role
+from agent.api.auth_failures import client_address
 from agent.api.context import blocking, live, sql_store
 from agent.api.incidents import add_annotation, incident_detail
 from agent.api.indicators import current_month
@@ -24,6 +25,7 @@ from agent.console.i18n import LANGUAGES, translator
 from agent.console.session import (
     COOKIE,
     LANG_COOKIE,
+    SESSION_SECONDS,
     Sessions,
     form,
     language,
@@ -240,12 +242,21 @@ class Console:
     async def login(self, request: Request) -> Response:
         fields = await form(request)
         token, target = fields.get("token", "").strip(), local_path(fields.get("next"))
-        if authenticate(token, self.agent.settings.tokens) is None:
+        failures = self.agent.auth_failures
+        client = client_address(request.client.host if request.client else None)
+        wait = failures.retry_after(client)
+        if wait is not None:
+            page = self.page(request, "login.html.j2", 429, next=target, failed=True)
+            page.headers["Retry-After"] = str(max(1, round(wait)))
+            return page
+        session_id = self.sessions.open(token)
+        if session_id is None:
+            failures.note("login", client)
             return self.page(request, "login.html.j2", 401, next=target, failed=True)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
-            COOKIE, token, httponly=True, samesite="strict", secure=self.sessions.secure_cookies,
-            max_age=12 * 3600,
+            COOKIE, session_id, httponly=True, samesite="strict",
+            secure=self.sessions.secure_cookies, max_age=SESSION_SECONDS,
         )  # fmt: skip
         return response
 
@@ -253,6 +264,7 @@ class Console:
         fields = await form(request)
         if not self.sessions.csrf_ok(request, fields.get("csrf", "")):
             return self.message(request, 403, "forbidden")
+        self.sessions.close(request)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response

@@ -1,6 +1,8 @@
-"""Console sessions: the same bearer tokens, kept in an HttpOnly SameSite=Strict cookie.
+"""Console sessions: signing in with a bearer token opens a server-side session.
 
-Forms carry a CSRF field (an HMAC of the token under a per-process key) on top of SameSite.
+The cookie (HttpOnly, SameSite=Strict) carries a random session id, never the token: a copied
+cookie dies with its session (logout, expiry, a restart, or its token leaving the settings).
+Forms carry a CSRF field (an HMAC of the session id under a per-process key) on top of SameSite.
 """
 
 from __future__ import annotations
@@ -8,33 +10,72 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from fastapi import Request
 
-from agent.api.auth import ANONYMOUS, Principal, Role, authenticate
+from agent.api.auth import ANONYMOUS, Principal, Role, authenticate, hash_token
 from agent.console.i18n import DEFAULT, LANGUAGES
 from agent.settings import Settings
 
-COOKIE = "vigia_token"
+COOKIE = "vigia_session"
 LANG_COOKIE = "vigia_lang"
+SESSION_SECONDS = 12 * 3600
+MAX_SESSIONS = 10_000  # the oldest is closed first
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    token_hash: str
+    expires: float
 
 
 class Sessions:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         self._key = secrets.token_bytes(32)
+        self._now = monotonic
+        self._open: OrderedDict[str, _Session] = OrderedDict()  # sha256(session id) -> session
+
+    def open(self, token: str) -> str | None:
+        """A new session id for a valid token, or None."""
+        if authenticate(token, self.settings.tokens) is None:
+            return None
+        session_id = secrets.token_urlsafe(32)
+        expires = self._now() + SESSION_SECONDS
+        self._open[_key(session_id)] = _Session(hash_token(token), expires)
+        while len(self._open) > MAX_SESSIONS:
+            self._open.popitem(last=False)
+        return session_id
+
+    def close(self, request: Request) -> None:
+        self._open.pop(_key(request.cookies.get(COOKIE, "")), None)
 
     def principal(self, request: Request) -> Principal | None:
         """The signed-in principal, the anonymous viewer if the board is open, else None."""
-        found = authenticate(request.cookies.get(COOKIE), self.settings.tokens)
+        found = self._signed_in(request.cookies.get(COOKIE, ""))
         if found is None and self.settings.anonymous_board:
             return ANONYMOUS
         return found
 
+    def _signed_in(self, session_id: str) -> Principal | None:
+        session = self._open.get(_key(session_id)) if session_id else None
+        if session is None or session.expires <= self._now():
+            return None
+        for entry in self.settings.tokens:  # a token taken out of the settings ends its sessions
+            if hmac.compare_digest(entry.hash, session.token_hash):
+                return Principal(entry.name, Role.named(entry.role))
+        return None
+
     def csrf(self, request: Request) -> str:
-        token = request.cookies.get(COOKIE, "")
-        return hmac.new(self._key, token.encode(), hashlib.sha256).hexdigest()
+        session_id = request.cookies.get(COOKIE, "")
+        return hmac.new(self._key, session_id.encode(), hashlib.sha256).hexdigest()
 
     def csrf_ok(self, request: Request, presented: str) -> bool:
         return hmac.compare_digest(self.csrf(request), presented)
@@ -42,6 +83,10 @@ class Sessions:
     @property
     def secure_cookies(self) -> bool:
         return bool(self.settings.external_url and self.settings.external_url.startswith("https:"))
+
+
+def _key(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def language(request: Request) -> str:
