@@ -35,9 +35,7 @@ class _Session:
 
 
 class Sessions:
-    def __init__(
-        self, settings: Settings, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, settings: Settings, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self._key = secrets.token_bytes(32)
         self._now = monotonic
