@@ -24,7 +24,7 @@ import dns.rrset
 
 from checks.context import ProbeContext
 from checks.result import Measurement, Verdict
-from checks.specs import DnsSpec
+from checks.specs import DnsSpec, is_ip
 
 _SHOWN = 5  # answers quoted in a reason before "..."
 
@@ -33,7 +33,7 @@ async def probe(spec: DnsSpec, timeout: float, ctx: ProbeContext, *, check_id: s
     server = spec.resolver or await asyncio.to_thread(_system_nameserver)
     if server is None:
         return Verdict.unknown("no system resolver configured (/etc/resolv.conf has no nameserver)")
-    if not _is_ip(server):
+    if not is_ip(server):
         try:
             server = await _address_of(server, spec.port)
         except OSError as exc:
@@ -62,14 +62,6 @@ async def _ask(
         query, server, timeout=timeout, port=spec.port
     )
     return response
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 async def _address_of(name: str, port: int) -> str:

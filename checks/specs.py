@@ -140,7 +140,7 @@ class DnsSpec(Spec):
     @field_validator("resolver")
     @classmethod
     def _resolver(cls, value: str | None) -> str | None:
-        if value is not None and not (_is_ip(value) or _HOST_NAME.fullmatch(value)):
+        if value is not None and not (is_ip(value) or _HOST_NAME.fullmatch(value)):
             raise ValueError(f"{value!r} is neither an IP address nor a host name")
         return value
 
@@ -225,7 +225,7 @@ def http_url(value: str) -> str:
     return scheme + value[len(parts.scheme) :]
 
 
-def _is_ip(value: str) -> bool:
+def is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
     except ValueError:
