@@ -318,4 +318,3 @@ class Agent:
             "catalog_reload_ok": self.reload_status.ok,
             "connectivity_ok": self.connectivity.ok,
         }
-
