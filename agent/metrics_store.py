@@ -147,12 +147,19 @@ class StoreMetrics(FastCollector):
         try:
             while True:
                 await asyncio.to_thread(self.refresh, availability=self._availability_due())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._poked.wait(), self.light_every)
-                    await asyncio.sleep(POKE_DELAY)
+                await self._until_poked_or(self.light_every)
                 self._poked.clear()
         finally:
             self._stopped.set()
+
+    async def _until_poked_or(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the task's cancellation
+        # when the event is set in the same loop step (a poke as the agent stops), and the
+        # agent's shutdown then waited for this loop for ever
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._poked.wait()
+            await asyncio.sleep(POKE_DELAY)
 
     def _availability_due(self) -> bool:
         every = max(self.availability_every, self._heavy_cost / self.cpu_share)

@@ -125,8 +125,11 @@ class StoreWriter:
         while True:
             await self._wake.wait()
             if not self._hurry.is_set() and self.depth < self._max_batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._hurry.wait(), self._linger)
+                with contextlib.suppress(
+                    TimeoutError
+                ):  # not wait_for: see StoreMetrics._until_poked_or
+                    async with asyncio.timeout(self._linger):
+                        await self._hurry.wait()
             batch = self._take()
             await self._commit(batch)
             self.depth -= sum(len(submission) for submission in batch)
