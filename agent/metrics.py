@@ -287,6 +287,24 @@ class _RuntimeCollector(Collector):
                 stats.overlaps_total,
             ),
             (
+                "vigia_clock_steps_total",
+                "Wall-clock steps (either direction) seen; probing kept the monotonic cadence.",
+                "counter",
+                stats.clock_steps_total,
+            ),
+            (
+                "vigia_clock_last_step_seconds",
+                "Size of the last wall-clock step (positive: forward; 0 before any).",
+                "gauge",
+                stats.last_clock_step.seconds if stats.last_clock_step else 0.0,
+            ),
+            (
+                "vigia_probes_shortened_total",
+                "Probes of a host that timed out this round, run with a shortened timeout.",
+                "counter",
+                stats.shortened_total,
+            ),
+            (
                 "vigia_store_queue_depth",
                 "Engine effects submitted and not yet committed by the store writer.",
                 "gauge",

@@ -19,6 +19,7 @@ from agent.api.auth_failures import AuthFailures
 from agent.catalog.errors import CatalogError
 from agent.catalog.loader import load
 from agent.catalog.model import Catalog, Check
+from agent.clock_watch import ClockStep
 from agent.connectivity import Connectivity
 from agent.engine import Engine
 from agent.health import REASONS, AgentHealth, HealthLimits, HealthSample
@@ -317,4 +318,11 @@ class Agent:
             "store_queue": self.writer.depth,
             "catalog_reload_ok": self.reload_status.ok,
             "connectivity_ok": self.connectivity.ok,
+            "clock_steps": self.scheduler.stats.clock_steps_total,
+            "last_clock_step": _step_view(self.scheduler.stats.last_clock_step),
         }
+
+
+def _step_view(step: ClockStep | None) -> dict[str, Any] | None:
+    """The last wall-clock step, for /healthz: when and by how much (probing went on)."""
+    return None if step is None else {"at": step.at.isoformat(), "seconds": step.seconds}

@@ -167,19 +167,19 @@ async def test_overlapped_ticks_are_logged_once_a_minute_with_their_count(
     assert len([r for r in caplog.records if "still running" in r.getMessage()]) == 1
 
 
-async def test_checks_of_one_second_of_their_interval_share_one_apscheduler_job() -> None:
+async def test_checks_of_one_second_of_their_interval_share_one_loop_timer() -> None:
     async def job(check: Check, due: datetime) -> None:
         return None
 
     catalog = _catalog(2_000, interval="30s")
     scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=10, max_per_host=10)
     scheduler.start(catalog)
-    jobs = scheduler._scheduler.get_jobs()
+    jobs = scheduler._slot_timers
     slots = {int(phase_seconds(c, 30.0)) for c in scheduler._checks}
     assert scheduler.job_count == 2_000
     assert len(jobs) == len(slots) <= 30
     scheduler.sync(_catalog(2_000, interval="10s"))  # every check moves to a 10 s slot
-    assert len(scheduler._scheduler.get_jobs()) <= 10
+    assert len(scheduler._slot_timers) <= 10
     await scheduler.shutdown(grace=1)
 
 
@@ -217,3 +217,19 @@ async def test_a_timer_firing_early_never_starts_a_probe_before_its_due_instant(
     await asyncio.sleep(0.4)
     await scheduler.shutdown(grace=1)
     assert len(started) == 1 and started[0] >= due
+
+
+async def test_each_checks_last_start_and_last_result_times_are_kept_for_staleness() -> None:
+    async def job(check: Check, due: datetime) -> None:
+        await asyncio.sleep(0.1)
+
+    scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=10, max_per_host=10)
+    scheduler.start(_catalog(1, interval="30s"))
+    assert scheduler.last_started("s0/tcp") is None and scheduler.last_finished("s0/tcp") is None
+    before = datetime.now(UTC)
+    scheduler._fire("s0/tcp")
+    await asyncio.sleep(0.3)
+    await scheduler.shutdown(grace=1)
+    started, finished = scheduler.last_started("s0/tcp"), scheduler.last_finished("s0/tcp")
+    assert started is not None and finished is not None
+    assert before <= started < finished <= datetime.now(UTC)
