@@ -6,7 +6,6 @@ a browser: Playwright drives the Debian `chromium` executable.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,22 +21,10 @@ import pytest
 
 from agent.api.auth import hash_token, new_token
 from agent.store.sql import SqlStore
+from tests.browser import ARGS, CHROMIUM, SCREENSHOTS, sync_api
 from tests.e2e.estate import ScriptedEstate
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install -e .[test])"
-)
-if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-    pytest.skip(
-        f"no system Chromium at {CHROMIUM} (apt-get install chromium; .ci/run installs it)",
-        allow_module_level=True,
-    )
 
 
 def _free_port() -> int:
