@@ -102,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     flags = {"catalog": args.catalog, "db": args.db, "listen": getattr(args, "listen", None)}
     try:
         args.settings = load_settings(args.config, flags=flags)
+        args.reread_settings = lambda: load_settings(args.config, flags=flags)
     except CatalogError as exc:
         print(f"vigia: invalid settings:\n{exc}", file=sys.stderr)
         return EXIT_USAGE

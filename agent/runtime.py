@@ -54,6 +54,9 @@ METRICS_PACE = 0.1  # the availability pass of the store metrics: at most this s
 # so availability figures are refreshed every ~75 s there (every 30 s on small estates).
 METRICS_CPU_SHARE = 0.02
 ResultHook = Callable[[ProbeResult], None]
+SettingsSource = Callable[[], Settings]
+# What a reload takes from a re-read settings file; everything else needs a restart.
+RELOADABLE_SETTINGS = ("tokens", "anonymous_board")
 
 
 @dataclass
@@ -72,6 +75,7 @@ class Agent:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     serve_http: bool = True
     on_result: ResultHook | None = None  # the demo narrates results through this
+    reread_settings: SettingsSource | None = None  # a reload re-reads tokens through this
 
     def __post_init__(self) -> None:
         self.metrics = AgentMetrics(self.registry)
@@ -275,12 +279,14 @@ class Agent:
         """Validate the new catalogue whole; keep the old one running if it is invalid."""
         source = path or self.catalog.source or self.settings.catalog
         try:
+            settings = await asyncio.to_thread(self._reread_settings)
             catalog = await asyncio.to_thread(load, source)
             rules = await asyncio.to_thread(load_rules, self.settings.alert_rules)
         except (CatalogError, RulesError) as exc:
-            log.error("catalogue reload failed, keeping the running one:\n%s", exc)
+            log.error("reload failed, keeping the running catalogue and settings:\n%s", exc)
             self._mark_reload(ok=False, error=str(exc))
             return self.reload_status
+        self.settings = settings
         self.catalog = catalog
         self.calendar.catalog = catalog
         self.writer.submit(self.engine.reload(catalog))
@@ -291,6 +297,22 @@ class Agent:
         self._mark_reload(ok=True, error="")
         log.info("catalogue reloaded: %d services", len(catalog.services))
         return self.reload_status
+
+    def _reread_settings(self) -> Settings:
+        """The running settings with the re-read file's tokens and board flag (a revoked token
+        stops working now, with its console sessions); other changes are logged, not applied."""
+        if self.reread_settings is None:
+            return self.settings
+        fresh = self.reread_settings()
+        changed = [
+            key
+            for key in type(fresh).model_fields
+            if key not in RELOADABLE_SETTINGS and getattr(fresh, key) != getattr(self.settings, key)
+        ]
+        if changed:
+            log.warning("settings %s changed: they take effect at the next restart", changed)
+        update = {key: getattr(fresh, key) for key in RELOADABLE_SETTINGS}
+        return self.settings.model_copy(update=update)
 
     def _mark_reload(self, ok: bool, error: str) -> None:
         self.reload_status = ReloadStatus(ok=ok, error=error, at=self.clock.now())

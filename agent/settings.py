@@ -63,7 +63,7 @@ class Settings(BaseModel):
     allow_retroactive_maintenance: bool = False
     quar: str | None = None  # path to a quar.yaml; None = the built-in 2024 QUAR
     tokens: tuple[TokenEntry, ...] = ()  # API/console bearer tokens (hashes only)
-    anonymous_board: bool = False  # read-only board and API reads without a token
+    anonymous_board: bool = False  # the board (and GET /api/v1/services) without a token
     external_url: str | None = None  # how operators reach the console (links, cookies)
     alert_rules: str | None = None  # path to a rules file; None = the shipped alerting/rules.yaml
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)  # receivers and routes

@@ -20,6 +20,7 @@ TOKEN_PREFIX = "vigia_"  # makes leaked tokens easy to spot for secret scanners
 
 
 class Role(enum.IntEnum):
+    BOARD = 0  # the anonymous board: service states only, never a token's role
     VIEWER = 1
     OPERATOR = 2
     ADMIN = 3
@@ -44,7 +45,7 @@ class Principal:
         return self.role >= needed
 
 
-ANONYMOUS = Principal("anonymous", Role.VIEWER)
+ANONYMOUS = Principal("anonymous", Role.BOARD)
 
 
 def new_token() -> str:
@@ -84,10 +85,12 @@ def authorize(
 ) -> Principal:
     """The principal allowed to do something needing `needed`, or AuthError.
 
-    A wrong token is refused even when anonymous reads are allowed: it is a mistake to report.
+    Anonymous callers (with `anonymous_reads`, the open board) get what the board shows and
+    nothing more: annotations, delivery errors and probe reasons need a token. A wrong token is
+    refused even when anonymous reads are allowed: it is a mistake to report.
     """
     if not token:
-        if anonymous_reads and needed is Role.VIEWER:
+        if anonymous_reads and needed is Role.BOARD:
             return ANONYMOUS
         raise AuthError(401, "a bearer token is required")
     principal = authenticate(token, entries)

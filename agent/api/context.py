@@ -121,6 +121,7 @@ class ApiAuthError(Exception):
         self.retry_after = retry_after
 
 
+Board = Annotated[Principal, Depends(require(Role.BOARD))]  # the open board's reads
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import desc, select
 
-from agent.api.context import Viewer, agent_of, blocking, live, sql_store
+from agent.api.context import Board, Viewer, agent_of, blocking, live, sql_store
 from agent.api.models import CheckOut, LastResult, ServiceDetail, ServiceOut, State
 from agent.api.views import check_out, last_result, latest_results, service_out
 from agent.store import schema
@@ -20,7 +20,7 @@ router = APIRouter(tags=["services"])
 @router.get("/services", response_model=list[ServiceOut])
 async def list_services(
     request: Request,
-    _: Viewer,
+    _: Board,
     tier: str | None = None,
     macro_service: str | None = None,
     state: State | None = None,

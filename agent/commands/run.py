@@ -46,7 +46,13 @@ def handle(args: argparse.Namespace) -> int:
     except RulesError as exc:
         raise CommandError(f"invalid alert rules:\n{exc}") from None
     store = open_store(settings)
-    agent = Agent(settings=settings, catalog=catalog, store=store, clock=SystemClock())
+    agent = Agent(
+        settings=settings,
+        catalog=catalog,
+        store=store,
+        clock=SystemClock(),
+        reread_settings=getattr(args, "reread_settings", None),
+    )
     tune_gc()
     tune_malloc()
     try:

@@ -44,7 +44,7 @@ class Console:
     def __init__(self, agent: Agent, env: Environment) -> None:
         self.agent = agent
         self.env = env
-        self.sessions = Sessions(agent.settings)
+        self.sessions = Sessions(lambda: agent.settings)
         self.board = Board(agent, env)
         self.router = APIRouter(include_in_schema=False)
         self._routes()
@@ -65,9 +65,10 @@ class Console:
         t = translator(language(request))
         return self.page(request, "message.html.j2", status, heading=str(status), text=t(key))
 
-    def viewer(self, request: Request) -> Principal | Response:
+    def viewer(self, request: Request, board: bool = False) -> Principal | Response:
+        """The signed-in principal; the anonymous one only for the board itself (`board`)."""
         who = self.sessions.principal(request)
-        if who is None:
+        if who is None or (who.role < Role.VIEWER and not board):
             target = f"/login?next={request.url.path}"
             return RedirectResponse(target, status_code=303)
         return who
@@ -103,7 +104,7 @@ class Console:
         r.add_api_route("/lang", self.switch_language, methods=["GET"])
 
     async def board_page(self, request: Request) -> Response:
-        who = self.viewer(request)
+        who = self.viewer(request, board=True)
         if isinstance(who, Response):
             return who
         lang = language(request)

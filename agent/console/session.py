@@ -35,11 +35,17 @@ class _Session:
 
 
 class Sessions:
-    def __init__(self, settings: Settings, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.settings = settings
+    def __init__(
+        self, settings: Callable[[], Settings], monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._settings = settings  # read per request: a reload may take tokens out
         self._key = secrets.token_bytes(32)
         self._now = monotonic
         self._open: OrderedDict[str, _Session] = OrderedDict()  # sha256(session id) -> session
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings()
 
     def open(self, token: str) -> str | None:
         """A new session id for a valid token, or None."""

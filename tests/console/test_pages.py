@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -49,6 +50,9 @@ async def test_the_anonymous_board_shows_without_a_token_but_offers_no_actions(
     assert board.status_code == 200
     assert "Reconhecer exige um token de operador" in board.text
     assert 'action="/alerts/ack"' not in board.text
+    for page in ("/services/portal", "/incidents/1", "/reports"):  # the board only
+        refused = await running.client.get(page)
+        assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
 
 
 async def test_the_board_shows_tiles_incidents_and_alerts(running: Running) -> None:
@@ -158,3 +162,35 @@ async def test_templates_escape_what_they_show(running: Running) -> None:
     await _sign_in(running, "viewer")
     html = (await running.client.get(f"/incidents/{incident.id}")).text
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+async def test_a_token_taken_out_of_the_settings_stops_at_the_next_reload(
+    running: Running,
+) -> None:
+    await _sign_in(running, "operator")
+    assert (await running.client.get("/")).status_code == 200
+    agent = running.agent
+    kept = tuple(e for e in agent.settings.tokens if e.role != "operator")
+    agent.reread_settings = lambda: agent.settings.model_copy(update={"tokens": kept})
+    admin, operator = running.auth("admin"), running.auth("operator")
+    assert (await running.client.get("/api/v1/services", headers=operator)).status_code == 200
+    assert (await running.client.post("/api/v1/reload", headers=admin)).status_code == 200
+    assert (await running.client.get("/api/v1/services", headers=operator)).status_code == 401
+    board = await running.client.get("/")  # the console session ended with its token
+    assert board.status_code == 303 and board.headers["location"].startswith("/login")
+    assert (await running.client.get("/api/v1/services", headers=admin)).status_code == 200
+
+
+async def test_a_settings_file_that_no_longer_loads_keeps_the_running_tokens(
+    running: Running,
+) -> None:
+    from agent.settings import SettingsError
+
+    def broken() -> Any:
+        raise SettingsError([])
+
+    running.agent.reread_settings = broken
+    admin = running.auth("admin")
+    response = await running.client.post("/api/v1/reload", headers=admin)
+    assert response.status_code == 422 and running.agent.reload_status.ok is False
+    assert (await running.client.get("/api/v1/services", headers=admin)).status_code == 200
