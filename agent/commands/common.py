@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent.bounds import bounded
 from agent.catalog.errors import CatalogError
@@ -15,6 +20,7 @@ from agent.settings import Settings
 from agent.store.errors import SchemaVersionError, UnsupportedDatabaseError
 from agent.store.sql import SqlStore
 from agent.store.url import database_url
+from checks.secrets import SECRETS
 
 EXIT_CONFIG = 2
 
@@ -31,10 +37,33 @@ def open_catalog(settings: Settings) -> Catalog:
 
 
 def open_store(settings: Settings) -> SqlStore:
+    url = database_url(settings.db)
     try:
-        return SqlStore.open(database_url(settings.db))
+        return SqlStore.open(url)
     except (SchemaVersionError, UnsupportedDatabaseError) as exc:
         raise CommandError(f"cannot open the database: {exc}") from None
+    except (SQLAlchemyError, OSError) as exc:  # unreachable server, read-only or full disk
+        where = make_url(url).render_as_string(hide_password=True)
+        hint = _unwritable_hint(url)
+        raise CommandError(f"cannot open the database {where}: {_first_line(exc)}{hint}") from None
+
+
+def _unwritable_hint(url: str) -> str:
+    path = make_url(url).database if url.startswith("sqlite") else None
+    if not path:
+        return ""
+    directory = Path(path).parent
+    if not directory.is_dir():
+        return f" (the directory {directory} does not exist)"
+    if not os.access(directory, os.W_OK):
+        return f" (the directory {directory} is not writable: a read-only filesystem?)"
+    return ""
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own message, without SQLAlchemy's statement echo and background link."""
+    cause = getattr(exc, "orig", None) or exc
+    return SECRETS.mask(str(cause).strip().splitlines()[0] if str(cause).strip() else repr(cause))
 
 
 def print_json(data: Any) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,44 @@ def test_a_database_newer_than_the_code_refuses_with_a_clear_message(tmp_path: P
     )
     assert done.returncode == 2
     assert "schema version 999 is newer" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Any:
+    """A read-only tmpfs (a real EROFS, which even root cannot write)."""
+    target = tmp_path / "ro"
+    target.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(target)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here (needs root): {mounted.stderr!r}")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", str(target)], check=False)
+
+
+def test_a_read_only_filesystem_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, read_only_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = _catalog(tmp_path, 1, services=1)
+    code = main(["--catalog", str(catalog), "--db", str(read_only_dir / "v.db"), "status"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err and "sqlalche.me" not in err
+    assert "cannot open the database" in err and "not writable" in err
+
+
+def test_an_unreachable_database_names_it_without_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = _catalog(tmp_path, 1, services=1)
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"postgresql://vigia:s3cr3t-pw@127.0.0.1:{port}/vigia"
+    code = main(["--catalog", str(catalog), "--db", url, "status"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"127.0.0.1:{port}" in err and "s3cr3t-pw" not in err
