@@ -37,6 +37,7 @@ from prometheus_client.registry import Collector
 
 from agent.catalog.model import Catalog, Service
 from agent.records import Incident, ServiceStatus, State
+from agent.staleness import is_stale
 from checks.result import Outcome, ProbeResult
 
 if TYPE_CHECKING:
@@ -210,13 +211,14 @@ def service_labels(service: Service) -> tuple[str, str, str, str]:
 
 
 class _ServiceSeries:
-    __slots__ = ("flapping", "labels", "state", "states", "up")
+    __slots__ = ("flapping", "labels", "stale", "state", "states", "up")
 
     def __init__(self, metrics: AgentMetrics, labels: tuple[str, ...]) -> None:
         self.labels = labels
         self.up = metrics.service_up.series(*labels)
         self.states = {s: metrics.service_state.series(*labels, s) for s in STATES}
         self.flapping = metrics.service_flapping.series(*labels)
+        self.stale = metrics.service_stale.series(*labels)
         self.state = ""
 
 
@@ -391,6 +393,12 @@ class AgentMetrics:
         self.service_flapping = self._line(
             "vigia_service_flapping", "1 while the service is flapping.", svc
         )
+        self.service_stale = self._line(
+            "vigia_service_stale",
+            "1 while the service's newest result is older than its silence threshold "
+            "(2 x interval + timeout): its state is the last known one, not a live one.",
+            svc,
+        )
         self.check_success = self._line(
             "vigia_check_success", "1 if the last known probe result was ok or degraded.", chk
         )
@@ -546,6 +554,15 @@ class AgentMetrics:
                 series.up.set(0.0 if status.state is State.DOWN else 1.0)
         series.flapping.set(1.0 if status.flapping else 0.0)
 
+    def mark_stale(
+        self, catalog: Catalog, last_seen: Callable[[str], datetime | None], now: datetime
+    ) -> None:
+        """Set every monitored service's stale flag (a periodic pass, not per result)."""
+        for sid, series in self._services.items():
+            svc = catalog.by_id.get(sid)
+            if svc is not None:
+                series.stale.set(1.0 if is_stale(svc, last_seen(sid), now) else 0.0)
+
     def _service(self, svc: Service) -> _ServiceSeries:
         series = self._services[svc.id] = _ServiceSeries(self, service_labels(svc))
         return series
@@ -570,6 +587,7 @@ class AgentMetrics:
         series = self._services.pop(service)
         self.service_up.remove(*series.labels)
         self.service_flapping.remove(*series.labels)
+        self.service_stale.remove(*series.labels)
         for state in STATES:
             self.service_state.remove(*series.labels, state)
 

@@ -230,6 +230,7 @@ class Agent:
 
     async def _drain_metrics(self) -> None:
         self._refresh_gauges()
+        self.metrics.mark_stale(self.catalog, self.engine.last_seen, self.clock.now())
 
     def _refresh_gauges(self) -> None:
         # the other agent figures are read by the metrics collector when scraped

@@ -38,6 +38,7 @@ class ServiceOut(BaseModel):
     state: State
     since: datetime | None
     last_seen_at: datetime | None
+    stale: bool  # last_seen_at older than the silence threshold: `state` is not live
     flapping: bool
     in_maintenance: bool
     open_incident: IncidentBrief | None

@@ -24,6 +24,7 @@ from agent.api.models import (
 from agent.catalog.model import Check, Service
 from agent.maintenance import MaintenanceCalendar
 from agent.records import CheckStatus, Incident, MaintenanceWindow
+from agent.staleness import is_stale
 from agent.store import schema
 from agent.store.base import StoredResult
 from agent.store.schema import decode_record
@@ -48,6 +49,7 @@ def service_out(
         state=status.state.value if service.monitored else "unmonitored",
         since=status.since,
         last_seen_at=status.last_seen_at,
+        stale=is_stale(service, status.last_seen_at, now),
         flapping=status.flapping,
         in_maintenance=bool(calendar and calendar.in_planned(service.id, now)),
         open_incident=brief(incident, now) if incident else None,

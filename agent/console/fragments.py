@@ -77,17 +77,19 @@ class Fragments:
     def tile(self, tile: Tile, lang: str, t: Callable[[str], str]) -> str:
         """One tile's `<li>`: state by colour, icon and word."""
         s = tile.service
-        key = (s.id, s.name, tile.state, tile.flapping, tile.incident, lang)
+        key = (s.id, s.name, tile.state, tile.flapping, tile.incident, tile.stale, lang)
         html = self._tiles.get(key)
         if html is None:
             label = t(f"state.{tile.state}")
             flap = f' <span class="flap">↯ {t("flapping")}</span>' if tile.flapping else ""
+            stale = f' <span class="stale">⏱ {t("stale_state")}</span>' if tile.stale else ""
             html = (
-                f'<li><a class="tile s-{tile.state}" id="tile-{escape(s.id)}" '
-                f'href="/services/{escape(s.id)}" data-state="{tile.state}">'
+                f'<li><a class="tile s-{tile.state}{" stale" if tile.stale else ""}" '
+                f'id="tile-{escape(s.id)}" href="/services/{escape(s.id)}" '
+                f'data-state="{tile.state}" data-stale="{str(tile.stale).lower()}">'
                 f'<span class="icon" aria-hidden="true">{ICONS[tile.state]}</span>'
                 f'<span class="name">{escape(s.name)}</span>'
-                f'<span class="state">{label}{flap}</span></a></li>'
+                f'<span class="state">{label}{flap}{stale}</span></a></li>'
             )
             _keep(self._tiles, key, html)
         return html

@@ -19,11 +19,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from agent.api.context import Live
 from agent.catalog.model import Catalog, Service
 from agent.records import ServiceStatus, State
+from agent.staleness import is_stale
 from checks.result import ProbeResult
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 RECONCILE_SECONDS = 60.0
 KEEP = 10_000  # changes remembered; a page further behind gets the whole board
 
-TileKey = tuple[str, bool, int | None]  # what a tile shows: state, flapping, open incident
+TileKey = tuple[str, bool, int | None, bool]  # state, flapping, open incident, stale
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +43,21 @@ class Tile:
     state: str  # a key of fragments.ICONS
     flapping: bool
     incident: int | None
+    stale: bool = False  # the state is older than the service's silence threshold
 
     @property
     def key(self) -> TileKey:
-        return (self.state, self.flapping, self.incident)
+        return (self.state, self.flapping, self.incident, self.stale)
 
 
-def tile_of(service: Service, status: ServiceStatus, in_maintenance: bool) -> Tile:
+def tile_of(service: Service, status: ServiceStatus, in_maintenance: bool, now: datetime) -> Tile:
     state = status.state.value
     if not service.monitored:
         state = "unmonitored"
     elif in_maintenance and status.state is not State.DOWN:
         state = "maintenance"
-    return Tile(service, state, status.flapping, status.open_incident)
+    stale = is_stale(service, status.last_seen_at, now)
+    return Tile(service, state, status.flapping, status.open_incident, stale)
 
 
 class Versions:
@@ -170,10 +174,11 @@ class TileLog(Versions):
         else:
             todo = dirty | (inside ^ self._maintenance)
         self._maintenance = inside
+        wall = self.agent.clock.now()
         for sid in todo:
             service = catalog.by_id.get(sid)
             if service is not None:
-                self._put(tile_of(service, view.service(sid), sid in inside))
+                self._put(tile_of(service, view.service(sid), sid in inside, wall))
 
     def restart(self) -> None:
         """A new catalogue: every tile anew, under a new epoch."""

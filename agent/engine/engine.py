@@ -133,6 +133,10 @@ class Engine:
     def service_status(self, service: str) -> ServiceStatus:
         return self._services[service].status()
 
+    def last_seen(self, service: str) -> datetime | None:
+        """The instant of the service's newest result (None before the first)."""
+        return self._services[service].last_seen
+
     def check_status(self, check: str) -> CheckStatus:
         return self._checks[check].status()
 

@@ -158,3 +158,13 @@ async def test_openapi_is_published_under_the_api_prefix(running: Running) -> No
     spec = (await running.client.get("/api/v1/openapi.json")).json()
     assert "/api/v1/incidents/{incident_id}/annotations" in spec["paths"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+async def test_a_state_older_than_the_silence_threshold_is_marked_stale(
+    running: Running,
+) -> None:
+    await running.outage("portal/heartbeat", seconds_ago=4 * 3600)  # heartbeat: 1 h interval
+    body = (await running.client.get("/api/v1/services", headers=running.auth("viewer"))).json()
+    by_id = {s["id"]: s for s in body}
+    assert by_id["portal"]["state"] == "down" and by_id["portal"]["stale"] is True
+    assert not any(s["stale"] for sid, s in by_id.items() if sid != "portal")  # never seen

@@ -194,3 +194,11 @@ async def test_a_settings_file_that_no_longer_loads_keeps_the_running_tokens(
     response = await running.client.post("/api/v1/reload", headers=admin)
     assert response.status_code == 422 and running.agent.reload_status.ok is False
     assert (await running.client.get("/api/v1/services", headers=admin)).status_code == 200
+
+
+async def test_a_stale_tile_says_so(running: Running) -> None:
+    await running.outage("portal/heartbeat", seconds_ago=4 * 3600)  # past 2 x 1 h + timeout
+    await _sign_in(running, "viewer")
+    html = (await running.client.get("/")).text
+    tile = html[html.index('id="tile-portal"') :].split("</li>", 1)[0]
+    assert 'data-stale="true"' in tile and "sem resultados recentes" in tile

@@ -155,6 +155,20 @@ def test_service_state_is_a_stateset_and_up_disappears_while_unknown(
     assert registry.get_sample_value("vigia_service_state", {**labels, "state": "unknown"}) == 1
 
 
+def test_a_service_without_results_past_its_silence_threshold_is_exported_stale(
+    metrics: AgentMetrics, registry: CollectorRegistry, catalog: Catalog
+) -> None:
+    labels = {**PORTAL, "pcn": "true"}
+    metrics.set_service(catalog, status("portal", State.UP))
+    threshold = catalog.by_id["portal"].silence_threshold  # 2 x 60 s + 10 s
+    seen = {"portal": NOW - timedelta(seconds=threshold - 1)}
+    metrics.mark_stale(catalog, seen.get, NOW)
+    assert registry.get_sample_value("vigia_service_stale", labels) == 0
+    metrics.mark_stale(catalog, seen.get, NOW + timedelta(seconds=2))
+    assert registry.get_sample_value("vigia_service_stale", labels) == 1
+    assert registry.get_sample_value("vigia_service_up", labels) == 1  # the last known state
+
+
 def test_unmonitored_and_removed_services_have_no_service_series(
     metrics: AgentMetrics, registry: CollectorRegistry, catalog: Catalog
 ) -> None:
