@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import socket
 import ssl
 import time
@@ -231,7 +232,9 @@ async def test_latency_over_limit_is_degraded_not_failed(ctx: ProbeContext) -> N
         slow = await run(ctx, url=server.url(), max_latency="100ms")
         fine = await run(ctx, url=server.url(), max_latency="2s")
     assert slow.outcome is Outcome.DEGRADED
-    assert slow.reason.startswith("latency 0.3") and slow.reason.endswith("over 0.1s")
+    # the server waits 0.3 s; a loaded machine adds to it, never takes from it
+    shown = re.fullmatch(r"latency (\d+\.\d+)s over 0\.1s", slow.reason)
+    assert shown is not None and float(shown.group(1)) >= 0.3, slow.reason
     assert fine.outcome is Outcome.OK
 
 
