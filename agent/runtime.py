@@ -280,7 +280,8 @@ class Agent:
         source = path or self.catalog.source or self.settings.catalog
         try:
             settings = await asyncio.to_thread(self._reread_settings)
-            catalog = await asyncio.to_thread(load, source)
+            locations = settings.location_names
+            catalog = await asyncio.to_thread(load, source, None, locations)
             rules = await asyncio.to_thread(load_rules, self.settings.alert_rules)
         except (CatalogError, RulesError) as exc:
             log.error("reload failed, keeping the running catalogue and settings:\n%s", exc)
