@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from agent.api.auth_failures import AuthFailures
 from agent.catalog.errors import CatalogError
 from agent.catalog.loader import load
-from agent.catalog.model import Catalog, Check
+from agent.catalog.model import LOCAL, Catalog, Check
 from agent.clock_watch import ClockStep
 from agent.connectivity import Connectivity
 from agent.engine import Engine
@@ -205,8 +205,9 @@ class Agent:
         result = await run_probe(check.id, check.kind, check.spec, check.timeout, self.probes)
         self.observe(self.connectivity.judge(result), check.kind)
 
-    def observe(self, result: ProbeResult, kind: str) -> None:
-        effects = self.engine.observe(result)
+    def observe(self, result: ProbeResult, kind: str, location: str = LOCAL) -> None:
+        """One probe result, from the core's own probes or a location's worker (§8)."""
+        effects = self.engine.observe(result, location)
         self.writer.submit(effects)
         self.metrics.observe(result, kind)
         self._publish(effects)
@@ -263,6 +264,7 @@ class Agent:
             rules, self.catalog, self.calendar, self.clock,
             self.engine.service_status, self.engine.open_incident,
             signals=self._signals, console_url=console,
+            failing_locations_of=self.engine.failing_locations,
         )  # fmt: skip
         return AlertingService(evaluator, self.store, self.settings.alerting, self.clock)
 
