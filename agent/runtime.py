@@ -23,6 +23,7 @@ from agent.clock_watch import ClockStep
 from agent.connectivity import Connectivity
 from agent.engine import Engine
 from agent.health import REASONS, AgentHealth, HealthLimits, HealthSample
+from agent.locations.book import LocationBook
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
 from agent.metrics_store import StoreMetrics
@@ -90,6 +91,7 @@ class Agent:
         self.fatal: Exception | None = None
         self.lateness_p99 = 0.0
         self.health_reasons: tuple[str, ...] = ()
+        self.locations = LocationBook(self.registry, self.settings.location_names)
 
     # ---- lifecycle --------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from agent.api import (
     incidents,
     indicators,
     maintenance,
+    probe,
     services,
 )
 from agent.api.context import ApiAuthError
@@ -34,6 +35,7 @@ def api_router() -> APIRouter:
     for module in (services, incidents, alerts, maintenance, indicators, catalog, auditlog):
         router.include_router(module.router, responses=_AUTH)  # type: ignore[arg-type]
     router.include_router(heartbeat.router)
+    router.include_router(probe.router, responses=_AUTH)  # type: ignore[arg-type]
     return router
 
 

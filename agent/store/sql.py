@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -443,6 +443,25 @@ class SqlStore:
             select(table).where(*conditions).order_by(table.c.started_at, table.c.id).limit(limit)
         )
         return [t.stored_result_from_row(row) for row in self._fetch(query)]
+
+    def held_results(
+        self, location: str, keys: Iterable[tuple[str, datetime]]
+    ) -> set[tuple[str, datetime]]:
+        """Which of the (check, started_at) keys of `location` are stored already: a resent
+        batch is acknowledged as duplicates, not stored twice."""
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        table = t.probe_results
+        instants = [at for _check, at in wanted]
+        query = select(table.c.check, table.c.started_at).where(
+            table.c.location == location,
+            table.c.check.in_(sorted({c for c, _at in wanted})),
+            table.c.started_at >= min(instants),
+            table.c.started_at <= max(instants),
+        )
+        held = {(row["check"], row["started_at"]) for row in self._fetch(query)}
+        return held & wanted
 
     def check_rollups(
         self, *, service: str | None, start: datetime, end: datetime
