@@ -23,7 +23,7 @@ from agent.clock_watch import ClockStep
 from agent.connectivity import Connectivity
 from agent.engine import Engine
 from agent.health import REASONS, AgentHealth, HealthLimits, HealthSample
-from agent.locations.book import LocationBook
+from agent.locations.book import LocationBook, silence_limits
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
 from agent.metrics_store import StoreMetrics
@@ -34,6 +34,7 @@ from agent.server import create_app, serve
 from agent.settings import Settings, split_host_port
 from agent.store.sql import SqlStore
 from agent.store.writer import StoreWriter
+from alerting.conditions import LOCATION_DOWN_PREFIX
 from alerting.errors import RulesError
 from alerting.evaluator import AlertEvaluator
 from alerting.rules import Rule, load_rules
@@ -91,7 +92,8 @@ class Agent:
         self.fatal: Exception | None = None
         self.lateness_p99 = 0.0
         self.health_reasons: tuple[str, ...] = ()
-        self.locations = LocationBook(self.registry, self.settings.location_names)
+        names = self.settings.location_names
+        self.locations = LocationBook(self.registry, names, self.clock.now())
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -258,7 +260,15 @@ class Agent:
             # AgentUnhealthy fires on it and Watchdog stops (alerting/conditions.py)
             "agent_unhealthy": float(len(self.health_reasons)),
             **{f"unhealthy:{r}": float(r in self.health_reasons) for r in REASONS},
+            **self._location_signals(),
         }
+
+    def _location_signals(self) -> dict[str, float]:
+        """`LocationDown`: worker locations silent for 2 intervals + timeout (§8)."""
+        limits = silence_limits(self.catalog)
+        down = self.locations.down(self.clock.now(), limits)
+        signals = {f"{LOCATION_DOWN_PREFIX}{name}": float(name in down) for name in limits}
+        return {"locations_down": float(len(down)), **signals}
 
     def _build_alerting(self, rules: list[Rule]) -> AlertingService:
         console = self.settings.external_url or f"http://{self.settings.listen}"

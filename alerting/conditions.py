@@ -39,8 +39,10 @@ AGENT_SIGNALS = {
     "delivery_failures",
     "catalog_reload_failed",
     "agent_unhealthy",
+    "locations_down",
 }
 UNHEALTHY_PREFIX = "unhealthy:"  # signals "unhealthy:<reason>", 1.0 while that reason holds
+LOCATION_DOWN_PREFIX = "location_down:"  # "location_down:<name>", 1.0 while it is silent
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,13 @@ def agent(rule: Rule, view: AgentView) -> Active:
         for k, v in sorted(view.signals.items())
         if k.startswith(UNHEALTHY_PREFIX) and v
     ]
+    locations = [
+        k.removeprefix(LOCATION_DOWN_PREFIX)
+        for k, v in sorted(view.signals.items())
+        if k.startswith(LOCATION_DOWN_PREFIX) and v
+    ]
     values = {"signal": name, "value": value, "above": above, "reasons": ", ".join(reasons)}
+    values["locations"] = ", ".join(locations)
     return Active(value > above, values)
 
 

@@ -16,6 +16,7 @@ from agent.api import (
     heartbeat,
     incidents,
     indicators,
+    locations,
     maintenance,
     probe,
     services,
@@ -36,6 +37,7 @@ def api_router() -> APIRouter:
         router.include_router(module.router, responses=_AUTH)  # type: ignore[arg-type]
     router.include_router(heartbeat.router)
     router.include_router(probe.router, responses=_AUTH)  # type: ignore[arg-type]
+    router.include_router(locations.router, responses=_AUTH)  # type: ignore[arg-type]
     return router
 
 

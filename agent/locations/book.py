@@ -11,6 +11,8 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from agent.catalog.model import LOCAL, Catalog
+
 
 @dataclass
 class LocationSeen:
@@ -24,8 +26,24 @@ class LocationSeen:
     rejected: int = 0  # batches refused (clock skew)
 
 
+def silence_limits(catalog: Catalog) -> dict[str, float]:
+    """Per worker location with checks, how long without a batch it may stay before it is
+    down (`LocationDown`): 2 x its shortest check interval + its longest timeout."""
+    limits: dict[str, tuple[float, float]] = {}
+    for check in catalog.checks.values():
+        for name in check.locations:
+            if name == LOCAL:
+                continue
+            interval, timeout = limits.get(name, (check.interval, check.timeout))
+            limits[name] = (min(interval, check.interval), max(timeout, check.timeout))
+    return {name: 2 * interval + timeout for name, (interval, timeout) in limits.items()}
+
+
 class LocationBook:
-    def __init__(self, registry: CollectorRegistry, names: tuple[str, ...]) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, names: tuple[str, ...], started: datetime
+    ) -> None:
+        self.started = started  # a location never heard from is down once its limit passed
         self.seen = {name: LocationSeen(name) for name in names}
         self._last_seen = Gauge(
             "vigia_location_last_seen_timestamp_seconds",
@@ -76,3 +94,13 @@ class LocationBook:
     def rejected(self, name: str, reason: str) -> None:
         self.seen[name].rejected += 1
         self._rejected.labels(name, reason).inc()
+
+    def down(self, now: datetime, limits: dict[str, float]) -> tuple[str, ...]:
+        """Worker locations without a batch for longer than their limit (silence_limits)."""
+        found = []
+        for name, limit in sorted(limits.items()):
+            seen = self.seen.get(name)
+            last = seen.last_seen if seen is not None and seen.last_seen else self.started
+            if (now - last).total_seconds() > limit:
+                found.append(name)
+        return tuple(found)

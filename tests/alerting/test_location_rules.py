@@ -27,3 +27,16 @@ def test_it_fires_only_while_some_location_fails_below_the_quorum() -> None:
     assert not cond.location_check_failing(rule(), quiet).active
     active = cond.location_check_failing(rule(), failing)
     assert active.active and active.values == {"locations": "lisboa, porto", "count": 2}
+
+
+def test_location_down_fires_naming_the_silent_locations() -> None:
+    down = next(r for r in load_rules() if r.name == "LocationDown")
+    assert down.team == "network" and down.severity == "major"
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    quiet = cond.AgentView(now, {"locations_down": 0.0, "location_down:porto": 0.0})
+    silent = cond.AgentView(
+        now, {"locations_down": 2.0, "location_down:porto": 1.0, "location_down:viseu": 1.0}
+    )
+    assert not cond.agent(down, quiet).active
+    fired = cond.agent(down, silent)
+    assert fired.active and fired.values["locations"] == "porto, viseu"

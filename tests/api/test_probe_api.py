@@ -188,3 +188,33 @@ async def test_an_outage_seen_by_a_quorum_of_locations_names_them(core: Core) ->
     [incident] = core.store.incidents(service="portal")
     assert incident.locations == ("lisboa", "porto")
     assert incident.started_at == datetime.fromisoformat(wire("portal/beat", 300)["started_at"])
+
+
+async def test_the_locations_listing_shows_last_seen_offset_and_below_quorum(core: Core) -> None:
+    url = "/api/v1/probe/results"
+    fails = [wire("portal/beat", 300, "fail"), wire("portal/beat", 240, "fail")]
+    await core.client.post(url, json=batch("porto", fails), headers=core.auth("porto"))
+    oks = [wire("portal/beat", 290), wire("portal/beat", 230)]
+    await core.client.post(url, json=batch("lisboa", oks), headers=core.auth("lisboa"))
+    reply = await core.client.get("/api/v1/locations", headers=core.auth("viewer"))
+    assert reply.status_code == 200
+    by_name = {item["name"]: item for item in reply.json()}
+    assert set(by_name) == {"porto", "lisboa", "local"}
+    porto = by_name["porto"]
+    assert porto["worker_version"] == "0.1" and porto["results"] == 2
+    assert abs(porto["clock_offset_seconds"]) < 5 and porto["last_seen"] is not None
+    assert porto["failing_below_quorum"] == ["portal/beat"] and not porto["down"]
+    assert by_name["lisboa"]["failing_below_quorum"] == [] and by_name["lisboa"]["checks"] == 2
+    # the probe token may not read it
+    denied = await core.client.get("/api/v1/locations", headers=core.auth("porto"))
+    assert denied.status_code == 403
+
+
+async def test_a_silent_location_raises_location_down(core: Core) -> None:
+    book, limits = core.agent.locations, {"porto": 7210.0, "lisboa": 7210.0}
+    later = book.started + timedelta(seconds=7211)
+    assert book.down(book.started + timedelta(seconds=60), limits) == ()
+    book.heard("lisboa", later - timedelta(seconds=10), 0.0, "0.1")
+    assert book.down(later, limits) == ("porto",)
+    signals = core.agent._signals()
+    assert "location_down:porto" in signals and signals["locations_down"] == 0.0
