@@ -73,6 +73,13 @@ class Live:
         status: CheckStatus = self._engine.check_status(cid)
         return status
 
+    def locations(self, cid: str) -> dict[str, CheckStatus]:
+        """Each location's own hard state of the check (only while the engine runs)."""
+        if self._engine is None or cid not in self.catalog.checks:
+            return {}
+        statuses: dict[str, CheckStatus] = self._engine.location_statuses(cid)
+        return statuses
+
     def open_incident(self, sid: str) -> Incident | None:
         if self._engine is None or sid not in self.catalog.by_id:
             return None

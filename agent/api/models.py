@@ -52,6 +52,15 @@ class LastResult(BaseModel):
     in_maintenance: bool
 
 
+class LocationStateOut(BaseModel):
+    """One location's own hard state of a check (semantics.md §8)."""
+
+    location: str
+    hard_state: str
+    since: datetime | None
+    last_result_at: datetime | None
+
+
 class CheckOut(BaseModel):
     id: str
     service: str
@@ -66,6 +75,8 @@ class CheckOut(BaseModel):
     last_result_at: datetime | None
     last_reason: str
     last_result: LastResult | None
+    quorum: int = 1  # N of the locations below (the verdict is hard_state)
+    locations: list[LocationStateOut] = []
 
 
 class ServiceDetail(ServiceOut):

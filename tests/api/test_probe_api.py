@@ -218,3 +218,15 @@ async def test_a_silent_location_raises_location_down(core: Core) -> None:
     assert book.down(later, limits) == ("porto",)
     signals = core.agent._signals()
     assert "location_down:porto" in signals and signals["locations_down"] == 0.0
+
+
+async def test_a_checks_detail_shows_each_locations_own_state(core: Core) -> None:
+    fails = [wire("portal/beat", 300, "fail"), wire("portal/beat", 240, "fail")]
+    await core.client.post("/api/v1/probe/results", json=batch("porto", fails),
+                           headers=core.auth("porto"))  # fmt: skip
+    reply = await core.client.get("/api/v1/services/portal", headers=core.auth("viewer"))
+    [check] = reply.json()["checks"]
+    assert check["quorum"] == 2
+    states = {item["location"]: item["hard_state"] for item in check["locations"]}
+    assert states == {"porto": "down", "lisboa": "unknown", "local": "unknown"}
+    assert check["hard_state"] != "down"  # one location of three is no outage
