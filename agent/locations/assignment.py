@@ -13,8 +13,10 @@ from typing import Any
 
 import yaml
 
+from agent.catalog.loader import _free_name
 from agent.catalog.model import Catalog
 from agent.locations.wire import Assignment
+from checks.specs import KINDS
 
 _CORE_ONLY = ("locations", "quorum")
 
@@ -27,11 +29,12 @@ def assignment(catalog: Catalog, raw_text: str, location: str) -> Assignment:
         resolved = catalog.by_id.get(str(raw.get("id"))) if isinstance(raw, dict) else None
         if resolved is None or not resolved.monitored:
             continue
-        # resolved checks keep the order of the raw ones (agent.catalog.loader._named)
+        # matched by id, not position: the file may have changed since it was loaded
         checks = [
             _strip(check)
-            for check, judged in zip(raw.get("checks") or [], resolved.checks, strict=False)
-            if location in judged.locations
+            for check, name in _named(raw.get("checks") or [])
+            if (judged := catalog.checks.get(f"{resolved.id}/{name}")) is not None
+            and location in judged.locations
         ]
         if checks:
             services.append({**_strip(raw), "checks": checks})
@@ -44,6 +47,21 @@ def assignment(catalog: Catalog, raw_text: str, location: str) -> Assignment:
     text = yaml.safe_dump(out, allow_unicode=True, sort_keys=False)
     version = hashlib.sha256(text.encode()).hexdigest()[:16]
     return Assignment(location=location, version=version, catalog=text)
+
+
+def _named(checks: list[Any]) -> list[tuple[dict[str, Any], str]]:
+    """Each raw check with the name the loader gives it (agent.catalog.loader._named)."""
+    raw = [c for c in checks if isinstance(c, dict)]
+    taken = {c["name"] for c in raw if isinstance(c.get("name"), str)}
+    named = []
+    for check in raw:
+        name = check.get("name")
+        if not isinstance(name, str):
+            kind = next((k for k in KINDS if k in check), "check")
+            name = _free_name(kind, taken)
+        taken.add(name)
+        named.append((check, name))
+    return named
 
 
 def _strip(layer: dict[str, Any]) -> dict[str, Any]:
