@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent.api.auth import authenticate
+from agent.api.auth import authenticate, probe_entries
 from agent.settings import Settings, split_host_port
 
 Scope = dict[str, Any]
@@ -52,7 +52,12 @@ class GuardPolicy:
 
     @classmethod
     def of(cls, settings: Settings) -> GuardPolicy:
-        return cls(allowed_hosts(settings), settings.max_body_bytes, lambda: settings.tokens)
+        # the location workers' tokens write too (their results)
+        return cls(
+            allowed_hosts(settings),
+            settings.max_body_bytes,
+            lambda: (*settings.tokens, *probe_entries(settings.locations)),
+        )
 
 
 def allowed_hosts(settings: Settings) -> frozenset[str]:

@@ -44,6 +44,8 @@ class Incident:
     root_cause: str | None = None  # a parent service that was DOWN
     inhibited: bool = False  # alert inhibited because a parent was DOWN
     fragments: tuple[Fragment, ...] = ()
+    locations: tuple[str, ...] = ()  # the locations whose DOWN formed the quorum (§8)
+    retroactive: bool = False  # late results created or changed it (§8)
 
     @property
     def is_open(self) -> bool:
@@ -109,6 +111,7 @@ class Transition:
 class ResultRecorded:
     result: ProbeResult
     in_maintenance: bool = False
+    location: str = "local"  # where it was probed from (semantics.md §8)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,12 @@ from prometheus_client import CollectorRegistry
 from agent.api.auth_failures import AuthFailures
 from agent.catalog.errors import CatalogError
 from agent.catalog.loader import load
-from agent.catalog.model import Catalog, Check
+from agent.catalog.model import LOCAL, Catalog, Check
 from agent.clock_watch import ClockStep
 from agent.connectivity import Connectivity
 from agent.engine import Engine
 from agent.health import REASONS, AgentHealth, HealthLimits, HealthSample
+from agent.locations.book import LocationBook, silence_limits
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
 from agent.metrics_store import StoreMetrics
@@ -33,6 +34,7 @@ from agent.server import create_app, serve
 from agent.settings import Settings, split_host_port
 from agent.store.sql import SqlStore
 from agent.store.writer import StoreWriter
+from alerting.conditions import LOCATION_DOWN_PREFIX
 from alerting.errors import RulesError
 from alerting.evaluator import AlertEvaluator
 from alerting.rules import Rule, load_rules
@@ -90,6 +92,8 @@ class Agent:
         self.fatal: Exception | None = None
         self.lateness_p99 = 0.0
         self.health_reasons: tuple[str, ...] = ()
+        names = self.settings.location_names
+        self.locations = LocationBook(self.registry, names, self.clock.now())
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -205,8 +209,9 @@ class Agent:
         result = await run_probe(check.id, check.kind, check.spec, check.timeout, self.probes)
         self.observe(self.connectivity.judge(result), check.kind)
 
-    def observe(self, result: ProbeResult, kind: str) -> None:
-        effects = self.engine.observe(result)
+    def observe(self, result: ProbeResult, kind: str, location: str = LOCAL) -> None:
+        """One probe result, from the core's own probes or a location's worker (§8)."""
+        effects = self.engine.observe(result, location)
         self.writer.submit(effects)
         self.metrics.observe(result, kind)
         self._publish(effects)
@@ -256,7 +261,15 @@ class Agent:
             # AgentUnhealthy fires on it and Watchdog stops (alerting/conditions.py)
             "agent_unhealthy": float(len(self.health_reasons)),
             **{f"unhealthy:{r}": float(r in self.health_reasons) for r in REASONS},
+            **self._location_signals(),
         }
+
+    def _location_signals(self) -> dict[str, float]:
+        """`LocationDown`: worker locations silent for 2 intervals + timeout (§8)."""
+        limits = silence_limits(self.catalog)
+        down = self.locations.down(self.clock.now(), limits)
+        signals = {f"{LOCATION_DOWN_PREFIX}{name}": float(name in down) for name in limits}
+        return {"locations_down": float(len(down)), **signals}
 
     def _build_alerting(self, rules: list[Rule]) -> AlertingService:
         console = self.settings.external_url or f"http://{self.settings.listen}"
@@ -264,6 +277,7 @@ class Agent:
             rules, self.catalog, self.calendar, self.clock,
             self.engine.service_status, self.engine.open_incident,
             signals=self._signals, console_url=console,
+            failing_locations_of=self.engine.failing_locations,
         )  # fmt: skip
         return AlertingService(evaluator, self.store, self.settings.alerting, self.clock)
 
@@ -281,7 +295,8 @@ class Agent:
         source = path or self.catalog.source or self.settings.catalog
         try:
             settings = await asyncio.to_thread(self._reread_settings)
-            catalog = await asyncio.to_thread(load, source)
+            locations = settings.location_names
+            catalog = await asyncio.to_thread(load, source, None, locations)
             rules = await asyncio.to_thread(load_rules, self.settings.alert_rules)
         except (CatalogError, RulesError) as exc:
             log.error("reload failed, keeping the running catalogue and settings:\n%s", exc)

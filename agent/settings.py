@@ -44,8 +44,38 @@ class TokenEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=100)
-    role: Literal["viewer", "operator", "admin"]
+    role: Literal["viewer", "operator", "admin", "probe"]
     hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+
+LOCAL = "local"  # the location of the core's own probes
+_LOCATION_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # as agent.locations.wire.LocationName
+
+
+class LocationEntry(BaseModel):
+    """A probe location (semantics.md §8): its worker's token hash (`vigia token create --role
+    probe`) and the host:port the worker must reach to judge anything (its connectivity check:
+    while it fails, the worker's results are unknown)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=_LOCATION_NAME, max_length=63)
+    hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    connectivity_check: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_local(cls, value: str) -> str:
+        if value == LOCAL:
+            raise ValueError(f"{LOCAL!r} is the core's own location: choose another name")
+        return value
+
+    @field_validator("connectivity_check")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        if value:
+            split_host_port(value)
+        return value or None
 
 
 class Settings(BaseModel):
@@ -72,6 +102,33 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # API bodies are tiny
     header_timeout: Duration = 10.0  # a connection must send its request headers within this
     max_connections: int = Field(default=1000, ge=1)  # beyond: 503 at once
+    # probe locations (semantics.md §8); none: the core's own probes only, location `local`
+    locations: tuple[LocationEntry, ...] = ()
+    max_clock_offset: Duration = 5.0  # a worker whose clock is further off is refused
+
+    @field_validator("tokens")
+    @classmethod
+    def _no_probe_tokens(cls, value: tuple[TokenEntry, ...]) -> tuple[TokenEntry, ...]:
+        for entry in value:
+            if entry.role == "probe":
+                raise ValueError(
+                    f"token {entry.name!r}: a probe token belongs to its location (locations:)"
+                )
+        return value
+
+    @field_validator("locations")
+    @classmethod
+    def _distinct_locations(cls, value: tuple[LocationEntry, ...]) -> tuple[LocationEntry, ...]:
+        names = [entry.name for entry in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"location {twice[0]!r} is configured twice")
+        return value
+
+    @property
+    def location_names(self) -> tuple[str, ...]:
+        """Every location a check may run from: the configured ones and `local`."""
+        return (*(entry.name for entry in self.locations), LOCAL)
 
     @field_validator("listen")
     @classmethod

@@ -21,7 +21,7 @@ from checks.durations import parse_duration
 from checks.result import ProbeResult
 
 SERVICE = {"service_state", "flapping", "root_cause", "incident_open_for", "burn_rate"}
-CHECK = {"check_outcome", "measurement", "changed"}
+CHECK = {"check_outcome", "measurement", "changed", "location_check_failing"}
 AGENT = {"agent", "watchdog"}
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -39,8 +39,10 @@ AGENT_SIGNALS = {
     "delivery_failures",
     "catalog_reload_failed",
     "agent_unhealthy",
+    "locations_down",
 }
 UNHEALTHY_PREFIX = "unhealthy:"  # signals "unhealthy:<reason>", 1.0 while that reason holds
+LOCATION_DOWN_PREFIX = "location_down:"  # "location_down:<name>", 1.0 while it is silent
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class CheckView:
     check: Check
     result: ProbeResult
     previous: Mapping[str, Any]  # measurements of the previous result of this check
+    failing_locations: tuple[str, ...] = ()  # hard DOWN below the quorum (semantics.md §8)
 
 
 @dataclass
@@ -192,7 +195,13 @@ def agent(rule: Rule, view: AgentView) -> Active:
         for k, v in sorted(view.signals.items())
         if k.startswith(UNHEALTHY_PREFIX) and v
     ]
+    locations = [
+        k.removeprefix(LOCATION_DOWN_PREFIX)
+        for k, v in sorted(view.signals.items())
+        if k.startswith(LOCATION_DOWN_PREFIX) and v
+    ]
     values = {"signal": name, "value": value, "above": above, "reasons": ", ".join(reasons)}
+    values["locations"] = ", ".join(locations)
     return Active(value > above, values)
 
 
@@ -203,10 +212,22 @@ SERVICE_CONDITIONS: dict[str, Callable[[Rule, ServiceView], Active]] = {
     "incident_open_for": incident_open_for,
     "burn_rate": burn_rate,
 }
+
+
+def location_check_failing(rule: Rule, view: CheckView) -> Active:
+    """A check hard DOWN at some locations but fewer than its quorum: a location problem
+    (their network, their DNS), not an outage of the service (semantics.md §8)."""
+    if not view.failing_locations:
+        return INACTIVE
+    names = ", ".join(view.failing_locations)
+    return Active(True, {"locations": names, "count": len(view.failing_locations)})
+
+
 CHECK_CONDITIONS: dict[str, Callable[[Rule, CheckView], Active]] = {
     "check_outcome": check_outcome,
     "measurement": measurement,
     "changed": changed,
+    "location_check_failing": location_check_failing,
 }
 AGENT_CONDITIONS: dict[str, Callable[[Rule, AgentView], Active]] = {
     "watchdog": watchdog,

@@ -72,6 +72,7 @@ class AlertEvaluator:
         incident_of: IncidentOf,
         signals: Signals = dict,
         console_url: str = "",
+        failing_locations_of: Callable[[str], tuple[str, ...]] = lambda _check: (),
     ) -> None:
         self._rules = list(rules)
         self._catalog = catalog
@@ -84,6 +85,7 @@ class AlertEvaluator:
         self.status_of = status_of
         self.incident_of = incident_of
         self.signals = signals
+        self.failing_locations_of = failing_locations_of
         self.console_url = console_url.rstrip("/")
         self.alerts: dict[str, AlertState] = {}
         self._previous: dict[str, dict[str, Any]] = {}  # check -> last measurements
@@ -237,7 +239,9 @@ class AlertEvaluator:
         self, check: Check, result: ProbeResult, now: datetime
     ) -> list[Notification]:
         service = self.catalog.by_id[check.service]
-        view = cond.CheckView(check, result, self._previous.get(check.id, {}))
+        view = cond.CheckView(
+            check, result, self._previous.get(check.id, {}), self.failing_locations_of(check.id)
+        )
         out: list[Notification] = []
         for rule in self._rules_of_check(check, service):
             active = cond.CHECK_CONDITIONS[rule.when](rule, view)

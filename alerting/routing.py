@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from alerting.notification import Notification
 
-Team = Literal["cco", "soc", "*"]
+Team = Literal["cco", "soc", "network", "*"]
 
 
 class _Config(BaseModel):

@@ -34,6 +34,7 @@ ConditionName = Literal[
     "check_outcome",
     "measurement",
     "changed",
+    "location_check_failing",
     "agent",
     "watchdog",
 ]
@@ -47,7 +48,7 @@ class Rule(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     for_: Duration = Field(default=0.0, alias="for")
     severity: str = "tier"  # "tier": the service tier's severity from the catalogue
-    team: Literal["cco", "soc"]
+    team: Literal["cco", "soc", "network"]
     tiers: list[str] | None = None  # only services of these tiers
     pcn: bool | None = None  # only services with this pcn flag
     hold: Duration = 3600.0  # change alerts stay firing this long after the change

@@ -16,7 +16,9 @@ from agent.api import (
     heartbeat,
     incidents,
     indicators,
+    locations,
     maintenance,
+    probe,
     services,
 )
 from agent.api.context import ApiAuthError
@@ -34,6 +36,8 @@ def api_router() -> APIRouter:
     for module in (services, incidents, alerts, maintenance, indicators, catalog, auditlog):
         router.include_router(module.router, responses=_AUTH)  # type: ignore[arg-type]
     router.include_router(heartbeat.router)
+    router.include_router(probe.router, responses=_AUTH)  # type: ignore[arg-type]
+    router.include_router(locations.router, responses=_AUTH)  # type: ignore[arg-type]
     return router
 
 

@@ -14,12 +14,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent.settings import TokenEntry
+from agent.settings import LocationEntry, TokenEntry
 
 TOKEN_PREFIX = "vigia_"  # makes leaked tokens easy to spot for secret scanners
 
 
 class Role(enum.IntEnum):
+    PROBE = -1  # a location's worker: its own assignment and results, not even the board
     BOARD = 0  # the anonymous board: service states only, never a token's role
     VIEWER = 1
     OPERATOR = 2
@@ -69,6 +70,11 @@ def authenticate(token: str | None, entries: Sequence[TokenEntry]) -> Principal 
         if hmac.compare_digest(presented, entry.hash) and found is None:
             found = Principal(entry.name, Role.named(entry.role))
     return found
+
+
+def probe_entries(locations: Sequence[LocationEntry]) -> tuple[TokenEntry, ...]:
+    """Each location's token as a `probe` role entry named after the location."""
+    return tuple(TokenEntry(name=loc.name, role="probe", hash=loc.hash) for loc in locations)
 
 
 class AuthError(Exception):

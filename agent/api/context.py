@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agent.api.auth import AuthError, Principal, Role, authorize
+from agent.api.auth import AuthError, Principal, Role, authorize, probe_entries
 from agent.api.auth_failures import client_address
 from agent.catalog.model import Catalog
 from agent.records import CheckStatus, Incident, ServiceStatus, State
@@ -73,6 +73,13 @@ class Live:
         status: CheckStatus = self._engine.check_status(cid)
         return status
 
+    def locations(self, cid: str) -> dict[str, CheckStatus]:
+        """Each location's own hard state of the check (only while the engine runs)."""
+        if self._engine is None or cid not in self.catalog.checks:
+            return {}
+        statuses: dict[str, CheckStatus] = self._engine.location_statuses(cid)
+        return statuses
+
     def open_incident(self, sid: str) -> Incident | None:
         if self._engine is None or sid not in self.catalog.by_id:
             return None
@@ -104,7 +111,8 @@ def require(role: Role) -> Callable[..., Principal]:
         if wait is not None:
             raise ApiAuthError(429, f"too many failed attempts; retry in {wait:.0f} s", wait)
         try:
-            return authorize(token, settings.tokens, role, settings.anonymous_board)
+            entries = (*settings.tokens, *probe_entries(settings.locations))
+            return authorize(token, entries, role, settings.anonymous_board)
         except AuthError as exc:
             if exc.status == 401 and token:
                 failures.note("token", client)
@@ -121,6 +129,7 @@ class ApiAuthError(Exception):
         self.retry_after = retry_after
 
 
+Probe = Annotated[Principal, Depends(require(Role.PROBE))]
 Board = Annotated[Principal, Depends(require(Role.BOARD))]  # the open board's reads
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]

@@ -53,6 +53,15 @@ class LastResult(BaseModel):
     in_maintenance: bool
 
 
+class LocationStateOut(BaseModel):
+    """One location's own hard state of a check (semantics.md §8)."""
+
+    location: str
+    hard_state: str
+    since: datetime | None
+    last_result_at: datetime | None
+
+
 class CheckOut(BaseModel):
     id: str
     service: str
@@ -67,6 +76,8 @@ class CheckOut(BaseModel):
     last_result_at: datetime | None
     last_reason: str
     last_result: LastResult | None
+    quorum: int = 1  # N of the locations below (the verdict is hard_state)
+    locations: list[LocationStateOut] = []
 
 
 class ServiceDetail(ServiceOut):

@@ -47,7 +47,9 @@ async def get_service(request: Request, _: Viewer, service_id: str) -> ServiceDe
     view = await live(agent)
     last = await blocking(latest_results, sql_store(agent), service.checks, view)
     base = service_out(service, view, agent.clock.now(), getattr(agent, "calendar", None))
-    checks = [check_out(c, view.check(c.id), last.get(c.id)) for c in service.checks]
+    checks = [
+        check_out(c, view.check(c.id), last.get(c.id), view.locations(c.id)) for c in service.checks
+    ]
     return ServiceDetail(**base.model_dump(), depends_on=list(service.depends_on), checks=checks)
 
 

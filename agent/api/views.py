@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from agent.api.models import (
     IncidentBrief,
     IncidentOut,
     LastResult,
+    LocationStateOut,
     ServiceOut,
     WindowOut,
 )
@@ -65,8 +66,25 @@ def brief(incident: Incident, now: datetime) -> IncidentBrief:
     )
 
 
-def check_out(check: Check, status: CheckStatus | None, last: StoredResult | None) -> CheckOut:
+def check_out(
+    check: Check,
+    status: CheckStatus | None,
+    last: StoredResult | None,
+    per_location: Mapping[str, CheckStatus] | None = None,
+) -> CheckOut:
+    located = [
+        LocationStateOut(
+            location=name,
+            hard_state=(s.hard_state.value if s else "unknown"),
+            since=s.since if s else None,
+            last_result_at=s.last_result_at if s else None,
+        )
+        for name in check.locations
+        for s in [(per_location or {}).get(name)]
+    ]
     return CheckOut(
+        quorum=check.quorum,
+        locations=located,
         id=check.id,
         service=check.service,
         name=check.name,

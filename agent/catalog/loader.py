@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,9 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 
 from agent.catalog.errors import CatalogError, Problem
-from agent.catalog.model import Catalog, Check, MaintenanceRule, Service, Tier, Timing
+from agent.catalog.model import LOCAL, Catalog, Check, MaintenanceRule, Service, Tier, Timing
 from agent.catalog.schema import PolicyFields, RawCatalog, RawCheck, RawService, RawTier
 from agent.catalog.yamlsource import Path_, Source, parse
+from agent.locations.quorum import majority
 from agent.maintenance import cron_trigger
 
 BUILTIN_TIERS: dict[str, str] = {  # tier -> alert severity; timing comes from `defaults`
@@ -32,7 +34,11 @@ BUILTIN_DEFAULTS = {
 }
 
 
-def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Catalog:
+def load(
+    path: str | Path,
+    environ: Mapping[str, str] | None = None,
+    locations: Sequence[str] | None = None,
+) -> Catalog:
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -40,7 +46,7 @@ def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Catalog:
         raise CatalogError(
             [Problem("", f"cannot read the catalogue: {exc}", str(file), None)]
         ) from None
-    return load_text(text, str(file), environ, source_path=file)
+    return load_text(text, str(file), environ, source_path=file, locations=locations)
 
 
 def load_text(
@@ -48,8 +54,14 @@ def load_text(
     file: str = "services.yaml",
     environ: Mapping[str, str] | None = None,
     source_path: Path | None = None,
+    locations: Sequence[str] | None = None,
 ) -> Catalog:
-    """A valid Catalog, or CatalogError with every problem found (sorted by line)."""
+    """A valid Catalog, or CatalogError with every problem found (sorted by line).
+
+    `locations` are the configured probe locations (settings `locations:`, with or without
+    `local`); None: the core's own probes only.
+    """
+    known = _known_locations(locations)
     source = parse(text, file, environ)
     if source.problems and source.data is None:
         raise CatalogError(source.problems)
@@ -60,9 +72,16 @@ def load_text(
         raise CatalogError(source.problems)
     raw = _validate(source)
     _check_references(source)
+    if raw is not None:
+        _check_locations(source, raw, known)
     if source.problems or raw is None:
         raise CatalogError(sorted(source.problems, key=lambda p: (p.line or 0, p.path)))
-    return _resolve(raw, source_path)
+    return _resolve(raw, source_path, known)
+
+
+def _known_locations(locations: Sequence[str] | None) -> tuple[str, ...]:
+    """The configured locations then `local`, each once."""
+    return (*(n for n in (locations or ()) if n != LOCAL), LOCAL)
 
 
 # ---- schema -----------------------------------------------------------------------------
@@ -195,13 +214,68 @@ def _check_check_names(source: Source, services: list[tuple[int, dict[str, Any]]
                 names.add(name)
 
 
+# ---- locations and quorum (semantics.md §8) -------------------------------------------------
+
+
+def _location_layers(raw: RawCatalog) -> list[tuple[Path_, list[str] | None]]:
+    layers: list[tuple[Path_, list[str] | None]] = [(("defaults",), raw.defaults.locations)]
+    layers += [(("tiers", name), tier.locations) for name, tier in raw.tiers.items()]
+    for i, svc in enumerate(raw.services):
+        layers.append((("services", i), svc.locations))
+        layers += [(("services", i, "checks", j), c.locations) for j, c in enumerate(svc.checks)]
+    return layers
+
+
+def _check_locations(source: Source, raw: RawCatalog, known: tuple[str, ...]) -> None:
+    """Every named location is configured; every check's quorum fits its locations."""
+    for path, names in _location_layers(raw):
+        for position, name in enumerate(names or ()):
+            if name not in known:
+                source.problem(
+                    (*path, "locations", position),
+                    f"{name!r} is not a configured location (known: {', '.join(known)})",
+                )
+    for i, svc in enumerate(raw.services):
+        tier = raw.tiers.get(svc.tier)
+        for j, check in enumerate(svc.checks):
+            located = _locations_of(raw, tier, svc, check, known)
+            quorum = _quorum_of(tier, svc, check)
+            if quorum is not None and quorum > len(located):
+                where: Path_ = ("services", i, "checks", j)
+                if check.quorum is not None:
+                    where = (*where, "quorum")
+                source.problem(
+                    where,
+                    f"quorum {quorum} is more than its {len(located)} locations "
+                    f"({', '.join(located)})",
+                )
+
+
+def _locations_of(
+    raw: RawCatalog, tier: RawTier | None, svc: RawService, check: RawCheck, known: tuple[str, ...]
+) -> tuple[str, ...]:
+    layers = (
+        check.locations,
+        svc.locations,
+        tier.locations if tier else None,
+        raw.defaults.locations,
+    )
+    chosen = next((layer for layer in layers if layer is not None), None)
+    return tuple(chosen) if chosen is not None else known
+
+
+def _quorum_of(tier: RawTier | None, svc: RawService, check: RawCheck) -> int | None:
+    layers = (check.quorum, svc.quorum, tier.quorum if tier else None)
+    return next((q for q in layers if q is not None), None)
+
+
 # ---- resolution: inheritance defaults -> tier -> service -> check ----------------------------
 
 
-def _resolve(raw: RawCatalog, source_path: Path | None) -> Catalog:
+def _resolve(raw: RawCatalog, source_path: Path | None, known: tuple[str, ...]) -> Catalog:
     base = _inherit(dict(BUILTIN_DEFAULTS), raw.defaults)
     tiers = {name: _tier(name, base, raw.tiers.get(name)) for name in {*BUILTIN_TIERS, *raw.tiers}}
-    services = tuple(_service(svc, tiers[svc.tier], base, raw) for svc in raw.services)
+    services = tuple(_service(svc, tiers[svc.tier], base, raw, known) for svc in raw.services)
     return Catalog(version=raw.version, tiers=tiers, services=services, source=source_path)
 
 
@@ -247,10 +321,16 @@ def _tier_values(tier: Tier) -> dict[str, Any]:
     }
 
 
-def _service(svc: RawService, tier: Tier, base: dict[str, Any], raw: RawCatalog) -> Service:
+def _service(
+    svc: RawService, tier: Tier, base: dict[str, Any], raw: RawCatalog, known: tuple[str, ...]
+) -> Service:
     values = _inherit(_tier_values(tier), svc)
     timing = _timing(values)
-    checks = tuple(_check(svc.id, check, name, timing) for check, name in _named(svc.checks))
+    raw_tier = raw.tiers.get(svc.tier)
+    checks = tuple(
+        _located(_check(svc.id, check, name, timing), raw, raw_tier, svc, check, known)
+        for check, name in _named(svc.checks)
+    )
     return Service(
         id=svc.id,
         name=svc.name,
@@ -270,6 +350,19 @@ def _service(svc: RawService, tier: Tier, base: dict[str, Any], raw: RawCatalog)
         checks=checks,
         labels=dict(svc.labels),
     )
+
+
+def _located(
+    resolved: Check,
+    raw: RawCatalog,
+    tier: RawTier | None,
+    svc: RawService,
+    check: RawCheck,
+    known: tuple[str, ...],
+) -> Check:
+    names = _locations_of(raw, tier, svc, check, known)
+    quorum = _quorum_of(tier, svc, check) or majority(len(names))
+    return dataclasses.replace(resolved, locations=names, quorum=quorum)
 
 
 def _named(checks: list[RawCheck]) -> list[tuple[RawCheck, str]]:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from checks.specs import KindSpec
 
+LOCAL = "local"  # the location of the core's own probes
+
 MACRO_SERVICES = (
     "suporte-tecnico",
     "comunicacoes",
@@ -67,6 +69,12 @@ class Check:
     spec: KindSpec
     timing: Timing
     impact: Impact = Impact.DOWN
+    locations: tuple[str, ...] = (LOCAL,)  # where it runs from (semantics.md §8)
+    quorum: int = 1  # N of the len(locations) locations; resolved (a majority by default)
+
+    @property
+    def multi_location(self) -> bool:
+        return self.locations != (LOCAL,)
 
     @property
     def interval(self) -> float:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from agent.catalog.model import MACRO_SERVICES, Impact
 from checks.durations import Duration
@@ -29,6 +36,7 @@ MacroService = Literal[
 ]
 assert len(MacroService.__args__) == len(MACRO_SERVICES)  # type: ignore[attr-defined]
 
+MAX_LOCATIONS = 32  # a check probed from more places than this is a mistake
 MAX_WINDOW = 31 * 86400.0  # seconds; a recurring window longer than a month is a mistake
 _ID = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 
@@ -60,7 +68,32 @@ class TimingFields(Strict):
         return value
 
 
-class PolicyFields(TimingFields):
+LocationList = list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]]
+
+
+class LocationFields(Strict):
+    """Where a check runs from (semantics.md §8), inherited defaults -> tier -> service ->
+    check; None means inherit, and at the top: every configured location plus `local`."""
+
+    locations: LocationList | None = Field(default=None, min_length=1, max_length=MAX_LOCATIONS)
+
+    @field_validator("locations")
+    @classmethod
+    def _distinct(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            twice = sorted({n for n in value if value.count(n) > 1})
+            if twice:
+                raise ValueError(f"location {twice[0]!r} is listed twice")
+        return value
+
+
+class QuorumFields(LocationFields):
+    """N of the M locations (tier -> service -> check); None: a majority."""
+
+    quorum: int | None = Field(default=None, ge=1, le=MAX_LOCATIONS)
+
+
+class PolicyFields(TimingFields, LocationFields):
     merge_within: Duration | None = None
     flap_start: float | None = Field(default=None, gt=0, le=100)
     flap_stop: float | None = Field(default=None, ge=0, le=100)
@@ -70,7 +103,7 @@ class RawDefaults(PolicyFields):
     pass
 
 
-class RawTier(PolicyFields):
+class RawTier(PolicyFields, QuorumFields):
     severity: str | None = None
 
 
@@ -88,7 +121,7 @@ class RawMaintenance(Strict):
         return value
 
 
-class RawCheck(TimingFields):
+class RawCheck(TimingFields, QuorumFields):
     name: str | None = Field(default=None, pattern=_ID)
     impact: Impact = Impact.DOWN
     http: HttpSpec | None = None
@@ -123,7 +156,7 @@ class RawCheck(TimingFields):
         return next(k for k in KINDS if getattr(self, k) is not None)
 
 
-class RawService(PolicyFields):
+class RawService(PolicyFields, QuorumFields):
     id: str = Field(pattern=_ID, max_length=64)
     name: str = Field(min_length=1)
     macro_service: MacroService

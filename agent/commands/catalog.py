@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run_validate(args: argparse.Namespace) -> int:
     path = args.path or args.settings.catalog
     try:
-        catalog = load(path)
+        catalog = load(path, locations=args.settings.location_names)
     except CatalogError as exc:
         count = len(exc.problems)
         print(f"{path}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)

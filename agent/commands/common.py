@@ -31,7 +31,7 @@ class CommandError(Exception):
 
 def open_catalog(settings: Settings) -> Catalog:
     try:
-        return load(settings.catalog)
+        return load(settings.catalog, locations=settings.location_names)
     except CatalogError as exc:
         raise CommandError(f"invalid catalogue {settings.catalog}:\n{exc}") from None
 

@@ -13,7 +13,7 @@ from agent.api.auth import hash_token, new_token
 from agent.commands.common import CommandError, guarded
 from agent.settings import Settings, SettingsError, load_settings
 
-ROLES = ("viewer", "operator", "admin")
+ROLES = ("viewer", "operator", "admin", "probe")
 _TOKENS_BLOCK = re.compile(r"^tokens:[ \t]*(\[\])?[ \t]*(#.*)?$", re.MULTILINE)
 
 
@@ -32,6 +32,8 @@ def handle_create(args: argparse.Namespace) -> int:
     if not name.strip() or len(name) > 100:
         raise CommandError(f"--name {name!r} must be 1 to 100 characters")
     token = new_token()
+    if args.role == "probe":
+        return _print_location(name, token, args.append)
     entry = f"{{name: {_quote(name)}, role: {args.role}, hash: '{hash_token(token)}'}}"
     print(f"token for {name} ({args.role}), shown only this once:\n\n  {token}\n")
     if args.append:
@@ -40,6 +42,16 @@ def handle_create(args: argparse.Namespace) -> int:
     else:
         print("paste into vigia.yaml (then restart the agent):\n")
         print(f"tokens:\n  - {entry}")
+    return 0
+
+
+def _print_location(name: str, token: str, append: str | None) -> int:
+    """A probe token is its location's: print the `locations:` entry to configure."""
+    if append:
+        raise CommandError("--append is for tokens: add the location entry to locations: by hand")
+    print(f"token for the probe worker of location {name}, shown only this once:\n\n  {token}\n")
+    print("paste into vigia.yaml (then restart the core):\n")
+    print(f"locations:\n  - {{name: {_quote(name)}, hash: '{hash_token(token)}'}}")
     return 0
 
 

@@ -141,7 +141,10 @@ class Console:
             self._service_records, store, service_id, service.checks, view, now
         )
         base = service_out(service, view, now, getattr(agent, "calendar", None))
-        checks = [check_out(c, view.check(c.id), last.get(c.id)) for c in service.checks]
+        checks = [
+            check_out(c, view.check(c.id), last.get(c.id), view.locations(c.id))
+            for c in service.checks
+        ]
         s = {**base.model_dump(), "checks": checks, "depends_on": service.depends_on}
         return self.page(
             request, "service.html.j2", s=_Obj(s), incidents=incidents, history=history,

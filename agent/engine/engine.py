@@ -10,12 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from agent.catalog.model import Catalog, Impact, Service
+from agent.catalog.model import LOCAL, Catalog, Check, Impact, Service
 from agent.engine.checkstate import CheckMachine
 from agent.engine.dependencies import descendants, root_cause
 from agent.engine.flapping import HISTORY as FLAP_HISTORY
 from agent.engine.flapping import FlapDetector
 from agent.engine.incidents import Context, IncidentBook
+from agent.engine.multilocation import MultiLocationCheck
 from agent.engine.service import Timeline, combine
 from agent.maintenance import MaintenanceCalendar
 from agent.records import (
@@ -35,6 +36,7 @@ from agent.records import (
 )
 from checks.result import Outcome, ProbeResult
 
+Judge = CheckMachine | MultiLocationCheck  # one check's contribution to its service
 _Predicate = Callable[[Service, datetime], bool]  # (parent, its DOWN start) explains?
 _CauseOf = Callable[[datetime], str]
 
@@ -78,9 +80,9 @@ class Engine:
         self.catalog = catalog
         self.calendar = calendar
         snap = snapshot or Snapshot()
-        self._checks: dict[str, CheckMachine] = {}
+        self._checks: dict[str, Judge] = {}
         self._services: dict[str, _ServiceRuntime] = {}
-        self._by_service: dict[str, list[CheckMachine]] = {}
+        self._by_service: dict[str, list[Judge]] = {}
         self._saved_checks: dict[str, CheckStatus] = {}  # as last emitted for the store
         self._snapshot = snap
         self._next_id = max([snap.next_incident_id, *(i.id + 1 for i in _incidents(snap))])
@@ -89,21 +91,26 @@ class Engine:
 
     # ---- public API -------------------------------------------------------------------------
 
-    def observe(self, result: ProbeResult) -> list[Effect]:
+    def observe(self, result: ProbeResult, location: str = LOCAL) -> list[Effect]:
+        """One result of one location (`local`: the core's own probes)."""
         in_maintenance = self.calendar.in_planned(result.service, result.started_at)
-        effects: list[Effect] = [ResultRecorded(result, in_maintenance)]
+        effects: list[Effect] = [ResultRecorded(result, in_maintenance, location)]
         machine = self._checks.get(result.check)
         runtime = self._services.get(result.service)
-        if machine is None or runtime is None:
+        if machine is None or runtime is None or location not in machine.check.locations:
             return effects  # not (or no longer) in the catalogue: record it, judge nothing
         known = result.outcome is not Outcome.UNKNOWN
         if known:
             effects += self._silence(runtime, result)
-        changed_at = machine.observe(result)
+        if isinstance(machine, MultiLocationCheck):
+            changed_at = machine.observe(result, location)
+            late = machine.last_late
+        else:
+            changed_at, late = machine.observe(result), False
         flap_effects = self._flap(runtime, result) if known else []
         if changed_at is not None:
             confirmed_at = result.started_at + timedelta(seconds=result.duration)
-            effects += self._rewrite(runtime, changed_at, confirmed_at)
+            effects += self._rewrite(runtime, changed_at, confirmed_at, late)
         effects += flap_effects
         self._prune(runtime, result.started_at)
         effects += self._statuses(machine, runtime)
@@ -140,6 +147,21 @@ class Engine:
     def check_status(self, check: str) -> CheckStatus:
         return self._checks[check].status()
 
+    def location_statuses(self, check: str) -> dict[str, CheckStatus]:
+        """Each location's own hard state of a check (one entry, `local`, for most checks)."""
+        machine = self._checks[check]
+        if isinstance(machine, MultiLocationCheck):
+            return {name: machine.location_status(name) for name in machine.locations}
+        return {LOCAL: machine.status()}
+
+    def failing_locations(self, check: str) -> tuple[str, ...]:
+        """Locations where the check is hard DOWN while its verdict is not: a location
+        problem, for the `LocationCheckFailing` alert (semantics.md §8)."""
+        machine = self._checks.get(check)
+        if isinstance(machine, MultiLocationCheck):
+            return machine.failing_below_quorum()
+        return ()
+
     def open_incident(self, service: str) -> Incident | None:
         return self._services[service].book.open
 
@@ -147,13 +169,9 @@ class Engine:
 
     def _track(self, catalog: Catalog) -> None:
         """Keep state of what is still there (with its new settings), forget the rest."""
-        checks: dict[str, CheckMachine] = {}
+        checks: dict[str, Judge] = {}
         for check in catalog.checks.values():
-            machine = self._checks.get(check.id)
-            if machine is None:
-                machine = CheckMachine(check, self._snapshot.checks.get(check.id))
-            machine.check = check  # new timing applies from the next result on
-            checks[check.id] = machine
+            checks[check.id] = self._judge(check, self._checks.get(check.id))
         self._checks = checks
         self._saved_checks = {c: s for c, s in self._saved_checks.items() if c in checks}
         self._by_service = {s.id: [checks[c.id] for c in s.checks] for s in catalog.services}
@@ -164,6 +182,24 @@ class Engine:
             runtime.book.service = service
             services[service.id] = runtime
         self._services = services
+
+    def _judge(self, check: Check, machine: Judge | None) -> Judge:
+        """The check's machine, kept across reloads while its locations stay the same.
+
+        New timing applies from the next result on. A multi-location check starts afresh
+        (its per-location states are not in the snapshot yet: they rebuild from new results).
+        """
+        if check.multi_location:
+            if isinstance(machine, MultiLocationCheck) and machine.check.locations == (
+                check.locations
+            ):
+                machine.retarget(check)
+                return machine
+            return MultiLocationCheck(check)
+        if not isinstance(machine, CheckMachine):
+            machine = CheckMachine(check, self._snapshot.checks.get(check.id))
+        machine.check = check
+        return machine
 
     def _resume(self, service: Service) -> _ServiceRuntime:
         snap = self._snapshot
@@ -180,12 +216,12 @@ class Engine:
             runtime.last_seen = status.last_seen_at
         return runtime
 
-    def _machines(self, service: str) -> list[CheckMachine]:
+    def _machines(self, service: str) -> list[Judge]:
         return self._by_service.get(service, [])
 
     # ---- one result -------------------------------------------------------------------------
 
-    def _statuses(self, machine: CheckMachine, runtime: _ServiceRuntime) -> list[Effect]:
+    def _statuses(self, machine: Judge, runtime: _ServiceRuntime) -> list[Effect]:
         """The statuses to save after a result: see `SAVE_EVERY_SECONDS`."""
         effects: list[Effect] = []
         check = machine.status()
@@ -224,7 +260,7 @@ class Engine:
         return [FlappingChanged(svc.id, result.started_at, runtime.flap.flapping, percent)]
 
     def _rewrite(
-        self, runtime: _ServiceRuntime, at: datetime, confirmed_at: datetime
+        self, runtime: _ServiceRuntime, at: datetime, confirmed_at: datetime, late: bool = False
     ) -> list[Effect]:
         sid = runtime.service.id
         down_before = runtime.timeline.down_start()
@@ -234,6 +270,7 @@ class Engine:
         open_before = runtime.book.open
         ctx = Context(confirmed_at, runtime.flap.flapping, self._cause_of(sid), self._new_id)
         changed = runtime.book.reconcile(runtime.timeline.down_intervals(at), ctx)
+        changed = self._locate(runtime, changed, late)
         opened = runtime.book.open
         if opened is not None and (open_before is None or open_before != opened):
             changed = self._attribute(runtime, changed, lambda _parent, _start: True)
@@ -242,6 +279,27 @@ class Engine:
         if down_after is not None and down_after != down_before:
             effects += self._inhibit_children(sid)
         return effects
+
+    def _locate(
+        self, runtime: _ServiceRuntime, changed: list[Incident], late: bool
+    ) -> list[Incident]:
+        """Name the locations that formed the quorum; mark what late results changed (§8)."""
+        multi = [m for m in self._machines(runtime.service.id) if isinstance(m, MultiLocationCheck)]
+        if not multi:
+            return changed
+        located: list[Incident] = []
+        for incident in changed:
+            names = set(incident.locations)
+            for fragment in incident.fragments:
+                for machine in multi:
+                    names |= set(machine.down_locations_at(fragment.started_at))
+            updated = replace(
+                incident, locations=tuple(sorted(names)), retroactive=incident.retroactive or late
+            )
+            if runtime.book.last is not None and runtime.book.last.id == incident.id:
+                runtime.book.replace(updated)
+            located.append(updated)
+        return located
 
     def _attribute(
         self, runtime: _ServiceRuntime, changed: list[Incident], started_ok: _Predicate
@@ -334,7 +392,7 @@ def _padded(status: ServiceStatus) -> tuple[str, ...]:
     return (*history[:1] * (FLAP_HISTORY - len(history)), *history)
 
 
-def _instant_state(machines: list[CheckMachine]) -> State:
+def _instant_state(machines: list[Judge]) -> State:
     return combine(m.instant_state() for m in machines)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.engine.checkstate import CheckMachine
+from agent.engine.multilocation import MultiLocationCheck
 from agent.records import State, TimelineRewritten, Transition
 
 _SEVERITY = (State.DOWN, State.DEGRADED, State.UP)
@@ -49,7 +50,9 @@ class Timeline:
         now = self.current
         return now.at if now is not None and now.state is State.DOWN else None
 
-    def rewrite(self, at: datetime, checks: Sequence[CheckMachine]) -> TimelineRewritten | None:
+    def rewrite(
+        self, at: datetime, checks: Sequence[CheckMachine | MultiLocationCheck]
+    ) -> TimelineRewritten | None:
         """Recompute from `at`; returns the effect, or None when nothing changed."""
         points = sorted({at} | {s.at for c in checks for s in c.history if s.at >= at})
         last = self.state_before(at)

@@ -29,6 +29,7 @@ from checks.result import ProbeResult
 class StoredResult:
     result: ProbeResult
     in_maintenance: bool
+    location: str = "local"
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,11 +45,63 @@ def _create_quarantine(conn: Connection) -> None:
     schema.quarantine.create(conn, checkfirst=True)
 
 
+def _add_locations(conn: Connection) -> None:
+    """Results carry their location, keyed (check, location, started_at); incidents name
+    their locations and whether late results changed them (semantics.md §8)."""
+    inspector = inspect(conn)
+    results = {c["name"] for c in inspector.get_columns(schema.probe_results.name)}
+    if "location" not in results:
+        if conn.dialect.name == "sqlite":
+            _rebuild_results_sqlite(conn)
+        else:
+            _alter_results(conn)
+    incidents = {c["name"] for c in inspector.get_columns(schema.incidents.name)}
+    json_type = schema.incidents.c.locations.type.compile(dialect=conn.dialect)
+    if "locations" not in incidents:
+        conn.exec_driver_sql(
+            f"ALTER TABLE incidents ADD COLUMN locations {json_type} NOT NULL DEFAULT '[]'"
+        )
+    if "retroactive" not in incidents:
+        conn.exec_driver_sql(
+            "ALTER TABLE incidents ADD COLUMN retroactive BOOLEAN NOT NULL DEFAULT false"
+        )
+
+
+def _alter_results(conn: Connection) -> None:
+    """PostgreSQL: a new column with a default is instant; swap the unique key."""
+    conn.exec_driver_sql(
+        f"ALTER TABLE probe_results ADD COLUMN location VARCHAR({schema.LOCATION_CHARS}) "
+        "NOT NULL DEFAULT 'local'"
+    )
+    conn.exec_driver_sql(
+        "ALTER TABLE probe_results DROP CONSTRAINT IF EXISTS uq_probe_results_check_started"
+    )
+    conn.exec_driver_sql(
+        "ALTER TABLE probe_results ADD CONSTRAINT uq_probe_results_check_location_started "
+        'UNIQUE ("check", location, started_at)'
+    )
+
+
+def _rebuild_results_sqlite(conn: Connection) -> None:
+    """SQLite cannot drop a table's unique constraint: copy the rows into the new table."""
+    conn.exec_driver_sql("ALTER TABLE probe_results RENAME TO probe_results_v4")
+    for index in schema.probe_results.indexes:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+    schema.probe_results.create(conn)
+    columns = ", ".join(f'"{c.name}"' for c in schema.probe_results.columns if c.name != "location")
+    conn.exec_driver_sql(
+        f"INSERT INTO probe_results ({columns}, location) "
+        f"SELECT {columns}, 'local' FROM probe_results_v4"
+    )
+    conn.exec_driver_sql("DROP TABLE probe_results_v4")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create tables", _create_tables),
     Migration(2, "alert outbox", _create_outbox),
     Migration(3, "alert state, acknowledgements, audit log", _create_alert_state_and_audit),
     Migration(4, "quarantine of records the database refused", _create_quarantine),
+    Migration(5, "probe locations: results keyed by location, incidents name them", _add_locations),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

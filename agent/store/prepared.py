@@ -70,7 +70,7 @@ class HotWrites:
         def add(table: Table, columns: Sequence[str]) -> Callable[[Any], dict[str, Any]]:
             return lambda ins: {n: table.c[n] + ins.excluded[n] for n in columns}
 
-        results_key = ("check", "started_at")
+        results_key = t.RESULT_KEY
         self.results = Prepared(
             upsert(t.probe_results, results_key, lambda _: {}), t.probe_results, dialect
         )

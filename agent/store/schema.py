@@ -36,6 +36,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -81,6 +83,9 @@ class UtcMicros(TypeDecorator[datetime]):
 
 metadata = MetaData()
 
+LOCAL = "local"
+LOCATION_CHARS = 63
+RESULT_KEY = ("check", "location", "started_at")  # probe_results' natural key
 _ID = 200  # service and check ids are short slugs; 200 leaves room for "<service>/<check>"
 
 schema_version = Table(
@@ -103,8 +108,13 @@ probe_results = Table(
     Column("reason", SafeText, nullable=False),
     Column("measurements", SafeJSON, nullable=False),
     Column("in_maintenance", Boolean, nullable=False),
-    # The natural key: re-applying a batch after a crash skips what is already there.
-    UniqueConstraint("check", "started_at", name="uq_probe_results_check_started"),
+    # where it was probed from (semantics.md §8); `local`: the core's own probes
+    Column("location", String(LOCATION_CHARS), nullable=False, server_default=LOCAL),
+    # The natural key: re-applying a batch after a crash, or a worker resending its spool,
+    # skips what is already there.
+    UniqueConstraint(
+        "check", "location", "started_at", name="uq_probe_results_check_location_started"
+    ),
     Index("ix_probe_results_service_started", "service", "started_at"),
     Index("ix_probe_results_started", "started_at"),  # prune
 )
@@ -163,6 +173,8 @@ incidents = Table(
     Column("root_cause", String(_ID), nullable=True),
     Column("inhibited", Boolean, nullable=False),
     Column("fragments", SafeJSON, nullable=False),
+    Column("locations", SafeJSON, nullable=False, server_default=text("'[]'")),
+    Column("retroactive", Boolean, nullable=False, server_default=false()),
     Index("ix_incidents_service_started", "service", "started_at"),
     Index("ix_incidents_ended", "ended_at"),
 )
@@ -385,6 +397,7 @@ def result_row(recorded: ResultRecorded) -> dict[str, Any]:
         "reason": r.reason,
         "measurements": r.measurements,
         "in_maintenance": recorded.in_maintenance,
+        "location": recorded.location,
     }
 
 
@@ -397,7 +410,7 @@ def stored_result_from_row(row: Mapping[Any, Any]) -> StoredResult:
         reason=row["reason"],
         measurements=row["measurements"],
     )
-    return StoredResult(result, bool(row["in_maintenance"]))
+    return StoredResult(result, bool(row["in_maintenance"]), row["location"])
 
 
 def empty_rollup(check: str, service: str, hour: datetime) -> dict[str, Any]:
@@ -442,4 +455,6 @@ def incident_from_row(row: Mapping[Any, Any]) -> Incident:
     values = dict(row)
     values["fragments"] = tuple(decode_record(Fragment, f) for f in values["fragments"])
     values["pcn"], values["inhibited"] = bool(values["pcn"]), bool(values["inhibited"])
+    values["locations"] = tuple(values["locations"])
+    values["retroactive"] = bool(values["retroactive"])
     return Incident(**values)

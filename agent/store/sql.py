@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -73,7 +73,7 @@ class _Batch:
     upserts (statuses, incidents) the last effect of a key wins, as it would in sequence;
     the timeline rewrites of one service fold into one that leaves the same rows."""
 
-    results: dict[tuple[str, datetime], ResultRecorded] = field(default_factory=dict)
+    results: dict[tuple[str, str, datetime], ResultRecorded] = field(default_factory=dict)
     timelines: dict[str, TimelineRewritten] = field(default_factory=dict)  # folded per service
     unknowns: list[UnknownRecorded] = field(default_factory=list)
     incidents: dict[int, Incident] = field(default_factory=dict)
@@ -83,9 +83,9 @@ class _Batch:
 
     def add(self, effect: Effect) -> None:
         match effect:
-            case ResultRecorded(result=r):
+            case ResultRecorded(result=r, location=location):
                 # First wins, like ON CONFLICT DO NOTHING against rows already stored.
-                self.results.setdefault((r.check, r.started_at), effect)
+                self.results.setdefault((r.check, location, r.started_at), effect)
             case TimelineRewritten(service=service):
                 self.timelines[service] = _fold(self.timelines.get(service), effect)
             case UnknownRecorded():
@@ -220,11 +220,15 @@ class SqlStore:
         table = t.probe_results
         stmt = (
             self._insert(table)
-            .on_conflict_do_nothing(index_elements=["check", "started_at"])
-            .returning(table.c.check, table.c.started_at)
+            .on_conflict_do_nothing(index_elements=list(t.RESULT_KEY))
+            .returning(table.c.check, table.c.location, table.c.started_at)
         )
-        inserted = {(row[0], row[1]) for row in conn.execute(stmt, rows)}
-        fresh = [r.result for r in recorded if (r.result.check, r.result.started_at) in inserted]
+        inserted = {(row[0], row[1], row[2]) for row in conn.execute(stmt, rows)}
+        fresh = [
+            r.result
+            for r in recorded
+            if (r.result.check, r.location, r.result.started_at) in inserted
+        ]
         self._add_rollups(conn, fresh)
 
     def _add_rollups(self, conn: Connection, results: list[ProbeResult]) -> None:
@@ -439,6 +443,25 @@ class SqlStore:
             select(table).where(*conditions).order_by(table.c.started_at, table.c.id).limit(limit)
         )
         return [t.stored_result_from_row(row) for row in self._fetch(query)]
+
+    def held_results(
+        self, location: str, keys: Iterable[tuple[str, datetime]]
+    ) -> set[tuple[str, datetime]]:
+        """Which of the (check, started_at) keys of `location` are stored already: a resent
+        batch is acknowledged as duplicates, not stored twice."""
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        table = t.probe_results
+        instants = [at for _check, at in wanted]
+        query = select(table.c.check, table.c.started_at).where(
+            table.c.location == location,
+            table.c.check.in_(sorted({c for c, _at in wanted})),
+            table.c.started_at >= min(instants),
+            table.c.started_at <= max(instants),
+        )
+        held = {(row["check"], row["started_at"]) for row in self._fetch(query)}
+        return held & wanted
 
     def check_rollups(
         self, *, service: str | None, start: datetime, end: datetime

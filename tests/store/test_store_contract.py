@@ -91,6 +91,8 @@ def full_incident() -> Incident:
         root_cause="dns",
         inhibited=True,
         fragments=(Fragment(T0, T0 + 61 * S, T0 + 100 * S), Fragment(T0 + 200 * S, T0 + 230 * S)),
+        locations=("lisboa", "porto"),
+        retroactive=True,
     )
 
 

@@ -1,0 +1,106 @@
+"""What the core knows of each location's worker: when it was last heard from, its clock
+offset and version, and what it sent; with the `vigia_location_*` metrics.
+
+The `location` label takes only configured names (and `local`), so it stays bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from agent.catalog.model import LOCAL, Catalog
+
+
+@dataclass
+class LocationSeen:
+    name: str
+    last_seen: datetime | None = None
+    clock_offset: float | None = None  # core clock - worker clock, seconds, at the last batch
+    version: str = ""
+    results: int = 0
+    duplicates: int = 0
+    dropped: int = 0  # results the worker's spool had to drop (unknown time)
+    rejected: int = 0  # batches refused (clock skew)
+
+
+def silence_limits(catalog: Catalog) -> dict[str, float]:
+    """Per worker location with checks, how long without a batch it may stay before it is
+    down (`LocationDown`): 2 x its shortest check interval + its longest timeout."""
+    limits: dict[str, tuple[float, float]] = {}
+    for check in catalog.checks.values():
+        for name in check.locations:
+            if name == LOCAL:
+                continue
+            interval, timeout = limits.get(name, (check.interval, check.timeout))
+            limits[name] = (min(interval, check.interval), max(timeout, check.timeout))
+    return {name: 2 * interval + timeout for name, (interval, timeout) in limits.items()}
+
+
+class LocationBook:
+    def __init__(
+        self, registry: CollectorRegistry, names: tuple[str, ...], started: datetime
+    ) -> None:
+        self.started = started  # a location never heard from is down once its limit passed
+        self.seen = {name: LocationSeen(name) for name in names}
+        self._last_seen = Gauge(
+            "vigia_location_last_seen_timestamp_seconds",
+            "When the core last received a batch from the location's worker.",
+            ["location"],
+            registry=registry,
+        )
+        self._offset = Gauge(
+            "vigia_location_clock_offset_seconds",
+            "Core clock minus the worker's clock at its last batch.",
+            ["location"],
+            registry=registry,
+        )
+        self._results = Counter(
+            "vigia_location_results_received",
+            "Probe results received from the location's worker, by whether they were new.",
+            ["location", "stored"],
+            registry=registry,
+        )
+        self._dropped = Counter(
+            "vigia_location_dropped_results",
+            "Results the location's worker reported dropped from its full spool.",
+            ["location"],
+            registry=registry,
+        )
+        self._rejected = Counter(
+            "vigia_location_batches_rejected",
+            "Batches refused from the location's worker, by reason.",
+            ["location", "reason"],
+            registry=registry,
+        )
+
+    def heard(self, name: str, at: datetime, offset: float, version: str) -> None:
+        seen = self.seen[name]
+        seen.last_seen, seen.clock_offset, seen.version = at, offset, version
+        self._last_seen.labels(name).set(at.timestamp())
+        self._offset.labels(name).set(offset)
+
+    def received(self, name: str, new: int, duplicates: int, dropped: int) -> None:
+        seen = self.seen[name]
+        seen.results += new
+        seen.duplicates += duplicates
+        seen.dropped += dropped
+        self._results.labels(name, "new").inc(new)
+        self._results.labels(name, "duplicate").inc(duplicates)
+        self._dropped.labels(name).inc(dropped)
+
+    def rejected(self, name: str, reason: str) -> None:
+        self.seen[name].rejected += 1
+        self._rejected.labels(name, reason).inc()
+
+    def down(self, now: datetime, limits: dict[str, float]) -> tuple[str, ...]:
+        """Worker locations without a batch for longer than their limit (silence_limits)."""
+        found = []
+        for name, limit in sorted(limits.items()):
+            seen = self.seen.get(name)
+            last = seen.last_seen if seen is not None and seen.last_seen else self.started
+            if (now - last).total_seconds() > limit:
+                found.append(name)
+        return tuple(found)
