@@ -127,7 +127,11 @@ class Agent:
         self.alerting = self._build_alerting(load_rules(self.settings.alert_rules))
         await self.alerting.start()
         self.scheduler = ProbeScheduler(
-            self._probe, self.clock, self.settings.max_in_flight, self.settings.max_per_host
+            self._probe,
+            self.clock,
+            self.settings.max_in_flight,
+            self.settings.max_per_host,
+            on_clock_step=self._record_clock_step,
         )
         self.scheduler.start(self.catalog)
         self._start_metrics()
@@ -208,6 +212,15 @@ class Agent:
     async def _probe(self, check: Check, due: datetime) -> None:
         result = await run_probe(check.id, check.kind, check.spec, check.timeout, self.probes)
         self.observe(self.connectivity.judge(result), check.kind)
+
+    def _record_clock_step(self, step: ClockStep) -> None:
+        async def record() -> None:
+            try:
+                await asyncio.to_thread(self.store.record_clock_step, step.at, step.seconds)
+            except Exception:  # the database away: the step stays in the log and the metrics
+                log.exception("could not record the wall-clock step of %+.1f s", step.seconds)
+
+        self._spawn(record())
 
     def observe(self, result: ProbeResult, kind: str, location: str = LOCAL) -> None:
         """One probe result, from the core's own probes or a location's worker (§8)."""

@@ -87,8 +87,16 @@ class SchedulerStats:
 
 
 class ProbeScheduler:
-    def __init__(self, job: ProbeJob, clock: Clock, max_in_flight: int, max_per_host: int) -> None:
+    def __init__(
+        self,
+        job: ProbeJob,
+        clock: Clock,
+        max_in_flight: int,
+        max_per_host: int,
+        on_clock_step: Callable[[ClockStep], None] | None = None,
+    ) -> None:
         self._job = job
+        self._on_clock_step = on_clock_step  # the agent records each step in the store
         self._clock = clock
         self._budget = Budget(max_in_flight)
         self._max_per_host = max_per_host
@@ -211,6 +219,8 @@ class ProbeScheduler:
             step.seconds,
             step.at.isoformat(),
         )
+        if self._on_clock_step is not None:
+            self._on_clock_step(step)
 
     async def _probe(self, check: Check, due: datetime, at: float) -> None:
         try:

@@ -45,6 +45,10 @@ def _create_quarantine(conn: Connection) -> None:
     schema.quarantine.create(conn, checkfirst=True)
 
 
+def _create_clock_steps(conn: Connection) -> None:
+    schema.clock_steps.create(conn, checkfirst=True)
+
+
 def _add_locations(conn: Connection) -> None:
     """Results carry their location, keyed (check, location, started_at); incidents name
     their locations and whether late results changed them (semantics.md §8)."""
@@ -102,6 +106,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "alert state, acknowledgements, audit log", _create_alert_state_and_audit),
     Migration(4, "quarantine of records the database refused", _create_quarantine),
     Migration(5, "probe locations: results keyed by location, incidents name them", _add_locations),
+    Migration(6, "wall-clock steps", _create_clock_steps),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -297,6 +297,15 @@ quarantine = Table(  # effects the database refused as data: kept here, not retr
     Column("error", SafeText, nullable=False),
 )
 
+clock_steps = Table(  # wall-clock steps the agent saw: results stamped around them are suspect
+    "clock_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcMicros, nullable=False),  # the wall time after the step
+    Column("seconds", Float, nullable=False),  # positive: the wall clock jumped forward
+    Index("ix_clock_steps_at", "at"),
+)
+
 audit_log = Table(  # every write through the API: who, what, when
     "audit_log",
     metadata,

@@ -361,6 +361,18 @@ class SqlStore:
         with self.transaction(write=True) as conn:
             self._upsert(conn, t.agent_heartbeat, ["id"], [{"id": 1, "at": at}])
 
+    def record_clock_step(self, at: datetime, seconds: float) -> None:
+        """A wall-clock step: the interval [at - seconds, at] (either way) was stamped by a
+        clock that was wrong on one side of it."""
+        with self.transaction(write=True) as conn:
+            conn.execute(insert(t.clock_steps), [{"at": at, "seconds": seconds}])
+
+    def clock_steps(self, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+        """(wall time after the step, its size in seconds) of the steps in [start, end)."""
+        table = t.clock_steps
+        query = select(table.c.at, table.c.seconds).where(table.c.at >= start, table.c.at < end)
+        return [(r["at"], r["seconds"]) for r in self._fetch(query.order_by(table.c.at))]
+
     def last_agent_heartbeat(self) -> datetime | None:
         rows = self._fetch(select(t.agent_heartbeat.c.at))
         return rows[0]["at"] if rows else None

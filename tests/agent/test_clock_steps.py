@@ -8,12 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from agent.clock_watch import ClockStep, ClockWatch
+from agent.store.sql import SqlStore
 from checks.clock import SystemClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ needs_faketime = pytest.mark.skipif(
 def test_probes_keep_starting_every_second_across_wall_clock_steps_both_ways(
     tmp_path: Path,
 ) -> None:
-    offset_file = tmp_path / "faketime"
+    offset_file, db = tmp_path / "faketime", tmp_path / "vigia.db"
     offset_file.write_text("+0\n")
     env = dict(
         os.environ,
@@ -41,7 +42,7 @@ def test_probes_keep_starting_every_second_across_wall_clock_steps_both_ways(
     )
     env.pop("FAKETIME", None)  # it would take priority over the file
     done = subprocess.run(
-        [sys.executable, "-m", "tests.agent.clock_step_run", str(offset_file)],
+        [sys.executable, "-m", "tests.agent.clock_step_run", str(offset_file), str(db)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -56,6 +57,11 @@ def test_probes_keep_starting_every_second_across_wall_clock_steps_both_ways(
         assert len(starts) >= 9, (check_id, len(starts))  # 10 s at 1 s, none lost to a step
         assert max(gaps) < 1.5, (check_id, gaps)  # no wait-out of the -10 min step
         assert min(gaps[1:]) > 0.5, (check_id, gaps)  # no burst after the +10 min steps
+    store = SqlStore.open(f"sqlite:///{db}")  # each step recorded, with its size
+    ever = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2099, 1, 1, tzinfo=UTC))
+    everything = store.clock_steps(*ever)
+    store.close()
+    assert [round(seconds / 60) for _, seconds in everything] == [-10, 10, 10]
     assert out["steps"] == 3
     assert out["last_step"] == pytest.approx(600, abs=2)
     assert "wall clock stepped by -600" in done.stderr

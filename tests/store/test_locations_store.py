@@ -109,7 +109,7 @@ def test_migration_5_brings_a_version_4_database_along(store_url: str) -> None:
 
     store = SqlStore.open(store_url)
     try:
-        assert store.schema_version() == 5
+        assert store.schema_version() == migrations.LATEST_VERSION >= 5
         [kept] = store.results(check="portal/http")
         assert kept.location == "local" and kept.result == result()
         migrated = store.incident(7)
