@@ -1,5 +1,6 @@
 """Schemathesis against the published OpenAPI of a real `vigia run` on loopback: generated
-requests (with an admin token, so they reach the handlers) never get a server error."""
+requests never get a server error, whoever sends them: an admin token (so they reach every
+handler), an operator's, a viewer's and a probe worker's (refusals must be 4xx too)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ADMIN = new_token()
+OTHERS = {role: new_token() for role in ("operator", "viewer")}
+PROBE = new_token()
 
 
 def _free_port() -> int:
@@ -38,9 +41,10 @@ def _free_port() -> int:
 def agent_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("schemathesis")
     (tmp / "services.yaml").write_text(CATALOG, encoding="utf-8")
-    (tmp / "vigia.yaml").write_text(
-        f"tokens:\n  - {{name: fuzz, role: admin, hash: '{hash_token(ADMIN)}'}}\n", encoding="utf-8"
-    )
+    tokens = [f"  - {{name: fuzz, role: admin, hash: '{hash_token(ADMIN)}'}}"]
+    tokens += [f"  - {{name: {r}, role: {r}, hash: '{hash_token(t)}'}}" for r, t in OTHERS.items()]
+    probe = f"locations:\n  - {{name: porto, hash: '{hash_token(PROBE)}'}}\n"
+    (tmp / "vigia.yaml").write_text("tokens:\n" + "\n".join(tokens) + "\n" + probe)
     port = _free_port()
     command = [
         sys.executable, "-m", "agent.cli", "--config", str(tmp / "vigia.yaml"),
@@ -88,6 +92,23 @@ def test_no_generated_request_gets_a_server_error(case: Any, agent_url: str) -> 
         headers={"Authorization": f"Bearer {ADMIN}"},
         checks=[not_a_server_error],
     )
+
+
+def _as(token: str) -> Any:
+    """A schemathesis test sending every generated request with `token`."""
+
+    @schema.parametrize()
+    @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+    def test(case: Any, agent_url: str) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        case.call_and_validate(base_url=agent_url, headers=headers, checks=[not_a_server_error])
+
+    return test
+
+
+test_no_operator_request_gets_a_server_error = _as(OTHERS["operator"])
+test_no_viewer_request_gets_a_server_error = _as(OTHERS["viewer"])
+test_no_probe_worker_request_gets_a_server_error = _as(PROBE)
 
 
 def test_the_generated_requests_were_authenticated_as_admin(agent_url: str) -> None:
