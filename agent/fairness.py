@@ -6,7 +6,11 @@ behind one shared cap, healthy checks queue behind them for tens of seconds. So:
 - probes of a *suspect* host (one of its probes used its whole timeout this round) hold at
   most SUSPECT_SHARE of the budget, and run with a shortened timeout;
 - checks below the top tier hold at most 1 - RESERVED_SHARE of it, so the top tier (platina)
-  always finds a free slot.
+  always finds a free slot;
+- a host's own cap (`HostGate`) is taken before any of those, so a probe queued behind its
+  host holds none of the shared budget, and the top tier is served first when a host slot
+  frees: a platina check next to a hung service on the same host waits one probe, not the
+  whole queue.
 
 All slots are taken in one order (suspect, general, total), so waiting never deadlocks.
 """
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import heapq
+import itertools
 
 from agent.catalog.model import Check
 
@@ -88,3 +94,35 @@ class Budget:
         if timeout >= check.timeout:
             return check
         return dataclasses.replace(check, timing=dataclasses.replace(check.timing, timeout=timeout))
+
+
+class HostGate:
+    """At most `limit` probes to one host at a time; waiters served top tier first, then in
+    arrival order."""
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, tier: str) -> None:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        rank = 0 if tier == TOP_TIER else 1
+        heapq.heappush(self._waiting, (rank, next(self._order), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed a slot in the same step it was cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                turn.set_result(None)  # the slot passes straight to the next waiter
+                return
+        self._free += 1

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 from agent.catalog.model import Catalog, Check
 from agent.clock_watch import ClockStep, ClockWatch
-from agent.fairness import Budget
+from agent.fairness import Budget, HostGate
 from checks.clock import Clock
 from checks.specs import target_host
 
@@ -100,7 +100,7 @@ class ProbeScheduler:
         self._clock = clock
         self._budget = Budget(max_in_flight)
         self._max_per_host = max_per_host
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts: dict[str, HostGate] = {}
         self._checks: dict[str, Check] = {}
         self._members: dict[SlotKey, dict[str, float]] = {}  # check id -> offset in its slot
         self._slot_timers: dict[SlotKey, asyncio.TimerHandle] = {}
@@ -256,19 +256,21 @@ class ProbeScheduler:
 
     async def _run_capped(self, check: Check, due: datetime, at: float) -> None:
         host = self._host_of[check.id] if check.id in self._host_of else target_host(check.spec)
-        per_host = self._host_slot(host) if host else None
         tier = self._tier_of.get(check.id, "")
-        effective, held = await self._budget.acquire(host, tier, check.interval, check.timeout)
+        gate = self._host_gate(host) if host else None
+        if gate is not None:  # first: a probe queued behind its host holds no shared slot
+            await gate.acquire(tier)
         try:
-            if effective < check.timeout:
-                self.stats.shortened_total += 1
-            if per_host is not None:
-                async with per_host:
-                    await self._run(check, due, at, host, effective)
-            else:
+            effective, held = await self._budget.acquire(host, tier, check.interval, check.timeout)
+            try:
+                if effective < check.timeout:
+                    self.stats.shortened_total += 1
                 await self._run(check, due, at, host, effective)
+            finally:
+                self._budget.release(held)
         finally:
-            self._budget.release(held)
+            if gate is not None:
+                gate.release()
 
     async def _run(
         self, check: Check, due: datetime, at: float, host: str | None, timeout: float
@@ -291,11 +293,11 @@ class ProbeScheduler:
             self._last_finished[check.id] = self._clock.now()
             self._budget.finished(host, loop.time() - began, timeout)
 
-    def _host_slot(self, host: str) -> asyncio.Semaphore:
-        slot = self._hosts.get(host)
-        if slot is None:
-            slot = self._hosts[host] = asyncio.Semaphore(self._max_per_host)
-        return slot
+    def _host_gate(self, host: str) -> HostGate:
+        gate = self._hosts.get(host)
+        if gate is None:
+            gate = self._hosts[host] = HostGate(self._max_per_host)
+        return gate
 
     async def shutdown(self, grace: float) -> None:
         """Stop firing; probes still waiting for a slot are dropped (they have not started),

@@ -39,7 +39,9 @@ def blackhole() -> Iterator[int]:
     sock.close()
 
 
-def _catalog(hang_port: int, ok_port: int, tier: str = "platina") -> Catalog:
+def _catalog(
+    hang_port: int, ok_port: int, tier: str = "platina", ok_host: str = "127.0.0.1"
+) -> Catalog:
     hanging = [
         f"""  - id: h{i}
     name: H{i}
@@ -57,7 +59,7 @@ def _catalog(hang_port: int, ok_port: int, tier: str = "platina") -> Catalog:
     tier: {tier}
     interval: 2s
     timeout: 1s
-    checks: [{{tcp: {{host: 127.0.0.1, port: {ok_port}}}}}]"""
+    checks: [{{tcp: {{host: {ok_host}, port: {ok_port}}}}}]"""
         for i in range(2)
     ]
     return load_text("version: 1\nservices:\n" + "\n".join(hanging + healthy) + "\n")
@@ -84,13 +86,31 @@ async def test_healthy_hosts_checks_of_any_tier_keep_their_cadence_once_the_hung
         assert len(settled) >= 4 and max(gaps) < 2 * INTERVAL, (check_id, at)
 
 
+async def test_platina_checks_behind_the_same_host_cap_as_2000_hung_probes_keep_their_cadence(
+    blackhole: int,
+) -> None:
+    """One host, one hung service and a healthy platina one: the host's cap (16) is full of
+    hung probes, yet the platina checks get the next free host slot every round."""
+    # 16 host slots x 14 s of shortened 0.5 s timeouts: ~400 hung probes, the cap always full
+    _scheduler, results, began = await _run_partition(
+        blackhole, "platina", "127.0.0.2", max_per_host=16, min_timeouts=300
+    )
+    for check_id, at in results.items():
+        gaps = [b - a for a, b in zip([began, *at], at, strict=False)]
+        assert len(at) >= 6 and max(gaps) < 2 * INTERVAL, (check_id, gaps)
+
+
 async def _run_partition(
-    blackhole: int, tier: str
+    blackhole: int,
+    tier: str,
+    ok_host: str = "127.0.0.1",
+    max_per_host: int = 256,
+    min_timeouts: int = 1_000,
 ) -> tuple[ProbeScheduler, dict[str, list[float]], float]:
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()
 
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    server = await asyncio.start_server(accept, ok_host, 0)
     ok_port = server.sockets[0].getsockname()[1]
     loop = asyncio.get_running_loop()
     results: dict[str, list[float]] = {"p0/tcp": [], "p1/tcp": []}
@@ -110,13 +130,13 @@ async def _run_partition(
         if check.id in results:
             results[check.id].append(loop.time())
 
-    scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=256, max_per_host=256)
-    catalog = _catalog(blackhole, ok_port, tier)
+    scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=256, max_per_host=max_per_host)
+    catalog = _catalog(blackhole, ok_port, tier, ok_host)
     began = loop.time()
     scheduler.start(catalog)
     await asyncio.sleep(14)
     await scheduler.shutdown(grace=0.1)
     server.close()
     await server.wait_closed()
-    assert timeouts > 1_000  # the partition was real: most of the hanging probes timed out
+    assert timeouts > min_timeouts  # the partition was real: the hanging probes timed out
     return scheduler, results, began
