@@ -8,6 +8,7 @@ recomputed from the returned instant.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from agent.catalog.model import Check, Impact
@@ -104,15 +105,10 @@ class CheckMachine:
         return self.hard
 
     def contribution_at(self, at: datetime) -> State:
-        state = State.UNKNOWN
-        for step in self.history:
-            if step.at > at:
-                break
-            state = step.state
-        return state
+        return contribution_at(self.history, at)
 
     def step_at(self, at: datetime) -> CheckStep | None:
-        return next((s for s in self.history if s.at == at), None)
+        return step_at(self.history, at)
 
     def instant_state(self) -> State:
         """The raw latest outcome as a state, for flapping (no confirmation)."""
@@ -173,3 +169,17 @@ class CheckMachine:
         if current is not steps[0].state and self.last_result_at is not None:
             steps.append(CheckStep(max(self.last_result_at, self.since), current))
         return steps
+
+
+def contribution_at(history: Iterable[CheckStep], at: datetime) -> State:
+    """The state a check's contribution history held at `at` (UNKNOWN before its first step)."""
+    state = State.UNKNOWN
+    for step in history:
+        if step.at > at:
+            break
+        state = step.state
+    return state
+
+
+def step_at(history: Iterable[CheckStep], at: datetime) -> CheckStep | None:
+    return next((s for s in history if s.at == at), None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from agent.catalog.model import Check, Impact
-from agent.engine.checkstate import CheckMachine
+from agent.engine.checkstate import CheckMachine, contribution_at, step_at
 from agent.locations.quorum import LocationView, Verdict, stale_after, verdict
 from agent.records import CheckStatus, CheckStep, State
 from checks.result import Outcome, ProbeResult
@@ -158,15 +158,10 @@ class MultiLocationCheck:
     # ---- reading (as CheckMachine) ----------------------------------------------------------
 
     def contribution_at(self, at: datetime) -> State:
-        state = State.UNKNOWN
-        for step in self.history:
-            if step.at > at:
-                break
-            state = step.state
-        return state
+        return contribution_at(self.history, at)
 
     def step_at(self, at: datetime) -> CheckStep | None:
-        return next((s for s in self.history if s.at == at), None)
+        return step_at(self.history, at)
 
     def down_locations_at(self, at: datetime) -> tuple[str, ...]:
         """The locations whose DOWN made the verdict DOWN from `at`."""
