@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.catalog.errors import CatalogError, Problem
 from agent.catalog.yamlsource import parse
@@ -61,7 +61,7 @@ class LocationEntry(BaseModel):
 
     name: str = Field(pattern=_LOCATION_NAME, max_length=63)
     hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
-    connectivity_check: str | None = None
+    connectivity_check: Target = None
 
     @field_validator("name")
     @classmethod
@@ -69,13 +69,6 @@ class LocationEntry(BaseModel):
         if value == LOCAL:
             raise ValueError(f"{LOCAL!r} is the core's own location: choose another name")
         return value
-
-    @field_validator("connectivity_check")
-    @classmethod
-    def _target(cls, value: str | None) -> str | None:
-        if value:
-            split_host_port(value)
-        return value or None
 
 
 class Settings(BaseModel):
@@ -88,7 +81,7 @@ class Settings(BaseModel):
     timezone: str = "Europe/Lisbon"
     max_in_flight: int = Field(default=256, ge=1)
     max_per_host: int = Field(default=16, ge=1)
-    connectivity_check: str | None = None  # host:port the agent must reach to judge anything
+    connectivity_check: Target = None  # host:port the agent must reach to judge anything
     agent_heartbeat: Duration = 15.0
     allow_retroactive_maintenance: bool = False
     quar: str | None = None  # path to a quar.yaml; None = the built-in 2024 QUAR
@@ -136,13 +129,6 @@ class Settings(BaseModel):
         split_host_port(value)
         return value
 
-    @field_validator("connectivity_check")
-    @classmethod
-    def _target(cls, value: str | None) -> str | None:
-        if value:
-            split_host_port(value)
-        return value or None
-
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
@@ -153,6 +139,15 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"{value!r} is not a time zone") from exc
         return value
+
+
+def _target(value: str | None) -> str | None:
+    if value:
+        split_host_port(value)
+    return value or None
+
+
+Target = Annotated[str | None, AfterValidator(_target)]  # a host:port to reach, or none
 
 
 def split_host_port(value: str) -> tuple[str, int]:
