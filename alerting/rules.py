@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from agent.catalog.errors import Problem
 from agent.catalog.yamlsource import parse
 from alerting.errors import RulesError
-from alerting.template_sandbox import BoundedSandbox, render_bounded
+from alerting.template_bounds import BoundedSandbox, render_bounded
 from checks.durations import Duration
 
 DEFAULT_RULES = Path(__file__).with_name("rules.yaml")

@@ -9,7 +9,8 @@ from pydantic import SecretStr
 
 from agent.catalog.loader import load_text
 from alerting.rules import render
-from alerting.template_sandbox import MAX_OUTPUT, check_view, service_view
+from alerting.template_bounds import MAX_OUTPUT
+from alerting.template_sandbox import check_view, service_view
 from checks.specs import HttpAuth, HttpSpec
 from tests.alerting.test_evaluator import Harness, with_tiers
 from tests.catalog.example import edited
