@@ -68,6 +68,23 @@ class WindowRow:
 
 
 @dataclass(frozen=True)
+class ClockStepRow:
+    """A wall-clock step: results stamped in [suspect_from, suspect_to] may carry times that
+    are off by up to the step's size (semantics.md §10)."""
+
+    at: datetime
+    seconds: float
+
+    @property
+    def suspect_from(self) -> datetime:  # a forward step skipped the time before it
+        return self.at - timedelta(seconds=max(self.seconds, 0.0))
+
+    @property
+    def suspect_to(self) -> datetime:  # a backward step stamps the time after it twice
+        return self.at + timedelta(seconds=max(-self.seconds, 0.0))
+
+
+@dataclass(frozen=True)
 class MonthlyReport:
     period: Period
     generated_at: datetime
@@ -82,6 +99,7 @@ class MonthlyReport:
     windows: tuple[WindowRow, ...]
     days: tuple[date, ...]
     daily: dict[str, tuple[float | None, ...]]  # tier -> availability per day
+    clock_steps: tuple[ClockStepRow, ...] = ()
 
     @property
     def has_data(self) -> bool:
@@ -116,6 +134,7 @@ def build_monthly(
         windows=_windows(store, catalog, calendar, period),
         days=tuple(d for d, _ in days),
         daily=_daily(ind, days),
+        clock_steps=tuple(ClockStepRow(*s) for s in store.clock_steps(period.start, period.end)),
     )
 
 
@@ -266,6 +285,11 @@ def report_json(report: MonthlyReport) -> dict[str, Any]:
     doc["top_offenders"] = [f.id for f in report.offenders]
     doc["platinum_incidents"] = [_platinum_json(p) for p in report.platinum]
     doc["maintenance_windows"] = [_window_json(w) for w in report.windows]
+    doc["clock_steps"] = [
+        {"at": c.at.isoformat(), "seconds": c.seconds, "suspect_from": c.suspect_from.isoformat(),
+         "suspect_to": c.suspect_to.isoformat()}
+        for c in report.clock_steps
+    ]  # fmt: skip
     doc["daily"] = {
         "days": [d.isoformat() for d in report.days],
         "by_tier": {tier: list(values) for tier, values in report.daily.items()},

@@ -75,6 +75,11 @@ class Store(Protocol):
 
     def last_agent_heartbeat(self) -> datetime | None: ...
 
+    def clock_steps(self, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+        """(wall time after the step, its size in seconds) of the wall-clock steps in [start,
+        end)."""
+        ...
+
     def prune(self, now: datetime, raw_retention_days: float) -> int:
         """Delete raw probe results older than the retention; returns rows deleted."""
         ...
