@@ -9,8 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from agent.api.context import Viewer, agent_of
-from agent.catalog.model import LOCAL
-from agent.locations.book import silence_limits
+from agent.locations.overview import location_rows
 
 router = APIRouter(tags=["locations"])
 
@@ -32,29 +31,22 @@ class LocationOut(BaseModel):
 @router.get("/locations", response_model=list[LocationOut])
 async def list_locations(request: Request, _: Viewer) -> list[LocationOut]:
     agent = agent_of(request)
-    catalog, book = agent.catalog, agent.locations
-    limits = silence_limits(catalog)
-    down = set(book.down(agent.clock.now(), limits))
-    failing: dict[str, list[str]] = {}
-    for check in catalog.checks.values():
-        for name in agent.engine.failing_locations(check.id):
-            failing.setdefault(name, []).append(check.id)
-    out = []
-    for name, seen in book.seen.items():
-        runs = sum(1 for c in catalog.checks.values() if name in c.locations)
-        out.append(
-            LocationOut(
-                name=name,
-                last_seen=seen.last_seen,
-                clock_offset_seconds=seen.clock_offset,
-                worker_version=seen.version,
-                results=seen.results,
-                duplicates=seen.duplicates,
-                dropped=seen.dropped,
-                rejected_batches=seen.rejected,
-                down=name in down and name != LOCAL,
-                checks=runs,
-                failing_below_quorum=sorted(failing.get(name, [])),
-            )
+    rows = location_rows(
+        agent.catalog, agent.locations, agent.engine.failing_locations, agent.clock.now()
+    )
+    return [
+        LocationOut(
+            name=row.name,
+            last_seen=row.last_seen,
+            clock_offset_seconds=row.clock_offset,
+            worker_version=row.version,
+            results=row.results,
+            duplicates=row.duplicates,
+            dropped=row.dropped,
+            rejected_batches=row.rejected,
+            down=row.down,
+            checks=row.checks,
+            failing_below_quorum=list(row.failing_below_quorum),
         )
-    return out
+        for row in rows
+    ]

@@ -33,9 +33,10 @@ from agent.api.auth import Principal, Role
 from agent.api.context import Live, blocking, live, sql_store
 from agent.api.indicators import MonthToDate, quar_config
 from agent.api.views import AlertReader, acks_by_alert, alert_out
-from agent.catalog.model import MACRO_SERVICES, Catalog, Service
+from agent.catalog.model import LOCAL, MACRO_SERVICES, Catalog, Service
 from agent.console.fragments import ICONS, Fragments, Groups, digest
 from agent.console.live import RowLog, TileLog
+from agent.locations.overview import LocationRow, location_rows
 from agent.records import Incident
 from agent.store.sql import SqlStore
 from alerting.alert_store import Ack
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
     from agent.runtime import Agent
 
 TIER_ORDER = ("platina", "ouro", "prata", "bronze")
-PLAIN = ("summary", "maintenance", "indicators")  # sent whole when their digest changes
+# sent whole when their digest changes
+PLAIN = ("summary", "maintenance", "indicators", "locations")
 LISTS = {"incidents": "incident", "alerts": "alert"}  # sent by row: section -> row kind
 COUNTED = ("down", "degraded", "maintenance", "unknown", "up")  # the summary's counts
 _INSTANT = timedelta(microseconds=1)
@@ -290,9 +292,20 @@ class Board:
             windows = moment.windows
             key = tuple((m.service.id, m.service.name, m.until, m.reason) for m in windows)
             data = {"windows": windows}
+        elif name == "locations":
+            rows = self._locations(moment.now)
+            key, data = tuple(rows), {"locations": rows, "now": moment.now}
         else:
             key, data = (moment.figures_version,), {"figures": moment.figures}
         return self.fragments.section(name, (base["lang"], key), lambda: {**base, **data}, fresh)
+
+    def _locations(self, now: datetime) -> list[LocationRow]:
+        """The worker locations (none: the panel stays empty and hidden)."""
+        agent, engine = self.agent, getattr(self.agent, "engine", None)
+        if engine is None or len(agent.locations.seen) <= 1:  # `local` alone
+            return []
+        rows = location_rows(agent.catalog, agent.locations, engine.failing_locations, now)
+        return [row for row in rows if row.name != LOCAL]
 
     def _list(self, name: str, moment: Moment, base: dict[str, Any], fresh: bool) -> str:
         """A list section whole: its header and every row."""

@@ -77,12 +77,16 @@ class Fragments:
     def tile(self, tile: Tile, lang: str, t: Callable[[str], str]) -> str:
         """One tile's `<li>`: state by colour, icon and word."""
         s = tile.service
-        key = (s.id, s.name, tile.state, tile.flapping, tile.incident, tile.stale, lang)
+        key = (s.id, s.name, *tile.key, lang)
         html = self._tiles.get(key)
         if html is None:
             label = t(f"state.{tile.state}")
             flap = f' <span class="flap">↯ {t("flapping")}</span>' if tile.flapping else ""
             stale = f' <span class="stale">⏱ {t("stale_state")}</span>' if tile.stale else ""
+            where = ", ".join(escape(name) for name in tile.failing_at)
+            if where:
+                stale += f' <span class="where">⚠ {t("failing_at")} {where}</span>'
+
             html = (
                 f'<li><a class="tile s-{tile.state}{" stale" if tile.stale else ""}" '
                 f'id="tile-{escape(s.id)}" href="/services/{escape(s.id)}" '

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from agent.api.context import Live
 from agent.catalog.model import Catalog, Service
+from agent.locations.overview import FailingLocations, failing_at
 from agent.records import ServiceStatus, State
 from agent.staleness import is_stale
 from checks.result import ProbeResult
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 RECONCILE_SECONDS = 60.0
 KEEP = 10_000  # changes remembered; a page further behind gets the whole board
 
-TileKey = tuple[str, bool, int | None, bool]  # state, flapping, open incident, stale
+# state, flapping, open incident, stale, locations failing below the quorum
+TileKey = tuple[str, bool, int | None, bool, tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,20 +46,27 @@ class Tile:
     flapping: bool
     incident: int | None
     stale: bool = False  # the state is older than the service's silence threshold
+    failing_at: tuple[str, ...] = ()  # locations where a check fails, short of the quorum
 
     @property
     def key(self) -> TileKey:
-        return (self.state, self.flapping, self.incident, self.stale)
+        return (self.state, self.flapping, self.incident, self.stale, self.failing_at)
 
 
-def tile_of(service: Service, status: ServiceStatus, in_maintenance: bool, now: datetime) -> Tile:
+def tile_of(
+    service: Service,
+    status: ServiceStatus,
+    in_maintenance: bool,
+    now: datetime,
+    failing_at: tuple[str, ...] = (),
+) -> Tile:
     state = status.state.value
     if not service.monitored:
         state = "unmonitored"
     elif in_maintenance and status.state is not State.DOWN:
         state = "maintenance"
     stale = is_stale(service, status.last_seen_at, now)
-    return Tile(service, state, status.flapping, status.open_incident, stale)
+    return Tile(service, state, status.flapping, status.open_incident, stale, failing_at)
 
 
 class Versions:
@@ -175,10 +184,16 @@ class TileLog(Versions):
             todo = dirty | (inside ^ self._maintenance)
         self._maintenance = inside
         wall = self.agent.clock.now()
+        failing_of = self._failing_of()
         for sid in todo:
             service = catalog.by_id.get(sid)
             if service is not None:
-                self._put(tile_of(service, view.service(sid), sid in inside, wall))
+                where = failing_at(service, failing_of)
+                self._put(tile_of(service, view.service(sid), sid in inside, wall, where))
+
+    def _failing_of(self) -> FailingLocations:
+        engine = getattr(self.agent, "engine", None)
+        return engine.failing_locations if engine is not None else lambda check: ()
 
     def restart(self) -> None:
         """A new catalogue: every tile anew, under a new epoch."""

@@ -71,7 +71,8 @@ async def test_the_board_shows_tiles_incidents_and_alerts(running: Running) -> N
 async def test_live_updates_send_only_changed_sections(running: Running) -> None:
     await _sign_in(running, "viewer")
     first = (await running.client.get("/board/live")).json()["sections"]
-    assert set(first) == {"summary", "incidents", "alerts", "maintenance", "indicators", "tiles"}
+    sections = {"summary", "incidents", "alerts", "maintenance", "indicators", "locations"}
+    assert set(first) == sections | {"tiles"}
     have = ",".join(f"{name}:{s['digest']}" for name, s in first.items())
     await running.outage("mail/heartbeat")
     changed = (await running.client.get("/board/live", params={"have": have})).json()["sections"]
