@@ -35,7 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from agent.catalog.model import Catalog, Service
+from agent.catalog.model import LOCAL, Catalog, Service
 from agent.records import Incident, ServiceStatus, State
 from agent.staleness import is_stale
 from checks.result import Outcome, ProbeResult
@@ -223,7 +223,10 @@ class _ServiceSeries:
 
 
 class _CheckSeries:
-    __slots__ = ("_metrics", "expiry", "kind", "labels", "last", "not_after", "results", "success")
+    __slots__ = (
+        "_metrics", "expiry", "kind", "labels", "last", "locations", "not_after", "results",
+        "success",
+    )  # fmt: skip
 
     def __init__(self, metrics: AgentMetrics, service: str, check: str, kind: str) -> None:
         self._metrics = metrics
@@ -231,6 +234,7 @@ class _CheckSeries:
         self.labels = (service, check, kind)
         self.results = {o: metrics.check_results.series(*self.labels, o) for o in OUTCOMES}
         self.success = metrics.check_success.series(*self.labels)
+        self.locations: dict[str, Series] = {}
         self.last: dict[str, Series] = {}
         self.expiry: Series | None = None
         self.not_after = ""
@@ -239,6 +243,13 @@ class _CheckSeries:
         found = self.last.get(phase)
         if found is None:
             found = self.last[phase] = self._metrics.check_last_duration.series(*self.labels, phase)
+        return found
+
+    def location_success(self, location: str) -> Series:
+        found = self.locations.get(location)
+        if found is None:
+            line = self._metrics.check_location_success
+            found = self.locations[location] = line.series(*self.labels, location)
         return found
 
     def set_expiry(self, not_after: str) -> None:
@@ -258,6 +269,8 @@ class _CheckSeries:
         for outcome in OUTCOMES:
             m.check_results.remove(*self.labels, outcome)
         m.check_success.remove(*self.labels)
+        for location in self.locations:
+            m.check_location_success.remove(*self.labels, location)
         for phase in self.last:
             m.check_last_duration.remove(*self.labels, phase)
         m.tls_expiry.remove(*self.labels)
@@ -402,6 +415,12 @@ class AgentMetrics:
         self.check_success = self._line(
             "vigia_check_success", "1 if the last known probe result was ok or degraded.", chk
         )
+        self.check_location_success = self._line(
+            "vigia_check_location_success",
+            "1 if the last known probe result from the location was ok or degraded "
+            "(location: `local` for the core's own probes, else a configured worker).",
+            (*chk, "location"),
+        )
         self.check_results = self._line(
             "vigia_check_results_total", "Probe results by outcome.", (*chk, "result"), "counter"
         )
@@ -501,14 +520,16 @@ class AgentMetrics:
         for reason in known:  # every reason always exported, so a 1 -> 0 is seen
             self.unhealthy_reason.labels(reason=reason).set(1 if reason in now else 0)
 
-    def observe(self, result: ProbeResult, kind: str) -> None:
+    def observe(self, result: ProbeResult, kind: str, location: str = LOCAL) -> None:
         series = self._checks.get(result.check)
         if series is None or series.kind != kind:
             series = self._check(result, kind)
         outcome = result.outcome
         series.results[outcome.value].inc()
         if outcome is not Outcome.UNKNOWN:
-            series.success.set(0.0 if outcome is Outcome.FAIL else 1.0)
+            success = 0.0 if outcome is Outcome.FAIL else 1.0
+            series.success.set(success)
+            series.location_success(location).set(success)
         self._observe_phase(series, kind, "total", result.duration)
         measurements = result.measurements
         if not measurements:

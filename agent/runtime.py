@@ -226,7 +226,7 @@ class Agent:
         """One probe result, from the core's own probes or a location's worker (§8)."""
         effects = self.engine.observe(result, location)
         self.writer.submit(effects)
-        self.metrics.observe(result, kind)
+        self.metrics.observe(result, kind, location)
         self._publish(effects)
         self.alerting.observe(result, effects)
         if self.on_result is not None:
