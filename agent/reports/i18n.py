@@ -81,6 +81,11 @@ _PT: dict[str, str | list[str]] = {
     "occurrences": "{count} ocorrências, {minutes} min",
     "none_windows": "Sem janelas de manutenção neste período.",
     "clock_steps": "Saltos do relógio",
+    "quorum_locations": "Locais que formaram o quórum",
+    "late_results": "Resultados tardios",
+    "incident_retroactive": "retroativo: criado ou alterado por resultados que chegaram depois "
+    "(spool de um local após um corte)",
+    "location": "Local",
     "clock_steps_note": "O relógio do agente saltou; os resultados registados no intervalo "
     "suspeito podem ter horas erradas até ao tamanho do salto. A sondagem não parou.",
     "clock_step_at": "Quando",
@@ -217,6 +222,11 @@ _EN: dict[str, str | list[str]] = {
     "occurrences": "{count} occurrences, {minutes} min",
     "none_windows": "No maintenance windows in this period.",
     "clock_steps": "Clock steps",
+    "quorum_locations": "Locations that formed the quorum",
+    "late_results": "Late results",
+    "incident_retroactive": "retroactive: created or changed by results that arrived later "
+    "(a location's spool after a cut)",
+    "location": "Location",
     "clock_steps_note": "The agent's wall clock stepped; results stamped in the suspect interval "
     "may carry times off by up to the step's size. Probing did not stop.",
     "clock_step_at": "When",

@@ -311,6 +311,7 @@ def _platinum_json(p: PlatinumRow) -> dict[str, Any]:
         "ended_at": None if i.ended_at is None else i.ended_at.isoformat(),
         "restore_seconds": p.restore_seconds, "counted": p.counted,
         "maintenance_seconds": i.maintenance_seconds, "root_cause": i.root_cause,
+        "locations": list(i.locations), "retroactive": i.retroactive,
     }  # fmt: skip
 
 
