@@ -25,6 +25,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     monthly.add_argument("--out", required=True, type=Path, help="output directory")
     monthly.add_argument("--format", default="html", help="comma list of html,csv,json,pdf")
     monthly.add_argument("--lang", default="pt", choices=LANGUAGES)
+    monthly.add_argument(
+        "--by-location",
+        action="store_true",
+        help="add an appendix of probe success by probe location (reads every raw result)",
+    )
     monthly.set_defaults(handler=guarded(handle_monthly))
     incident = kinds.add_parser("incident", help="the review page of one incident")
     incident.add_argument("incident_id", type=int, metavar="ID")
@@ -59,7 +64,10 @@ def handle_monthly(args: argparse.Namespace) -> int:
             catalog, store.windows(), settings.allow_retroactive_maintenance
         )
         now = datetime.now(UTC)
-        report = build_monthly(store, catalog, calendar, quar, period, now, settings.timezone)
+        report = build_monthly(
+            store, catalog, calendar, quar, period, now, settings.timezone,
+            by_location=args.by_location,
+        )  # fmt: skip
     finally:
         store.close()
     try:

@@ -86,6 +86,13 @@ _PT: dict[str, str | list[str]] = {
     "incident_retroactive": "retroativo: criado ou alterado por resultados que chegaram depois "
     "(spool de um local após um corte)",
     "location": "Local",
+    "appendix_locations": "Anexo: sondas por local",
+    "appendix_locations_note": "Percentagem de sondas bem-sucedidas (ok ou degradadas) de cada "
+    "local de sondagem. Não é a disponibilidade: os indicadores QUAR usam o veredicto do serviço "
+    "sobre todos os locais (quórum).",
+    "probes": "Sondas",
+    "probe_success": "Sucesso",
+    "worst_services": "Serviços com mais falhas",
     "clock_steps_note": "O relógio do agente saltou; os resultados registados no intervalo "
     "suspeito podem ter horas erradas até ao tamanho do salto. A sondagem não parou.",
     "clock_step_at": "Quando",
@@ -227,6 +234,13 @@ _EN: dict[str, str | list[str]] = {
     "incident_retroactive": "retroactive: created or changed by results that arrived later "
     "(a location's spool after a cut)",
     "location": "Location",
+    "appendix_locations": "Appendix: probes by location",
+    "appendix_locations_note": "Share of probes that succeeded (ok or degraded) at each probe "
+    "location. Not the availability: the QUAR figures use the service verdict over all "
+    "locations (the quorum).",
+    "probes": "Probes",
+    "probe_success": "Success",
+    "worst_services": "Services failing most",
     "clock_steps_note": "The agent's wall clock stepped; results stamped in the suspect interval "
     "may carry times off by up to the step's size. Probing did not stop.",
     "clock_step_at": "When",

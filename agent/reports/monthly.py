@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.catalog.model import Catalog
+from agent.catalog.model import LOCAL, Catalog
 from agent.indicators import Indicators, ServiceFigures, compute_indicators, to_json
 from agent.maintenance import MaintenanceCalendar
 from agent.periods import Period
@@ -67,6 +67,18 @@ class WindowRow:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class LocationProbes:
+    """The appendix's row for one location: the share of its probes that were ok or degraded,
+    over every service it probed and for the worst ones. A probe ratio, not an availability:
+    the QUAR figures use the service verdict over all locations only (semantics.md §8)."""
+
+    location: str
+    probes: int
+    success: float | None  # judged probes that were ok or degraded
+    worst: tuple[tuple[str, float], ...]  # (service, success) below 1, lowest first
+
+
 @dataclass(frozen=True)
 class ClockStepRow:
     """A wall-clock step: results stamped in [suspect_from, suspect_to] may carry times that
@@ -100,6 +112,7 @@ class MonthlyReport:
     days: tuple[date, ...]
     daily: dict[str, tuple[float | None, ...]]  # tier -> availability per day
     clock_steps: tuple[ClockStepRow, ...] = ()
+    by_location: tuple[LocationProbes, ...] = ()  # empty when only the core probes
 
     @property
     def has_data(self) -> bool:
@@ -114,7 +127,11 @@ def build_monthly(
     period: Period,
     now: datetime,
     timezone: str,
+    *,
+    by_location: bool = False,
 ) -> MonthlyReport:
+    """`by_location`: add the appendix of probes by location, which reads every raw result of
+    the period (one grouped query), so it is asked for rather than always made."""
     source = None
     if isinstance(store, SqlStore) and now > period.start:  # two queries instead of 2 per service
         source = PrefetchedTimelines(store, period.start, min(period.end, now))
@@ -135,6 +152,7 @@ def build_monthly(
         days=tuple(d for d, _ in days),
         daily=_daily(ind, days),
         clock_steps=tuple(ClockStepRow(*s) for s in store.clock_steps(period.start, period.end)),
+        by_location=_by_location(store, period) if by_location else (),
     )
 
 
@@ -202,6 +220,33 @@ def _windows(
                               "", False, False, len(found), seconds)
                 )  # fmt: skip
     return tuple(rows)
+
+
+WORST_PER_LOCATION = 10
+
+
+def _by_location(store: Store, period: Period) -> tuple[LocationProbes, ...]:
+    if not isinstance(store, SqlStore):
+        return ()
+    counts: dict[str, dict[str, list[int]]] = {}  # location -> service -> [good, judged, all]
+    for location, service, outcome, n in store.location_outcomes(period.start, period.end):
+        tally = counts.setdefault(location, {}).setdefault(service, [0, 0, 0])
+        tally[2] += n
+        if outcome != "unknown":
+            tally[1] += n
+            tally[0] += n if outcome != "fail" else 0
+    if set(counts) <= {LOCAL}:
+        return ()
+    return tuple(_location_row(name, counts[name]) for name in sorted(counts))
+
+
+def _location_row(name: str, services: dict[str, list[int]]) -> LocationProbes:
+    good = sum(t[0] for t in services.values())
+    judged = sum(t[1] for t in services.values())
+    ratios = sorted((t[0] / t[1], sid) for sid, t in services.items() if t[1] and t[0] < t[1])
+    worst = tuple((sid, ratio) for ratio, sid in ratios[:WORST_PER_LOCATION])
+    total = sum(t[2] for t in services.values())
+    return LocationProbes(name, total, good / judged if judged else None, worst)
 
 
 def _days(period: Period, timezone: str) -> list[tuple[date, tuple[datetime, datetime]]]:
@@ -289,6 +334,11 @@ def report_json(report: MonthlyReport) -> dict[str, Any]:
         {"at": c.at.isoformat(), "seconds": c.seconds, "suspect_from": c.suspect_from.isoformat(),
          "suspect_to": c.suspect_to.isoformat()}
         for c in report.clock_steps
+    ]  # fmt: skip
+    doc["by_location"] = [
+        {"location": row.location, "probes": row.probes, "success": row.success,
+         "worst": [{"service": sid, "success": ratio} for sid, ratio in row.worst]}
+        for row in report.by_location
     ]  # fmt: skip
     doc["daily"] = {
         "days": [d.isoformat() for d in report.days],

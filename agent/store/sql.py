@@ -456,6 +456,15 @@ class SqlStore:
         )
         return [t.stored_result_from_row(row) for row in self._fetch(query)]
 
+    def location_outcomes(self, start: datetime, end: datetime) -> list[tuple[str, str, str, int]]:
+        """(location, service, outcome, count) of the probe results in [start, end)."""
+        table = t.probe_results
+        count = func.count().label("n")
+        columns = (table.c.location, table.c.service, table.c.outcome)
+        query = select(*columns, count).where(*_range(table.c.started_at, start, end))
+        rows = self._fetch(query.group_by(*columns))
+        return [(r["location"], r["service"], r["outcome"], int(r["n"])) for r in rows]
+
     def held_results(
         self, location: str, keys: Iterable[tuple[str, datetime]]
     ) -> set[tuple[str, datetime]]:
