@@ -34,7 +34,7 @@ from agent.server import create_app, serve
 from agent.settings import Settings, split_host_port
 from agent.store.sql import SqlStore
 from agent.store.writer import StoreWriter
-from alerting.conditions import LOCATION_DOWN_PREFIX
+from alerting.conditions import LOCATION_DOWN_PREFIX, LOCATION_SKEWED_PREFIX
 from alerting.errors import RulesError
 from alerting.evaluator import AlertEvaluator
 from alerting.rules import Rule, load_rules
@@ -282,7 +282,11 @@ class Agent:
         limits = silence_limits(self.catalog)
         down = self.locations.down(self.clock.now(), limits)
         signals = {f"{LOCATION_DOWN_PREFIX}{name}": float(name in down) for name in limits}
-        return {"locations_down": float(len(down)), **signals}
+        skewed = self.locations.skewed()
+        for name in self.locations.seen:
+            signals[f"{LOCATION_SKEWED_PREFIX}{name}"] = float(name in skewed)
+        counts = {"locations_down": float(len(down)), "locations_skewed": float(len(skewed))}
+        return {**counts, **signals}
 
     def _build_alerting(self, rules: list[Rule]) -> AlertingService:
         console = self.settings.external_url or f"http://{self.settings.listen}"

@@ -40,9 +40,14 @@ AGENT_SIGNALS = {
     "catalog_reload_failed",
     "agent_unhealthy",
     "locations_down",
+    "locations_skewed",
 }
 UNHEALTHY_PREFIX = "unhealthy:"  # signals "unhealthy:<reason>", 1.0 while that reason holds
 LOCATION_DOWN_PREFIX = "location_down:"  # "location_down:<name>", 1.0 while it is silent
+# "location_skewed:<name>", 1.0 while its newest batch was refused for its clock offset
+LOCATION_SKEWED_PREFIX = "location_skewed:"
+# which per-location signals name the locations of a count signal
+_LOCATIONS_OF = {"locations_skewed": LOCATION_SKEWED_PREFIX}
 
 
 @dataclass(frozen=True)
@@ -195,11 +200,9 @@ def agent(rule: Rule, view: AgentView) -> Active:
         for k, v in sorted(view.signals.items())
         if k.startswith(UNHEALTHY_PREFIX) and v
     ]
-    locations = [
-        k.removeprefix(LOCATION_DOWN_PREFIX)
-        for k, v in sorted(view.signals.items())
-        if k.startswith(LOCATION_DOWN_PREFIX) and v
-    ]
+    prefix = _LOCATIONS_OF.get(name, LOCATION_DOWN_PREFIX)
+    signals = sorted(view.signals.items())
+    locations = [k.removeprefix(prefix) for k, v in signals if k.startswith(prefix) and v]
     values = {"signal": name, "value": value, "above": above, "reasons": ", ".join(reasons)}
     values["locations"] = ", ".join(locations)
     return Active(value > above, values)

@@ -58,7 +58,7 @@ async def post_results(request: Request, batch: ResultBatch, principal: Probe) -
     offset = (now - batch.worker_clock).total_seconds()
     limit = agent.settings.max_clock_offset
     if abs(offset) > limit:
-        agent.locations.rejected(location, "clock_offset")
+        agent.locations.refused_for_skew(location, now, offset)
         raise HTTPException(
             409,
             f"the worker's clock is {offset:+.1f} s off the core's (limit {limit:g} s): "

@@ -24,6 +24,14 @@ class LocationSeen:
     duplicates: int = 0
     dropped: int = 0  # results the worker's spool had to drop (unknown time)
     rejected: int = 0  # batches refused (clock skew)
+    refused_at: datetime | None = None  # the newest batch refused for its clock offset
+    refused_offset: float | None = None
+
+    @property
+    def skewed(self) -> bool:
+        """Its newest batch was refused for its clock: nothing it probes is being recorded."""
+        refused = self.refused_at
+        return refused is not None and (self.last_seen is None or refused > self.last_seen)
 
 
 def silence_limits(catalog: Catalog) -> dict[str, float]:
@@ -94,6 +102,14 @@ class LocationBook:
     def rejected(self, name: str, reason: str) -> None:
         self.seen[name].rejected += 1
         self._rejected.labels(name, reason).inc()
+
+    def refused_for_skew(self, name: str, at: datetime, offset: float) -> None:
+        seen = self.seen[name]
+        seen.refused_at, seen.refused_offset = at, offset
+        self.rejected(name, "clock_offset")
+
+    def skewed(self) -> tuple[str, ...]:
+        return tuple(sorted(name for name, seen in self.seen.items() if seen.skewed))
 
     def down(self, now: datetime, limits: dict[str, float]) -> tuple[str, ...]:
         """Worker locations without a batch for longer than their limit (silence_limits)."""

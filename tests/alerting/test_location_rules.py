@@ -40,3 +40,13 @@ def test_location_down_fires_naming_the_silent_locations() -> None:
     assert not cond.agent(down, quiet).active
     fired = cond.agent(down, silent)
     assert fired.active and fired.values["locations"] == "porto, viseu"
+
+
+def test_location_clock_skew_fires_naming_the_skewed_locations_not_the_silent_ones() -> None:
+    skew = next(r for r in load_rules() if r.name == "LocationClockSkew")
+    assert skew.team == "network" and skew.severity == "major"
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    signals = {"locations_skewed": 1.0, "location_skewed:viseu": 1.0, "location_down:porto": 1.0}
+    fired = cond.agent(skew, cond.AgentView(now, signals))
+    assert fired.active and fired.values["locations"] == "viseu"
+    assert not cond.agent(skew, cond.AgentView(now, {"locations_skewed": 0.0})).active

@@ -177,6 +177,12 @@ async def test_a_skewed_worker_is_refused_with_a_clear_error_and_counted(core: C
     assert reply.status_code == 409 and "NTP" in reply.json()["detail"]
     assert core.agent.locations.seen["porto"].rejected == 1
     assert core.store.results(check="portal/beat") == []
+    signals = core.agent._signals()  # LocationClockSkew until a batch is accepted again
+    assert signals["locations_skewed"] == 1.0 and signals["location_skewed:porto"] == 1.0
+    reply = await core.client.post(url, json=batch("porto", [wire("portal/beat", 50)]),
+                                   headers=auth)  # fmt: skip
+    assert reply.status_code == 200
+    assert core.agent._signals()["locations_skewed"] == 0.0
 
 
 async def test_an_outage_seen_by_a_quorum_of_locations_names_them(core: Core) -> None:
