@@ -232,6 +232,12 @@ class Agent:
         if self.on_result is not None:
             self.on_result(result)
 
+    def dropped(self, check: str, location: str, first: datetime, last: datetime) -> None:
+        """Results a location's worker had to drop: unknown time for that location (§8)."""
+        effects = self.engine.dropped(check, location, first, last)
+        self.writer.submit(effects)
+        self._publish(effects)
+
     def _publish(self, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, ServiceStatusSaved):

@@ -18,7 +18,7 @@ from agent.api.auth import Principal, Role
 from agent.api.context import Probe, agent_of, blocking, sql_store
 from agent.catalog.model import Catalog
 from agent.locations.assignment import assignment
-from agent.locations.wire import Assignment, BatchAck, ResultBatch, WireResult
+from agent.locations.wire import Assignment, BatchAck, DroppedInterval, ResultBatch, WireResult
 
 router = APIRouter(tags=["probe workers"])
 
@@ -53,7 +53,7 @@ async def post_results(request: Request, batch: ResultBatch, principal: Probe) -
     agent = agent_of(request)
     if batch.location != location:
         raise HTTPException(403, f"this token is location {location!r}'s, not {batch.location!r}")
-    _refuse_foreign(agent.catalog, location, batch.results)
+    _refuse_foreign(agent.catalog, location, [*batch.results, *batch.dropped])
     now = agent.clock.now()
     offset = (now - batch.worker_clock).total_seconds()
     limit = agent.settings.max_clock_offset
@@ -70,6 +70,8 @@ async def post_results(request: Request, batch: ResultBatch, principal: Probe) -
     fresh = _in_time_order([r for r in batch.results if (r.check, r.started_at) not in held])
     for wire in fresh:
         agent.observe(wire.probe_result(), agent.catalog.checks[wire.check].kind, location)
+    for gap in batch.dropped:
+        agent.dropped(gap.check, location, gap.start, gap.end)
     await agent.writer.drain()
     dropped = sum(d.count for d in batch.dropped)
     agent.locations.received(location, len(fresh), len(batch.results) - len(fresh), dropped)
@@ -80,7 +82,9 @@ async def post_results(request: Request, batch: ResultBatch, principal: Probe) -
     )
 
 
-def _refuse_foreign(catalog: Catalog, location: str, results: list[WireResult]) -> None:
+def _refuse_foreign(
+    catalog: Catalog, location: str, results: list[WireResult | DroppedInterval]
+) -> None:
     for result in results:
         check = catalog.checks.get(result.check)
         if check is None or location not in check.locations:

@@ -116,6 +116,19 @@ class Engine:
         effects += self._statuses(machine, runtime)
         return effects
 
+    def dropped(self, check: str, location: str, first: datetime, last: datetime) -> list[Effect]:
+        """A worker's spool dropped a location's results of `check` in [first, last]: that
+        location is unknown for it then (§8); only a check judged over locations has any."""
+        machine = self._checks.get(check)
+        runtime = self._services.get(check.split("/", 1)[0])
+        if not isinstance(machine, MultiLocationCheck) or runtime is None:
+            return []
+        changed_at = machine.dropped(location, first, last)
+        if changed_at is None:
+            return []
+        effects = self._rewrite(runtime, changed_at, last, late=True)
+        return effects + self._statuses(machine, runtime)
+
     def reload(self, catalog: Catalog) -> list[Effect]:
         """Only new checks and services need a saved status (UNKNOWN) for the board."""
         before_checks, before_services = set(self._checks), set(self._services)

@@ -32,6 +32,8 @@ class _Location:
     first: datetime | None = None
     last: datetime | None = None
     gaps: list[tuple[datetime, datetime]] = field(default_factory=list)  # (before, after)
+    # what the worker's full spool dropped (first, last started_at): unknown, never a gap
+    dropped: list[tuple[datetime, datetime]] = field(default_factory=list)
 
     def heard(self, at: datetime, stale: timedelta) -> None:
         if self.last is not None and at - self.last > stale:
@@ -58,13 +60,19 @@ class _Location:
             starts.append(self.last)
         return {b + stale + _EPSILON for b in starts if since <= b + stale + _EPSILON <= now}
 
+    def dropped_edges(self, since: datetime, now: datetime) -> set[datetime]:
+        """Where a dropped interval begins and ends (the instant after its last result)."""
+        edges = {e for first, last in self.dropped for e in (first, last + _EPSILON)}
+        return {e for e in edges if since <= e <= now}
+
     def view(self, name: str, at: datetime) -> LocationView:
         state = self.machine.contribution_at(at)
         down_since, reason = None, ""
         if state is State.DOWN:
             step = next(s for s in reversed(self.machine.history) if s.at <= at)
             down_since, reason = step.at, step.reason
-        return LocationView(name, state, self.newest_at(at), down_since, reason=reason)
+        blind = any(first <= at <= last for first, last in self.dropped)
+        return LocationView(name, state, self.newest_at(at), down_since, blind, reason)
 
 
 class MultiLocationCheck:
@@ -96,6 +104,16 @@ class MultiLocationCheck:
         starts = [t for t in (changed, horizon, result.started_at) if t is not None]
         return self._recompute(min(starts))
 
+    def dropped(self, location: str, first: datetime, last: datetime) -> datetime | None:
+        """The location's worker dropped its results from `first` to `last` (a full spool):
+        the location is unknown then, whatever it said around it (§8)."""
+        place = self.locations.get(location)
+        if place is None or last < first:
+            return None
+        place.dropped = [*place.dropped[-(MAX_GAPS - 1) :], (first, last)]
+        self.last_late = True
+        return self._recompute(first)
+
     def retarget(self, check: Check) -> None:
         """New timing or impact from a reload; same locations."""
         self.check = check
@@ -119,6 +137,7 @@ class MultiLocationCheck:
         for place in self.locations.values():
             points |= {s.at for s in place.machine.history if since <= s.at <= now}
             points |= place.silences(since, now, stale)
+            points |= place.dropped_edges(since, now)
         return sorted(points)
 
     def verdict_at(self, at: datetime) -> Verdict:

@@ -6,6 +6,8 @@
 - `POST /api/v1/probe/results` (the same token) <- `ResultBatch` -> `BatchAck`. A batch is
   stored once however often it is sent: each result's natural key is
   (check, location, started_at), and the core answers with the keys it holds, new or not.
+  Results the worker's full spool dropped travel as `DroppedInterval`s: the core counts the
+  location unknown for the check over each (semantics.md §8), never a silent gap.
 
 The models forbid unknown fields and bound every size, so a malformed or oversized batch is a
 clear 4xx before anything is stored.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from checks.result import Outcome, ProbeResult
 
@@ -79,6 +81,12 @@ class DroppedInterval(_Document):
     start: AwareDatetime
     end: AwareDatetime
     count: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> DroppedInterval:
+        if self.end < self.start:
+            raise ValueError("a dropped interval's end must not be before its start")
+        return self
 
 
 class ResultBatch(_Document):

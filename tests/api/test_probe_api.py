@@ -236,3 +236,27 @@ async def test_a_checks_detail_shows_each_locations_own_state(core: Core) -> Non
     states = {item["location"]: item["hard_state"] for item in check["locations"]}
     assert states == {"porto": "down", "lisboa": "unknown", "local": "unknown"}
     assert check["hard_state"] != "down"  # one location of three is no outage
+
+
+def dropped(check: str, first_ago: float, last_ago: float, count: int) -> dict[str, Any]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    return {"check": check, "start": (now - timedelta(seconds=first_ago)).isoformat(),
+            "end": (now - timedelta(seconds=last_ago)).isoformat(), "count": count}  # fmt: skip
+
+
+async def test_dropped_intervals_are_counted_and_checked_like_results(core: Core) -> None:
+    url, auth = "/api/v1/probe/results", core.auth("porto")
+    body = {
+        **batch("porto", [wire("portal/beat", 60)]),
+        "dropped": [dropped("portal/beat", 900, 600, 5)],
+    }
+    reply = await core.client.post(url, json=body, headers=auth)
+    assert reply.status_code == 200, reply.text
+    assert core.agent.locations.seen["porto"].dropped == 5
+    foreign = {**batch("porto", []), "dropped": [dropped("intranet/beat", 900, 600, 5)]}
+    reply = await core.client.post(url, json=foreign, headers=auth)
+    assert reply.status_code == 403 and "intranet/beat" in reply.json()["detail"]
+    backwards = {**batch("porto", []), "dropped": [dropped("portal/beat", 600, 900, 5)]}
+    reply = await core.client.post(url, json=backwards, headers=auth)
+    assert reply.status_code == 422 and "end must not be before its start" in reply.text
+    assert core.agent.locations.seen["porto"].dropped == 5

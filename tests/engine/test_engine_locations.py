@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from agent.engine import Engine
-from agent.records import Effect, ResultRecorded, State
+from agent.engine.multilocation import MultiLocationCheck
+from agent.records import Effect, ResultRecorded, State, TimelineRewritten
 from checks.result import Outcome
 from tests.engine.builders import at, catalog, check, engine, incidents, of_type, result, service
 
@@ -125,3 +126,21 @@ def test_a_single_location_check_ignores_other_locations() -> None:
     effects = eng.observe(result(CID, 0, Outcome.FAIL, "x"), "porto")
     assert [type(e) for e in effects] == [ResultRecorded]
     assert eng.check_status(CID).fail_count == 0
+
+
+def test_results_a_workers_spool_dropped_are_unknown_time_not_a_silent_gap() -> None:
+    # local is down, porto up: lisboa decides. Its results of minutes 2-5 were dropped from
+    # its full spool; without the report the core would take lisboa's silence as known UP
+    # until 2 x interval + timeout after its last result (60 + 130 s).
+    plans = {"lisboa": "oo....oooo", "porto": "oooooooooo", "local": "ffffffffff"}
+    told, untold = multi(), multi()
+    feed(untold, plans)
+    feed(told, plans)
+    effects = told.dropped(CID, "lisboa", at(120), at(300))
+    assert any(isinstance(e, TimelineRewritten) for e in effects)
+    for eng, expected in ((untold, State.UP), (told, State.UNKNOWN)):
+        machine = eng._checks[CID]
+        assert isinstance(machine, MultiLocationCheck)
+        assert machine.verdict_at(at(150)).state is expected
+        assert machine.verdict_at(at(200)).state is State.UNKNOWN  # the silence, in both
+    assert told.dropped(CID, "nowhere", at(120), at(300)) == []
