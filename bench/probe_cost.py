@@ -1,10 +1,12 @@
-"""CPU cost of one HTTP probe: vigia's checks.http.probe against a bare shared httpx client.
+"""CPU cost of one HTTP probe: vigia's checks.http.probe against a bare shared httpx client,
+each with a new connection per probe (vigia's default, blackbox_exporter's way) and with
+kept-alive connections (vigia's `reuse_connection: true`).
 
     python bench/probe_cost.py [--probes 5000] [--concurrency 50] [--repeats 3] [--profile]
 
 The target server runs in a separate process so its CPU is not counted; `time.process_time`
-measures this process only. Both contenders use one shared client with kept-alive connections,
-run in the same process, alternating order each repetition.
+measures this process only. The contenders run in the same process, in an order that turns
+round each repetition.
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ async def _gather(probes: int, concurrency: int, one: Callable[[], Awaitable[Non
     await asyncio.gather(*(worker(share + (i < extra)) for i in range(concurrency)))
 
 
-async def vigia(url: str, probes: int, concurrency: int) -> tuple[float, float]:
+async def vigia(
+    url: str, probes: int, concurrency: int, reuse: bool = False
+) -> tuple[float, float]:
     ctx = ProbeContext(http=HttpClientPool(), heartbeats=None)  # type: ignore[arg-type]
-    spec = HttpSpec(url=url, json={"$.status": "UP"})
+    spec = HttpSpec(url=url, json={"$.status": "UP"}, reuse_connection=reuse)
     failures = 0
 
     async def one() -> None:
@@ -62,8 +66,22 @@ async def vigia(url: str, probes: int, concurrency: int) -> tuple[float, float]:
         await ctx.aclose()
 
 
-async def bare(url: str, probes: int, concurrency: int) -> tuple[float, float]:
-    client = httpx.AsyncClient(limits=DEFAULT_LIMITS, timeout=10.0)
+async def vigia_reuse(url: str, probes: int, concurrency: int) -> tuple[float, float]:
+    return await vigia(url, probes, concurrency, reuse=True)
+
+
+# no connection kept: every request opens its own, like a probe by default
+FRESH_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+
+
+async def bare_fresh(url: str, probes: int, concurrency: int) -> tuple[float, float]:
+    return await bare(url, probes, concurrency, FRESH_LIMITS)
+
+
+async def bare(
+    url: str, probes: int, concurrency: int, limits: httpx.Limits = DEFAULT_LIMITS
+) -> tuple[float, float]:
+    client = httpx.AsyncClient(limits=limits, timeout=10.0)
     failures = 0
 
     async def one() -> None:
@@ -127,7 +145,12 @@ def main() -> None:
 
 
 def _compare(url: str, probes: int, concurrency: int, repeats: int) -> None:
-    contenders = {"vigia probe": vigia, "bare httpx": bare}
+    contenders = {
+        "vigia probe (new connection)": vigia,
+        "bare httpx (new connection)": bare_fresh,
+        "vigia probe (reuse_connection)": vigia_reuse,
+        "bare httpx (kept alive)": bare,
+    }
     cpu: dict[str, list[float]] = {name: [] for name in contenders}
     print(f"{machine()}; {probes} probes at concurrency {concurrency}\n")
     print("| rep | contender | CPU ms/probe | wall s |\n|---|---|---|---|")
@@ -137,9 +160,15 @@ def _compare(url: str, probes: int, concurrency: int, repeats: int) -> None:
             per_probe, wall = asyncio.run(contenders[name](url, probes, concurrency))
             cpu[name].append(per_probe)
             print(f"| {rep + 1} | {name} | {per_probe * 1000:.3f} | {wall:.2f} |")
-    ours, theirs = statistics.median(cpu["vigia probe"]), statistics.median(cpu["bare httpx"])
-    print(f"\nmedian CPU per probe: vigia {ours * 1000:.3f} ms, bare httpx {theirs * 1000:.3f} ms")
-    print(f"vigia overhead over bare httpx: {(ours / theirs - 1) * 100:+.1f} % (target < 25 %)")
+    pairs = (("new connection", "new connection"), ("reuse_connection", "kept alive"))
+    for ours_mode, theirs_mode in pairs:
+        ours = statistics.median(cpu[f"vigia probe ({ours_mode})"])
+        theirs = statistics.median(cpu[f"bare httpx ({theirs_mode})"])
+        print(
+            f"\n{ours_mode}: median CPU per probe vigia {ours * 1000:.3f} ms, bare httpx "
+            f"{theirs * 1000:.3f} ms, vigia overhead {(ours / theirs - 1) * 100:+.1f} % "
+            "(target < 25 %)"
+        )
 
 
 def _profile(url: str, probes: int, concurrency: int) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from checks.context import ProbeContext
-from checks.http_clients import DEFAULT_HEADERS, HttpClientPool
+from checks.http_clients import DEFAULT_HEADERS, ProbeConnections
 from checks.result import Measurement, Verdict
 from checks.specs import HttpSpec
 
@@ -38,13 +38,14 @@ class _Trace:
 
     httpcore resolves the name inside `connect_tcp`, so DNS time is part of phase_connect
     and no phase_dns is reported. Phases of redirect hops add up; a reused keep-alive
-    connection has no connect or TLS phase.
+    connection has no connect or TLS phase (`connects` counts the connections opened).
     """
 
-    __slots__ = ("_starts", "headers_at", "phase", "phases")
+    __slots__ = ("_starts", "connects", "headers_at", "phase", "phases")
 
     def __init__(self) -> None:
         self.phase = "waiting for a connection"
+        self.connects = 0
         self.phases: dict[str, float] = {}
         self._starts: dict[str, float] = {}
         self.headers_at = 0.0
@@ -65,6 +66,10 @@ class _Trace:
         if start is not None:
             self.phases[bucket] = self.phases.get(bucket, 0.0) + now - start
 
+    def _connecting(self, now: float) -> None:
+        self.connects += 1
+        self._start("connect", "while connecting", now)
+
     def _headers_received(self, now: float) -> None:
         self._end("sent", "phase_processing", now)
         self.headers_at = now
@@ -72,7 +77,7 @@ class _Trace:
 
 
 _STEPS: dict[str, Callable[[_Trace, float], None]] = {
-    "connect_tcp.started": lambda t, now: t._start("connect", "while connecting", now),
+    "connect_tcp.started": lambda t, now: t._connecting(now),
     "connect_tcp.complete": lambda t, now: t._end("connect", "phase_connect", now),
     "start_tls.started": lambda t, now: t._start("tls", "during the TLS handshake", now),
     "start_tls.complete": lambda t, now: t._end("tls", "phase_tls", now),
@@ -99,31 +104,37 @@ class _Run:
         self.trace = _Trace()
         self.started = time.perf_counter()
         self.measurements: dict[str, Measurement] = {}
+        self.connection: str | None = None  # new | reused | retried, of the chain's requests
 
     def measured(self) -> dict[str, Measurement]:
+        connection = self.connection or ("new" if self.trace.connects else None)
+        if connection is not None:
+            self.measurements["connection"] = connection
         return {**self.measurements, **{k: round(v, 6) for k, v in self.trace.phases.items()}}
 
 
 async def probe(spec: HttpSpec, timeout: float, ctx: ProbeContext, *, check_id: str) -> Verdict:
     run = _Run(spec)
+    connections = ctx.http.open(spec)
     try:
         async with asyncio.timeout(timeout):
-            fetched = await _fetch(ctx.http, run)
+            fetched = await _fetch(connections, run)
     except (TimeoutError, httpx.TimeoutException):
         return Verdict.fail(f"timed out after {timeout:g}s {run.trace.phase}", **run.measured())
     except _Failed as failed:
         return Verdict.fail(str(failed), **run.measured())
     except httpx.HTTPError as exc:
         return Verdict.fail(describe_error(exc, run.trace.phase), **run.measured())
+    finally:
+        await connections.aclose()  # a fresh run's connection dies with it
     return judge(spec, fetched, run)
 
 
-async def _fetch(pool: HttpClientPool, run: _Run) -> _Fetched:
+async def _fetch(connections: ProbeConnections, run: _Run) -> _Fetched:
     request = _first_request(run)
     redirects = 0
     while True:
-        transport = pool.for_url(run.spec, str(request.url))
-        response = await transport.handle_async_request(request)
+        response = await _send(connections, request, run)
         response.request = request
         try:
             run.measurements["status_code"] = response.status_code
@@ -139,6 +150,36 @@ async def _fetch(pool: HttpClientPool, run: _Run) -> _Fetched:
             request = next_request
         finally:
             await response.aclose()
+
+
+# RFC 9110 9.2.2: a client may repeat these automatically; a POST may have been acted on.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT"})
+# What a kept-alive connection the server closed under the request raises before any answer.
+_DIED_UNDER_US = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+async def _send(connections: ProbeConnections, request: httpx.Request, run: _Run) -> httpx.Response:
+    """One request of the chain. On a kept-alive connection that dies before any byte of the
+    answer (the server closed it as the request left: the race of every keep-alive client),
+    the request is repeated once on a new connection, and the run says so."""
+    opened = run.trace.connects
+    try:
+        response = await connections.for_url(str(request.url)).handle_async_request(request)
+    except _DIED_UNDER_US as died:
+        reused = run.trace.connects == opened
+        if not (reused and request.method in _IDEMPOTENT and _no_answer(died)):
+            raise
+        run.connection = "retried"
+        return await connections.retry_transport().handle_async_request(request)
+    if run.connection is None:
+        run.connection = "new" if run.trace.connects > opened else "reused"
+    return response
+
+
+def _no_answer(error: httpx.HTTPError) -> bool:
+    # httpcore's words for an end of stream before the status line; a reset or a failed write
+    # on a kept-alive connection come before the answer too (it returns at the headers)
+    return not isinstance(error, httpx.RemoteProtocolError) or "without sending" in str(error)
 
 
 # The probe's own deadline (`asyncio.timeout` in `probe`) bounds the whole exchange, body

@@ -1,4 +1,6 @@
-"""Shared httpx transports: one SSL context per TLS profile, one connection pool per origin.
+"""Transports for the HTTP probe: one SSL context per TLS profile, shared; by default a pool
+of its own per probe run (a new connection each run, as blackbox_exporter and a new visitor
+make), and for `reuse_connection: true` checks a keep-alive pool per origin, bounded in number.
 
 Building an SSL context costs ~23 ms of CPU (the CA bundle load) against ~1 ms for a probe, so
 probes never build their own: they ask the pool.
@@ -14,7 +16,10 @@ included, costs ~19 % less CPU than a bare `client.get` (bench/probe_cost.py, be
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import httpcore
 import httpx
@@ -34,12 +39,15 @@ DEFAULT_HEADERS = (
     ("User-Agent", "vigia/0.1 (service availability probe)"),
 )
 
-# The agent runs thousands of checks against hundreds of hosts; keeping their connections
-# alive between runs saves a TCP+TLS handshake per probe. Concurrency is capped by the
-# scheduler, not here, so the total is unbounded.
+# For `reuse_connection: true` checks: keeping their connections alive between runs saves a
+# TCP+TLS handshake per probe. Concurrency is capped by the scheduler, not here.
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=None, max_keepalive_connections=2000, keepalive_expiry=60.0
 )
+
+# Keep-alive origin pools held at once: every redirect target is an origin, and a cache keyed
+# by origin must not grow with every new one (#12).
+MAX_ORIGINS = 4096
 
 
 def profile_of(spec: HttpSpec) -> Profile:
@@ -71,15 +79,34 @@ def ssl_context_for(profile: Profile) -> ssl.SSLContext:
     return context
 
 
-class HttpClientPool:
-    """Hands out long-lived `httpx.AsyncHTTPTransport`s: one SSL context per TLS profile, one
-    transport (connection pool) per (profile, origin).
+class PooledTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a pool built here: httpx takes no network backend, so its pool is
+    built with vigia's asyncio backend (checks/http_backend.py: why not anyio's)."""
 
-    Why per origin: httpcore's pool scans every pooled connection (with a readability poll
-    each) on every request it queues or releases, and an idle-limit check inside that scan is
-    quadratic, so one pool holding the connections of hundreds of hosts costs milliseconds of
-    CPU per request. A pool per origin keeps each scan to that host's few connections, and
-    sharing the SSL context keeps a new pool cheap (no CA load).
+    def __init__(self, pool: httpcore.AsyncConnectionPool) -> None:  # no super(): no 2nd pool
+        self._pool = pool
+
+
+@dataclass(slots=True, eq=False)
+class _KeptAlive:
+    """A shared origin pool and how many probe runs hold it now: an evicted pool is closed
+    only once no run holds it, so eviction never breaks a request in flight."""
+
+    transport: PooledTransport
+    users: int = 0
+    evicted: bool = False
+
+
+class HttpClientPool:
+    """Transports for probes: one SSL context per TLS profile, shared by everything; fresh
+    per-run pools by default; long-lived keep-alive pools per (profile, origin) for the checks
+    with `reuse_connection: true`, at most `max_origins` of them (least recently used closed).
+
+    Why a keep-alive pool per origin: httpcore's pool scans every pooled connection (with a
+    readability poll each) on every request it queues or releases, and an idle-limit check
+    inside that scan is quadratic, so one pool holding the connections of hundreds of hosts
+    costs milliseconds of CPU per request. A pool per origin keeps each scan to that host's
+    few connections, and sharing the SSL context keeps a new pool cheap (no CA load).
 
     `trust_env` is off by default: proxies and CA files come from configuration, not from
     whatever environment the agent was started in.
@@ -91,48 +118,118 @@ class HttpClientPool:
         limits: httpx.Limits = DEFAULT_LIMITS,
         trust_env: bool = False,
         backend: httpcore.AsyncNetworkBackend | None = None,
+        max_origins: int = MAX_ORIGINS,
     ) -> None:
         self._limits = limits
         self._trust_env = trust_env
+        self._max_origins = max_origins
         self._contexts: dict[Profile, ssl.SSLContext] = {}
-        self._transports: dict[tuple[Profile, str], httpx.AsyncHTTPTransport] = {}
+        self._kept: OrderedDict[tuple[Profile, str], _KeptAlive] = OrderedDict()
         self._backend = backend or AsyncioBackend()
+        self._closing: set[asyncio.Task[None]] = set()
 
-    def get(self, spec: HttpSpec) -> httpx.AsyncHTTPTransport:
-        """The transport for the spec's TLS profile and its URL's origin."""
-        return self.for_url(spec, spec.url)
+    def open(self, spec: HttpSpec) -> ProbeConnections:
+        """The connections of one probe run of `spec`; `aclose()` them when the run ends."""
+        return ProbeConnections(self, spec)
 
-    def for_url(self, spec: HttpSpec, url: str) -> httpx.AsyncHTTPTransport:
-        """The transport for the spec's TLS profile and `url`'s origin (a redirect's target)."""
-        key = (profile_of(spec), _origin(url))
-        transport = self._transports.get(key)
-        if transport is None:
-            transport = self._transports[key] = self._build(key[0])
-        return transport
-
-    def _build(self, profile: Profile) -> httpx.AsyncHTTPTransport:
+    def context(self, profile: Profile) -> ssl.SSLContext:
         context = self._contexts.get(profile)
         if context is None:
             context = self._contexts[profile] = ssl_context_for(profile)
-        transport = httpx.AsyncHTTPTransport(
-            verify=context, limits=self._limits, trust_env=self._trust_env
+        return context
+
+    def fresh(self, spec: HttpSpec) -> PooledTransport:
+        """A pool of its own for one run: its connections are new and die with the run."""
+        return self._build(profile_of(spec), keepalive=False)
+
+    def lease(self, spec: HttpSpec, url: str) -> _KeptAlive:
+        """The shared keep-alive pool of `url`'s origin, held until `release`."""
+        key = (profile_of(spec), _origin(url))
+        kept = self._kept.get(key)
+        if kept is None:
+            kept = self._kept[key] = _KeptAlive(self._build(key[0], keepalive=True))
+            self._evict_beyond_cap()
+        else:
+            self._kept.move_to_end(key)
+        kept.users += 1
+        return kept
+
+    async def release(self, kept: _KeptAlive) -> None:
+        kept.users -= 1
+        if kept.evicted and kept.users == 0:
+            await kept.transport.aclose()
+
+    def _evict_beyond_cap(self) -> None:
+        while len(self._kept) > self._max_origins:
+            _, oldest = self._kept.popitem(last=False)
+            oldest.evicted = True
+            if oldest.users == 0:  # else the last run holding it closes it (`release`)
+                task = asyncio.get_running_loop().create_task(oldest.transport.aclose())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+
+    def _build(self, profile: Profile, *, keepalive: bool) -> PooledTransport:
+        context = self.context(profile)
+        return PooledTransport(
+            httpcore.AsyncConnectionPool(
+                ssl_context=context,
+                max_connections=self._limits.max_connections,
+                # a run's own pool keeps its connection for the redirects of its chain only
+                max_keepalive_connections=self._limits.max_keepalive_connections,
+                keepalive_expiry=self._limits.keepalive_expiry if keepalive else None,
+                network_backend=self._backend,
+            )
         )
-        # httpx takes no network backend, so its pool is rebuilt with the same settings on
-        # vigia's asyncio backend (checks/http_backend.py: why not anyio's).
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=self._limits.max_connections,
-            max_keepalive_connections=self._limits.max_keepalive_connections,
-            keepalive_expiry=self._limits.keepalive_expiry,
-            network_backend=self._backend,
-        )
-        return transport
+
+    @property
+    def origins(self) -> int:
+        """Number of keep-alive origin pools held now."""
+        return len(self._kept)
 
     def __len__(self) -> int:
         """Number of distinct TLS profiles in use."""
         return len(self._contexts)
 
     async def aclose(self) -> None:
-        transports, self._transports = list(self._transports.values()), {}
-        for transport in transports:
-            await transport.aclose()
+        kept, self._kept = list(self._kept.values()), OrderedDict()
+        for pool in kept:
+            await pool.transport.aclose()
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class ProbeConnections:
+    """The transports one probe run uses, and their end: a fresh run closes its own pool, a
+    keep-alive run releases the shared pools it held. `retry_transport` is a new connection
+    for the one retry a keep-alive run gets when its reused connection died under it."""
+
+    __slots__ = ("_fresh", "_held", "_pool", "_spec")
+
+    def __init__(self, pool: HttpClientPool, spec: HttpSpec) -> None:
+        self._pool = pool
+        self._spec = spec
+        self._fresh: PooledTransport | None = None
+        self._held: list[_KeptAlive] = []
+
+    @property
+    def reuses(self) -> bool:
+        return bool(self._spec.reuse_connection)
+
+    def for_url(self, url: str) -> PooledTransport:
+        if not self._spec.reuse_connection:
+            return self.retry_transport()
+        kept = self._pool.lease(self._spec, url)
+        self._held.append(kept)
+        return kept.transport
+
+    def retry_transport(self) -> PooledTransport:
+        if self._fresh is None:
+            self._fresh = self._pool.fresh(self._spec)
+        return self._fresh
+
+    async def aclose(self) -> None:
+        fresh, self._fresh = self._fresh, None
+        if fresh is not None:
+            await fresh.aclose()
+        held, self._held = self._held, []
+        for kept in held:
+            await self._pool.release(kept)

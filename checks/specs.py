@@ -61,6 +61,8 @@ class HttpSpec(Spec):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     static: bool = False  # page content should not change (defacement watch)
     expect_addresses: list[str] = Field(default_factory=list)  # SOC: answers only from these IPs
+    # None: inherit (service -> tier -> defaults); the catalogue resolves it, unset is False
+    reuse_connection: bool | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

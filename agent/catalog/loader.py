@@ -16,6 +16,7 @@ from agent.catalog.schema import PolicyFields, RawCatalog, RawCheck, RawService,
 from agent.catalog.yamlsource import Path_, Source, parse
 from agent.locations.quorum import majority
 from agent.maintenance import cron_trigger
+from checks.specs import HttpSpec
 
 BUILTIN_TIERS: dict[str, str] = {  # tier -> alert severity; timing comes from `defaults`
     "platina": "critical",
@@ -327,8 +328,9 @@ def _service(
     values = _inherit(_tier_values(tier), svc)
     timing = _timing(values)
     raw_tier = raw.tiers.get(svc.tier)
+    reuse = _reuse_connection(raw, raw_tier, svc)
     checks = tuple(
-        _located(_check(svc.id, check, name, timing), raw, raw_tier, svc, check, known)
+        _located(_check(svc.id, check, name, timing, reuse), raw, raw_tier, svc, check, known)
         for check, name in _named(svc.checks)
     )
     return Service(
@@ -385,7 +387,22 @@ def _free_name(kind: str, taken: set[str]) -> str:
     return f"{kind}-{n}"
 
 
-def _check(service: str, raw: RawCheck, name: str, inherited: Timing) -> Check:
+def _reuse_connection(raw: RawCatalog, tier: RawTier | None, svc: RawService) -> bool:
+    layers = (svc.reuse_connection, tier.reuse_connection if tier else None)
+    return next((v for v in (*layers, raw.defaults.reuse_connection) if v is not None), False)
+
+
+def _with_inherited(spec: Any, reuse_connection: bool) -> Any:
+    """An http spec that leaves `reuse_connection` unset gets its service's, tier's or the
+    defaults' value."""
+    if isinstance(spec, HttpSpec) and spec.reuse_connection is None:
+        return spec.model_copy(update={"reuse_connection": reuse_connection})
+    return spec
+
+
+def _check(
+    service: str, raw: RawCheck, name: str, inherited: Timing, reuse_connection: bool
+) -> Check:
     values = _inherit(
         {
             "interval": inherited.interval,
@@ -396,7 +413,7 @@ def _check(service: str, raw: RawCheck, name: str, inherited: Timing) -> Check:
         raw,
     )
     kind = raw.kind
-    spec = getattr(raw, kind)
+    spec = _with_inherited(getattr(raw, kind), reuse_connection)
     return Check(
         id=f"{service}/{name}",
         service=service,

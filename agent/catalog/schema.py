@@ -93,7 +93,14 @@ class QuorumFields(LocationFields):
     quorum: int | None = Field(default=None, ge=1, le=MAX_LOCATIONS)
 
 
-class PolicyFields(TimingFields, LocationFields):
+class ProbeFields(Strict):
+    """Probe options inherited defaults -> tier -> service -> the check's own kind block;
+    None means inherit, and at the top: off."""
+
+    reuse_connection: bool | None = None  # http: keep connections alive between runs
+
+
+class PolicyFields(TimingFields, LocationFields, ProbeFields):
     merge_within: Duration | None = None
     flap_start: float | None = Field(default=None, gt=0, le=100)
     flap_stop: float | None = Field(default=None, ge=0, le=100)

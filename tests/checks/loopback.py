@@ -57,6 +57,17 @@ class RawServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
 
+    @property
+    def open_connections(self) -> int:
+        """Connections the server still holds: the probe's close shows here as a drop."""
+        return len(self._writers)
+
+    def stop_accepting(self) -> None:
+        """Close the listener, keep the connections already open (a backend leaving the pool,
+        a crashed listener whose workers still hold their sockets)."""
+        assert self._server is not None
+        self._server.close()  # the listening sockets only: served connections stay open
+
     async def drop_connections(self) -> None:
         """Close every open connection cleanly (a FIN), as a server ending its keep-alives."""
         for writer in list(self._writers):

@@ -119,11 +119,26 @@ async def test_connection_refused_fails_with_clear_reason(ctx: ProbeContext) -> 
     assert verdict.reason == "connection refused"
 
 
-async def test_probes_reuse_one_keepalive_connection(ctx: ProbeContext) -> None:
+async def test_probes_open_a_connection_each_by_default(ctx: ProbeContext) -> None:
     async with HttpServer({"/": lambda _: Reply(200, "ok")}) as server:
         for _ in range(3):
-            assert (await run(ctx, url=server.url())).outcome is Outcome.OK
+            verdict = await run(ctx, url=server.url())
+            assert verdict.outcome is Outcome.OK
+            assert verdict.measurements["connection"] == "new"
+            assert "phase_connect" in verdict.measurements
+        assert server.connections == 3
+        await asyncio.sleep(0.05)  # the probe's FIN reaches the server
+        assert not server._writers  # every run closed its connection
+
+
+async def test_probes_with_reuse_connection_share_one_keepalive_connection(
+    ctx: ProbeContext,
+) -> None:
+    async with HttpServer({"/": lambda _: Reply(200, "ok")}) as server:
+        seen = [(await run(ctx, url=server.url(), reuse_connection=True)) for _ in range(3)]
         assert server.connections == 1
+    assert [v.measurements["connection"] for v in seen] == ["new", "reused", "reused"]
+    assert "phase_connect" not in seen[2].measurements
 
 
 # --- content expectations --------------------------------------------------------------------
@@ -464,11 +479,15 @@ async def test_garbage_instead_of_tls_fails_the_handshake_quickly(ctx: ProbeCont
 async def test_pool_shares_clients_per_origin_and_ssl_contexts_per_profile() -> None:
     pool = HttpClientPool()
     try:
-        a = pool.get(HttpSpec(url="https://a.example/"))
-        a_again = pool.get(HttpSpec(url="https://A.example/x", method="POST"))
-        b = pool.get(HttpSpec(url="https://b.example/"))
-        lax = pool.get(HttpSpec(url="https://a.example/", verify=False))
+        a = pool.lease(HttpSpec(url="https://a.example/"), "https://a.example/")
+        a_again = pool.lease(
+            HttpSpec(url="https://a.example/", method="POST"), "https://A.example/x"
+        )
+        b = pool.lease(HttpSpec(url="https://b.example/"), "https://b.example/")
+        lax = pool.lease(HttpSpec(url="https://a.example/", verify=False), "https://a.example/")
         assert a is a_again and a is not b and a is not lax
+        fresh = pool.fresh(HttpSpec(url="https://c.example/"))
+        await fresh.aclose()
         assert len(pool) == 2  # two TLS profiles: the CA load happened twice, not per client
     finally:
         await pool.aclose()

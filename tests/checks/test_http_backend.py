@@ -32,8 +32,9 @@ async def ctx() -> AsyncIterator[ProbeContext]:
     await context.aclose()
 
 
-async def probe(ctx: ProbeContext, url: str) -> tuple[Outcome, str]:
-    result = await run_probe("svc/http", "http", HttpSpec(url=url), 2.0, ctx)
+async def probe(ctx: ProbeContext, url: str, *, reuse: bool = False) -> tuple[Outcome, str]:
+    spec = HttpSpec(url=url, reuse_connection=reuse)
+    result = await run_probe("svc/http", "http", spec, 2.0, ctx)
     return result.outcome, result.reason
 
 
@@ -48,10 +49,10 @@ async def test_a_kept_alive_connection_the_server_closed_is_not_reused(ctx: Prob
         return Reply(200, "ok")
 
     async with HttpServer({"/": close_after_answering}) as server:
-        assert await probe(ctx, server.url()) == (Outcome.OK, "")
+        assert await probe(ctx, server.url(), reuse=True) == (Outcome.OK, "")
         await server.drop_connections()
         await asyncio.sleep(0.05)  # the FIN reaches the client
-        assert await probe(ctx, server.url()) == (Outcome.OK, "")
+        assert await probe(ctx, server.url(), reuse=True) == (Outcome.OK, "")
         assert server.connections == 2
     assert replies == 2
 
