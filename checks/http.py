@@ -142,8 +142,11 @@ async def _fetch(connections: ProbeConnections, run: _Run) -> _Fetched:
             follow = run.spec.follow_redirects
             next_request = redirect_request(request, response) if follow else None
             if next_request is None:
-                body = await _read_body(response, run)
-                return _Fetched(response, body, redirects)
+                if needs_body(run.spec):
+                    return _Fetched(response, await _read_body(response, run), redirects)
+                if run.spec.reuse_connection:
+                    await _drain(response)
+                return _Fetched(response, b"", redirects)
             redirects += 1
             if redirects > run.spec.max_redirects:
                 raise _Failed(f"more than {run.spec.max_redirects} redirects")
@@ -250,6 +253,29 @@ def _authorization(spec: HttpSpec) -> str | None:
     assert auth.basic is not None  # the spec validates exactly one scheme
     pair = f"{auth.basic.username}:{auth.basic.password.get_secret_value()}"
     return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+
+
+def needs_body(spec: HttpSpec) -> bool:
+    """Whether the verdict reads the body. Without a body condition it is judged on the status
+    and headers alone and the body is never read: a large page is not an outage, and costs
+    nothing (blackbox_exporter reads it whole)."""
+    return bool(spec.body_contains or spec.body_regex or spec.json_ or spec.static)
+
+
+# A kept-alive connection is reusable only once its answer was read to the end: a small body
+# is read (and dropped) for that, a larger one ends the connection instead.
+DRAIN_BYTES = 65_536
+
+
+async def _drain(response: httpx.Response) -> None:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > DRAIN_BYTES:
+        return
+    size = 0
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > DRAIN_BYTES:
+            return
 
 
 async def _read_body(response: httpx.Response, run: _Run) -> bytes:

@@ -66,7 +66,7 @@ def handle_monthly(args: argparse.Namespace) -> int:
         now = datetime.now(UTC)
         report = build_monthly(
             store, catalog, calendar, quar, period, now, settings.timezone,
-            by_location=args.by_location,
+            by_location=getattr(args, "by_location", False),
         )  # fmt: skip
     finally:
         store.close()
