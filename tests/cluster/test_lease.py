@@ -72,13 +72,12 @@ def test_concurrent_claims_skip_locked_rows_instead_of_waiting(db: Engine) -> No
     a, b = _config("a"), _config("b")
     with db.begin() as conn:
         lease.ensure_partitions(conn, a)
-    with db.connect() as one, db.connect() as two:
-        with one.begin():
-            got_a = lease.claim(one, a, 4)  # rows locked until this transaction ends
-            started = time.monotonic()
-            with two.begin():
-                got_b = lease.claim(two, b, 4)
-            assert time.monotonic() - started < 1.0  # did not wait on a's locks
+    with db.connect() as one, db.connect() as two, one.begin():
+        got_a = lease.claim(one, a, 4)  # rows locked until this transaction ends
+        started = time.monotonic()
+        with two.begin():
+            got_b = lease.claim(two, b, 4)
+        assert time.monotonic() - started < 1.0  # did not wait on a's locks
     assert len(got_a) == len(got_b) == 4
     assert set(got_a).isdisjoint(got_b)
 
