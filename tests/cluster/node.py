@@ -51,7 +51,10 @@ def main(url: str, node: str, partitions: int, lease_seconds: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     renewer.start()
     emit("started")
-    writes = create_engine(url, pool_size=2, connect_args={"connect_timeout": 2})
+    # A transaction left open by a paused node would keep its fence's share lock, and so its
+    # partition, forever: the server ends such a transaction after one lease time.
+    idle = f"-c idle_in_transaction_session_timeout={int(lease_seconds * 1000)}"
+    writes = create_engine(url, pool_size=2, connect_args={"connect_timeout": 2, "options": idle})
     while not stop.is_set():
         for partition, epoch in sorted(last_epoch.items()):
             write(writes, node, partition, epoch)
