@@ -227,6 +227,20 @@ def nodes(conn: Connection, config: LeaseConfig) -> list[dict[str, Any]]:
     return [dict(row) for row in conn.execute(query).mappings()]
 
 
+def status(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+    """Nodes with the seconds since they were last seen, partitions with their holder, epoch
+    and the seconds their lease has left (negative: expired), both in database time."""
+    seen = ((DB_NOW - _nodes.c.last_seen) / float(_MICROS)).label("seen_seconds_ago")
+    left = ((_leases.c.expires_at - DB_NOW) / float(_MICROS)).label("expires_in_seconds")
+    node_rows = conn.execute(select(_nodes, seen).order_by(_nodes.c.node)).mappings()
+    lease_rows = conn.execute(
+        select(_leases.c.partition, _leases.c.holder, _leases.c.epoch, left).order_by(
+            _leases.c.partition
+        )
+    ).mappings()
+    return {"nodes": [dict(r) for r in node_rows], "partitions": [dict(r) for r in lease_rows]}
+
+
 def _held_by(holder: str, held: Mapping[int, int]) -> list[Any]:
     pairs = list(held.items())
     return [

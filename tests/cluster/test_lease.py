@@ -193,3 +193,29 @@ def test_nodes_joining_and_leaving_move_only_their_share(cluster_url: str, db: E
         for renewer in renewers:
             renewer.stop()
     assert _holders(db) == {None: 64}  # clean shutdown released everything
+
+
+def test_cluster_status_lists_nodes_owners_epochs_and_lease_ages(
+    cluster_url: str, db: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from agent.cli import main
+
+    _join(db, _config("a", partitions=4))
+    assert main(["--db", cluster_url, "cluster", "status", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(n["node"], n["live"]) for n in shown["nodes"]] == [("a", True)]
+    assert [(p["holder"], p["epoch"]) for p in shown["partitions"]] == [("a", 1)] * 4
+    assert all(0 < p["expires_in_seconds"] <= 15 for p in shown["partitions"])
+    assert main(["--db", cluster_url, "cluster", "status"]) == 0
+    assert "lease left" in capsys.readouterr().out
+
+
+def test_cluster_status_on_sqlite_says_clustering_needs_postgresql(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import main
+
+    assert main(["--db", f"{tmp_path}/v.db", "cluster", "status"]) == 2
+    assert "needs PostgreSQL" in capsys.readouterr().err
