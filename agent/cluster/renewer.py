@@ -122,6 +122,8 @@ class Renewer:
             lease.heartbeat(conn, self.config)
             renewed = lease.renew(conn, self.config, held)
             share = lease.fair_share(self.config.partitions, lease.live_nodes(conn, self.config))
+        with self._pending_lock:  # given up by the watchdog meanwhile: released next cycle
+            renewed -= set(self._to_release)
         self.holdings.extend({p: held[p] for p in renewed}, deadline)
         lost = self.holdings.drop(p for p in held if p not in renewed)
         self._tell("lost", lost)
