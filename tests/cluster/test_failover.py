@@ -208,3 +208,54 @@ def test_a_node_cut_from_the_database_gives_up_before_expiry_and_writes_nothing_
         assert stale_writes(db, "a", old, cut_at) == 0
     finally:
         proxy.close()
+
+
+def test_the_database_down_past_the_lease_then_back_the_node_reclaims_with_a_new_epoch(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from agent.store.sql import SqlStore
+    from tests.cluster.conftest import WRITES_TABLE
+    from tests.cluster.private_postgres import PrivatePostgres, postgres_bin
+
+    if postgres_bin() is None:
+        pytest.skip("initdb/pg_ctl not installed (/usr/lib/postgresql/*/bin)")
+    pg = PrivatePostgres()
+    node: Node | None = None
+    try:
+        pg.start()
+        store = SqlStore.open(pg.url)
+        with store.transaction() as conn:
+            conn.execute(text(WRITES_TABLE))
+        store.close()
+        db = create_engine(pg.url)
+        node = Node(pg.url, "a", tmp_path)
+        wait_for(lambda: len(held_by(db, "a")) == PARTITIONS and writes_by(db, "a") > 0, 15)
+        before = held_by(db, "a")
+        db.dispose()
+        pg.stop()
+        wait_for(lambda: set(node.epochs("lost")) == set(before), 2 * LEASE)  # gave up
+        pg.start()
+
+        def reclaimed() -> bool:
+            try:
+                now = held_by(db, "a")
+            except OperationalError:
+                return False
+            return len(now) == PARTITIONS and all(now[p] > before[p] for p in before)
+
+        wait_for(reclaimed, 6 * LEASE)
+        mark = db_now(db)
+        wait_for(lambda: writes_since(db, "a", mark) > 0, 2 * LEASE)  # it works again
+        db.dispose()
+    finally:
+        if node is not None:
+            node.stop()
+        pg.remove()
+
+
+def writes_since(db: Engine, node: str, since: object) -> int:
+    with db.begin() as conn:
+        query = text("SELECT count(*) FROM cluster_writes WHERE node = :n AND at >= :s")
+        return int(conn.execute(query, {"n": node, "s": since}).scalar_one())
