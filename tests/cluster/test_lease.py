@@ -219,3 +219,21 @@ def test_cluster_status_on_sqlite_says_clustering_needs_postgresql(
 
     assert main(["--db", f"{tmp_path}/v.db", "cluster", "status"]) == 2
     assert "needs PostgreSQL" in capsys.readouterr().err
+
+
+def test_the_renewer_connection_bounds_its_waits_and_keeps_the_url_options(
+    cluster_url: str,
+) -> None:
+    from sqlalchemy import make_url
+
+    url = make_url(cluster_url).update_query_dict({"options": "-csearch_path=elsewhere"})
+    engine = renewer_engine(url.render_as_string(False), _config("a", lease_seconds=15))
+    try:
+        with engine.connect() as conn:
+            shown = {
+                name: conn.execute(text(f"SHOW {name}")).scalar_one()
+                for name in ("search_path", "statement_timeout", "lock_timeout")
+            }
+    finally:
+        engine.dispose()
+    assert shown == {"search_path": "elsewhere", "statement_timeout": "5s", "lock_timeout": "5s"}
