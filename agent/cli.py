@@ -12,6 +12,7 @@ from agent.commands import (
     alerts,
     catalog,
     check,
+    cluster,
     db,
     demo,
     incidents,
@@ -39,6 +40,7 @@ COMMANDS = (
     report,
     catalog,
     db,
+    cluster,
     token,
 )
 EXIT_USAGE = 2

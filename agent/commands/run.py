@@ -13,11 +13,14 @@ import time
 from collections.abc import Callable
 
 from agent.catalog.model import Catalog
+from agent.cluster.errors import SecondNodeError
+from agent.cluster.single_node import SingleNodeLock, sqlite_path
 from agent.commands.common import CommandError, guarded, open_catalog, open_store
 from agent.runtime import Agent
 from agent.sdnotify import Notifier
 from agent.server import ListenError
 from agent.settings import Settings
+from agent.store.url import database_url
 from alerting.errors import RulesError
 from alerting.rules import load_rules
 from checks.clock import SystemClock
@@ -45,6 +48,7 @@ def handle(args: argparse.Namespace) -> int:
         load_rules(settings.alert_rules)  # fail before starting anything, with every error
     except RulesError as exc:
         raise CommandError(f"invalid alert rules:\n{exc}") from None
+    node_lock = _single_node_lock(settings)
     store = open_store(settings)
     agent = Agent(
         settings=settings,
@@ -62,7 +66,24 @@ def handle(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.close()
+        if node_lock is not None:
+            node_lock.release()
     return 0
+
+
+def _single_node_lock(settings: Settings) -> SingleNodeLock | None:
+    """On SQLite, refuse to be the second node (exit 2); PostgreSQL coordinates by leases."""
+    path = sqlite_path(database_url(settings.db))
+    if path is None:
+        return None
+    lock = SingleNodeLock(path)
+    try:
+        lock.acquire()
+    except SecondNodeError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError:  # the folder is missing or read-only: open_store names that problem
+        return None
+    return lock
 
 
 def tune_gc() -> None:

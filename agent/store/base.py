@@ -7,10 +7,12 @@ contract test suite runs on both. All methods are blocking: call them from a thr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+from sqlalchemy import Connection
 
 from agent.records import (
     Annotation,
@@ -59,8 +61,11 @@ class Store(Protocol):
     def close(self) -> None: ...
 
     # ---- the writer's side ------------------------------------------------------------------
-    def apply(self, effects: Sequence[Effect]) -> None:
-        """Apply engine effects in order, all in one transaction (all or nothing)."""
+    def apply(
+        self, effects: Sequence[Effect], fence: Callable[[Connection], None] | None = None
+    ) -> None:
+        """Apply engine effects in order, all in one transaction (all or nothing); `fence`,
+        when given, runs first in that transaction and raises to commit nothing."""
         ...
 
     def quarantine(self, effects: Sequence[Effect], error: str, at: datetime) -> None:

@@ -49,6 +49,11 @@ def _create_clock_steps(conn: Connection) -> None:
     schema.clock_steps.create(conn, checkfirst=True)
 
 
+def _create_cluster_tables(conn: Connection) -> None:
+    for table in (schema.cluster_nodes, schema.partition_leases):
+        table.create(conn, checkfirst=True)
+
+
 def _add_locations(conn: Connection) -> None:
     """Results carry their location, keyed (check, location, started_at); incidents name
     their locations and whether late results changed them (semantics.md §8)."""
@@ -107,6 +112,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "quarantine of records the database refused", _create_quarantine),
     Migration(5, "probe locations: results keyed by location, incidents name them", _add_locations),
     Migration(6, "wall-clock steps", _create_clock_steps),
+    Migration(7, "cluster nodes and partition leases", _create_cluster_tables),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

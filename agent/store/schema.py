@@ -467,3 +467,26 @@ def incident_from_row(row: Mapping[Any, Any]) -> Incident:
     values["locations"] = tuple(values["locations"])
     values["retroactive"] = bool(values["retroactive"])
     return Incident(**values)
+
+
+# ---- several core nodes (schema version 7; agent/cluster/) ---------------------------------
+
+# Every timestamp of these two tables is written by the database (clock_timestamp()), never by
+# a node, so a node whose clock is off cannot extend a lease or look alive by mistake.
+cluster_nodes = Table(  # the nodes that ran on this database; live while last_seen is recent
+    "cluster_nodes",
+    metadata,
+    Column("node", String(_ID), primary_key=True),
+    Column("started_at", UtcMicros, nullable=False),
+    Column("last_seen", UtcMicros, nullable=False),
+    Column("version", String(40), nullable=False),
+)
+
+partition_leases = Table(  # one row per partition; its holder alone runs its services
+    "partition_leases",
+    metadata,
+    Column("partition", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(_ID), nullable=True),  # NULL: free
+    Column("epoch", BigInteger, nullable=False),  # +1 at every claim: fences the old holder
+    Column("expires_at", UtcMicros, nullable=False),
+)

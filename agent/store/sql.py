@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -184,11 +184,15 @@ class SqlStore:
 
     # ---- the writer's side ------------------------------------------------------------------
 
-    def apply(self, effects: Sequence[Effect]) -> None:
+    def apply(
+        self, effects: Sequence[Effect], fence: Callable[[Connection], None] | None = None
+    ) -> None:
         batch = _Batch()
         for effect in effects:
             batch.add(effect)
         with self.transaction(write=True) as conn:
+            if fence is not None:  # several core nodes: still the partitions' owner? (#15)
+                fence(conn)
             self._write_results(conn, list(batch.results.values()))
             self._rewrite_timelines(conn, list(batch.timelines.values()))
             self._write_rest(conn, batch)

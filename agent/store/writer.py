@@ -16,12 +16,15 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Protocol
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
+from agent.cluster.errors import LeaseLostError
 from agent.records import Effect
 from agent.store.base import Store
 from agent.store.errors import WriterClosedError
@@ -29,6 +32,15 @@ from agent.store.errors import WriterClosedError
 log = logging.getLogger(__name__)
 
 Submission = tuple[Effect, ...]
+
+
+class BatchFence(Protocol):
+    """Several core nodes (agent/cluster/fencing.py): the check a batch's transaction runs
+    first, and which partitions a submission touches."""
+
+    def fence_for(self, effects: Iterable[Effect]) -> Callable[[Connection], None]: ...
+
+    def partitions_of(self, effects: Iterable[Effect]) -> set[int]: ...
 
 
 def refused_as_data(exc: Exception) -> bool:
@@ -51,8 +63,11 @@ class StoreWriter:
         linger: float = 0.2,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
+        fencing: BatchFence | None = None,
     ) -> None:
         self._store = store
+        self._fencing = fencing
+        self.fenced_total = 0  # effects dropped: their partition is another node's now
         self._max_batch = max_batch
         # A transaction has a fixed cost (BEGIN, COMMIT, WAL frames), so per result a batch of
         # ~70 results costs about half what one of ~10 does (store writes at 10,000 services,
@@ -152,6 +167,11 @@ class StoreWriter:
             started = time.perf_counter()
             try:
                 await self._apply(batch)
+            except LeaseLostError as lost:  # final: the new owner continues these services
+                batch = self._without(batch, set(lost.partitions))
+                if not batch:
+                    return
+                continue
             except Exception as exc:  # any failure: keep the batch, never drop records
                 if refused_as_data(exc):
                     await self._isolate(batch, exc)
@@ -175,7 +195,20 @@ class StoreWriter:
 
     async def _apply(self, batch: list[Submission]) -> None:
         effects = [effect for submission in batch for effect in submission]
-        await asyncio.to_thread(self._store.apply, effects)
+        if self._fencing is None:
+            await asyncio.to_thread(self._store.apply, effects)
+            return
+        fence = self._fencing.fence_for(effects)
+        await asyncio.to_thread(self._store.apply, effects, fence)
+
+    def _without(self, batch: list[Submission], lost: set[int]) -> list[Submission]:
+        """The submissions of `batch` that touch none of the `lost` partitions."""
+        assert self._fencing is not None
+        kept = [s for s in batch if not self._fencing.partitions_of(s) & lost]
+        dropped = sum(len(s) for s in batch) - sum(len(s) for s in kept)
+        self.fenced_total += dropped
+        log.warning("dropped %d effects of partitions %s: no longer held", dropped, sorted(lost))
+        return kept
 
     async def _isolate(self, batch: list[Submission], exc: Exception) -> None:
         """Write every submission of `batch` the database takes; quarantine the ones it refuses
