@@ -324,7 +324,9 @@ async def _measure_board(
 ) -> dict[str, Any]:
     transport = httpx.ASGITransport(app=timed_app(app))
     cookies = {"vigia_token": token}
-    async with httpx.AsyncClient(transport=transport, base_url="http://b", cookies=cookies) as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://localhost", cookies=cookies
+    ) as c:
         first = await measure(c, "/")
         assert f"tile-{services[-1]}" in first.response.text
         await agent.writer.drain()
