@@ -30,6 +30,9 @@ async def indicators(
 ) -> dict[str, Any]:
     """Figures per service and the QUAR indicators; the current month to date by default."""
     agent = agent_of(request)
+    shared = agent.month_to_date.current()
+    if shared is not None and not (period or start or end):
+        return shared  # the month to date, as computed for /metrics and the board
     try:
         chosen = choose_period(agent, period, start, end)
     except ValueError as exc:
