@@ -323,7 +323,6 @@ async def _measure_board(
     agent: Agent, app: Any, token: str, services: list[str], start: datetime, updates: int
 ) -> dict[str, Any]:
     transport = httpx.ASGITransport(app=timed_app(app))
-    cookies = {"vigia_token": token}
     async with httpx.AsyncClient(
         transport=transport, base_url="http://localhost", cookies=cookies
     ) as c:
