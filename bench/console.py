@@ -323,9 +323,10 @@ async def _measure_board(
     agent: Agent, app: Any, token: str, services: list[str], start: datetime, updates: int
 ) -> dict[str, Any]:
     transport = httpx.ASGITransport(app=timed_app(app))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://localhost", cookies=cookies
-    ) as c:
+    base = "http://localhost"  # an allowed host by default (settings: allowed_hosts)
+    async with httpx.AsyncClient(transport=transport, base_url=base) as c:
+        login = await c.post("/login", data={"token": token, "next": "/"})  # a session cookie
+        assert login.status_code == 303, login.text[:300]
         first = await measure(c, "/")
         assert f"tile-{services[-1]}" in first.response.text
         await agent.writer.drain()
