@@ -36,6 +36,7 @@ from agent.metrics import (
     sample_prefix,
     service_labels,
 )
+from agent.month_to_date import MonthToDate, indicators_json
 from agent.periods import Period, parse_period
 from agent.quar import assess
 from agent.quar_config import QuarConfig
@@ -102,6 +103,7 @@ class StoreMetrics(FastCollector):
         availability_every: float = 30.0,
         cpu_share: float = 0.05,
         pace: float | None = None,
+        month_to_date: MonthToDate | None = None,
     ) -> None:
         super().__init__(fast)
         self._store, self._catalog, self._calendar, self._clock = store, catalog, calendar, clock
@@ -112,6 +114,7 @@ class StoreMetrics(FastCollector):
             availability_every,
             cpu_share,
         )
+        self.month_to_date = month_to_date  # where the month's figures are published
         self.pace = pace  # at most this share of wall time for the availability reads
         self._cache = _Cache((), "")
         self._light: tuple[Family, ...] = ()
@@ -299,6 +302,8 @@ class StoreMetrics(FastCollector):
             self._store, catalog, calendar, month, now, source, statuses=statuses
         )
         rolling = read_timelines(source, catalog, calendar, span, now, statuses)
+        if self.month_to_date is not None:
+            self.month_to_date.publish(indicators_json(monthly, self._quar()), now)
         rows: list[Row] = []
         for service in catalog.monitored:
             rows += self._windows(service, rolling.get(service.id), now)

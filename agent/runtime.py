@@ -27,6 +27,7 @@ from agent.locations.book import LocationBook, silence_limits
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
 from agent.metrics_store import StoreMetrics
+from agent.month_to_date import MonthToDate
 from agent.quar_config import load_quar
 from agent.records import Effect, IncidentSaved, ServiceStatusSaved
 from agent.scheduler import ProbeScheduler
@@ -81,6 +82,7 @@ class Agent:
 
     def __post_init__(self) -> None:
         self.metrics = AgentMetrics(self.registry)
+        self.month_to_date = MonthToDate(self.clock)  # computed by store_metrics, read by all
         self.auth_failures = AuthFailures(self.clock.monotonic, self.registry)
         self.probes = ProbeContext.create(self.clock)
         target = self.settings.connectivity_check
@@ -163,6 +165,7 @@ class Agent:
             quar=lambda: load_quar(self.settings.quar),
             pace=METRICS_PACE,
             cpu_share=METRICS_CPU_SHARE,
+            month_to_date=self.month_to_date,
         )
         self.metrics.add_fast(self.store_metrics)
         self._spawn(self.store_metrics.run())

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from agent.api.context import Viewer, agent_of, blocking
-from agent.indicators import compute_indicators, to_json
+from agent.indicators import compute_indicators
 from agent.maintenance import MaintenanceCalendar
+from agent.month_to_date import indicators_json
 from agent.periods import Period, parse_period, period_from_range
-from agent.quar import assess
 from agent.quar_config import DEFAULT_QUAR, QuarConfig, load_quar
 
 if TYPE_CHECKING:
@@ -32,6 +30,9 @@ async def indicators(
 ) -> dict[str, Any]:
     """Figures per service and the QUAR indicators; the current month to date by default."""
     agent = agent_of(request)
+    shared = agent.month_to_date.current()
+    if shared is not None and not (period or start or end):
+        return shared  # the month to date, as computed for /metrics and the board
     try:
         chosen = choose_period(agent, period, start, end)
     except ValueError as exc:
@@ -70,58 +71,4 @@ def figures(agent: Agent, period: Period, now: datetime) -> dict[str, Any]:
             agent.catalog, agent.store.windows(), agent.settings.allow_retroactive_maintenance
         )
     computed = compute_indicators(agent.store, agent.catalog, calendar, period, now)
-    out = to_json(computed)
-    assessment = assess(computed.values(), quar_config(agent))
-    out["quar"] = {
-        key: {
-            "result": g.result,
-            "grade": g.grade.value if g.grade else None,
-            "tr": g.tr,
-            "target": g.target.target,
-            "tolerance": g.target.tolerance,
-            "unit": g.target.unit,
-        }
-        for key, g in assessment.indicators.items()
-    }
-    objective = assessment.objective
-    out["quar"]["objective"] = {
-        "name": objective.name,
-        "tr": objective.tr,
-        "grade": objective.grade.value if objective.grade else None,
-    }
-    return out
-
-
-class MonthToDate:
-    """The board's month-to-date figures, recomputed in the background at most every `ttl`.
-
-    Computing them reads every service's timeline: too slow to do on each live update.
-    """
-
-    def __init__(self, agent: Agent, ttl: float = 60.0) -> None:
-        self.agent = agent
-        self.ttl = ttl
-        self.value: dict[str, Any] | None = None
-        self._at = -1e18
-        self._task: asyncio.Task[None] | None = None
-
-    def current(self) -> dict[str, Any] | None:
-        """The latest figures (None until the first computation ends); refreshes if stale."""
-        if time.monotonic() - self._at > self.ttl and (self._task is None or self._task.done()):
-            self._task = asyncio.get_running_loop().create_task(self._refresh())
-        return self.value
-
-    async def _refresh(self) -> None:
-        agent = self.agent
-        try:
-            period = current_month(agent)
-            self.value = await blocking(figures, agent, period, agent.clock.now())
-        finally:
-            self._at = time.monotonic()
-
-    async def wait_briefly(self, seconds: float = 0.3) -> dict[str, Any] | None:
-        """Figures for a first render if they come quickly; the live update brings them later."""
-        self.current()
-        if self._task is not None and not self._task.done():
-            await asyncio.wait({self._task}, timeout=seconds)
-        return self.value
+    return indicators_json(computed, quar_config(agent))

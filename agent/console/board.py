@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from agent.api.auth import Principal, Role
 from agent.api.context import Live, blocking, live, sql_store
-from agent.api.indicators import MonthToDate, quar_config
+from agent.api.indicators import quar_config
 from agent.api.views import AlertReader, acks_by_alert, alert_out
 from agent.catalog.model import LOCAL, MACRO_SERVICES, Catalog, Service
 from agent.console.fragments import ICONS, Fragments, Groups, digest
@@ -111,7 +111,7 @@ def groups(catalog: Catalog) -> Groups:
 class Board:
     def __init__(self, agent: Agent, env: Environment) -> None:
         self.agent = agent
-        self.month = MonthToDate(agent)
+        self.month = agent.month_to_date  # shared with /metrics and the API, never computed here
         self.log = TileLog(agent)
         self.log.attach()
         self.rows = {name: RowLog() for name in LISTS}
