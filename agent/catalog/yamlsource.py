@@ -88,7 +88,30 @@ def format_path(path: Path_) -> str:
     return text
 
 
-MAX_NODES = 100_000  # a catalogue is far smaller; more means alias expansion ("billion laughs")
+# Alias expansion ("billion laughs") is bounded by its ratio to what was written, not by the
+# size of the catalogue: an honest file reuses an anchor a few times per node it writes (merge
+# keys, shared defaults), a bomb reaches millions of nodes from a few dozen written ones.
+EXPANSION_RATIO = 20
+EXPANSION_SLACK = 10_000
+
+
+class _Budget:
+    """Nodes visited (aliases expanded) against the distinct nodes the file actually wrote."""
+
+    def __init__(self) -> None:
+        self.visited = 0
+        self.written: set[int] = set()
+
+    def visit(self, node: yaml.Node) -> None:
+        self.visited += 1
+        self.written.add(id(node))
+        limit = EXPANSION_RATIO * len(self.written) + EXPANSION_SLACK
+        if self.visited > limit:
+            raise _Refused(
+                f"aliases expand to more than {EXPANSION_RATIO} times the"
+                f" {len(self.written)} values written (alias explosion)",
+                node.start_mark.line + 1,
+            )
 
 
 class _Refused(Exception):
@@ -133,17 +156,15 @@ def _compose(text: str, source: Source) -> None:
     try:
         node = loader.get_single_node()
         if node is not None:
-            _walk(node, (), source, set(), [0])
+            _walk(node, (), source, set(), _Budget())
             source.data = loader.construct_document(node)
     finally:
         loader.dispose()
 
 
-def _walk(node: yaml.Node, path: Path_, source: Source, open_: set[int], count: list[int]) -> None:
+def _walk(node: yaml.Node, path: Path_, source: Source, open_: set[int], budget: _Budget) -> None:
     """Record lines and duplicate keys; refuse recursive aliases and alias explosions."""
-    count[0] += 1
-    if count[0] > MAX_NODES:
-        raise _Refused(f"more than {MAX_NODES} values (alias expansion?)", None)
+    budget.visit(node)
     if id(node) in open_:
         raise _Refused("recursive alias", node.start_mark.line + 1)
     open_.add(id(node))
@@ -156,12 +177,12 @@ def _walk(node: yaml.Node, path: Path_, source: Source, open_: set[int], count: 
             if key in seen:
                 source.problem(child, f"duplicate key {key!r}")
             seen.add(key)
-            _walk(value_node, child, source, open_, count)
+            _walk(value_node, child, source, open_, budget)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = (*path, index)
             source.lines[child] = item.start_mark.line + 1
-            _walk(item, child, source, open_, count)
+            _walk(item, child, source, open_, budget)
     open_.discard(id(node))
 
 

@@ -265,7 +265,37 @@ def test_alias_explosion_is_refused() -> None:
     lines = ["version: 1", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]" for n in range(1, 7)]
     (problem,) = errors_of("\n".join(lines))
-    assert problem.startswith("invalid YAML: more than 100000 values")
+    assert problem.startswith("invalid YAML: aliases expand to more than 20 times the")
+    assert "alias explosion" in problem and "(services.yaml:" in problem
+
+
+def test_an_honest_catalogue_far_above_100000_values_loads() -> None:
+    """10,000 services with expect_status lists: the old size cap refused this as a bomb."""
+    lines = ["version: 1", "tiers: {ouro: {}}", "services:"]
+    for n in range(10_000):
+        lines += [
+            f"  - id: s{n}",
+            f"    name: Service {n}",
+            "    macro_service: comunicacoes",
+            "    tier: ouro",
+            "    checks:",
+            f"      - http: {{url: 'https://h{n}.example/', expect_status: [200, 301, 302]}}",
+        ]
+    catalog = load_text("\n".join(lines) + "\n", "services.yaml", environ={})
+    assert len(catalog.by_id) == 10_000
+    assert catalog.by_id["s9999"].checks[0].name == "http"
+
+
+def test_shared_defaults_through_merge_keys_are_not_an_explosion() -> None:
+    check = "{url: 'https://a.example/', expect_status: [200, 301, 302]}"
+    lines = ["version: 1", "tiers: {ouro: {}}", "services:"]
+    for n in range(2_000):
+        reuse = f"&check {check}" if n == 0 else "{<<: *check}"
+        lines += [f"  - {{id: s{n}, name: S{n}, macro_service: comunicacoes, tier: ouro,"]
+        lines += [f"     checks: [{{http: {reuse}}}]}}"]
+    catalog = load_text("\n".join(lines) + "\n", "services.yaml", environ={})
+    assert len(catalog.by_id) == 2_000
+    assert catalog.by_id["s1999"].checks[0].name == "http"
 
 
 def test_example_is_untouched_by_the_helpers() -> None:
