@@ -18,6 +18,7 @@ from agent.commands import (
     incidents,
     indicators,
     maintenance,
+    probe,
     report,
     rules,
     run,
@@ -29,6 +30,7 @@ from checks.secrets import install_log_filter
 
 COMMANDS = (
     run,
+    probe,
     demo,
     check,
     status,

@@ -35,7 +35,11 @@ from agent.server import create_app, serve
 from agent.settings import Settings, split_host_port
 from agent.store.sql import SqlStore
 from agent.store.writer import StoreWriter
-from alerting.conditions import LOCATION_DOWN_PREFIX, LOCATION_SKEWED_PREFIX
+from alerting.conditions import (
+    LOCATION_BLIND_PREFIX,
+    LOCATION_DOWN_PREFIX,
+    LOCATION_SKEWED_PREFIX,
+)
 from alerting.errors import RulesError
 from alerting.evaluator import AlertEvaluator
 from alerting.rules import Rule, load_rules
@@ -287,14 +291,21 @@ class Agent:
         }
 
     def _location_signals(self) -> dict[str, float]:
-        """`LocationDown`: worker locations silent for 2 intervals + timeout (§8)."""
+        """`LocationDown`: worker locations silent for 2 intervals + timeout; `LocationBlind`:
+        heard from, but cut off from their connectivity target; `LocationClockSkew` (§8)."""
         limits = silence_limits(self.catalog)
         down = self.locations.down(self.clock.now(), limits)
         signals = {f"{LOCATION_DOWN_PREFIX}{name}": float(name in down) for name in limits}
         skewed = self.locations.skewed()
+        blind = tuple(name for name in self.locations.blind() if name not in down)
         for name in self.locations.seen:
             signals[f"{LOCATION_SKEWED_PREFIX}{name}"] = float(name in skewed)
-        counts = {"locations_down": float(len(down)), "locations_skewed": float(len(skewed))}
+            signals[f"{LOCATION_BLIND_PREFIX}{name}"] = float(name in blind)
+        counts = {
+            "locations_down": float(len(down)),
+            "locations_skewed": float(len(skewed)),
+            "locations_blind": float(len(blind)),
+        }
         return {**counts, **signals}
 
     def _build_alerting(self, rules: list[Rule]) -> AlertingService:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,14 @@ class Notifier:
         except OSError as exc:  # systemd gone or the socket replaced: nothing to tell
             log.debug("sd_notify %r failed: %s", state, exc)
 
-    async def keep_alive(self) -> None:
-        """Ping the watchdog at half its period, as sd_watchdog_enabled(3) advises."""
+    async def keep_alive(self, healthy: Callable[[], bool] | None = None) -> None:
+        """Ping the watchdog at half its period, as sd_watchdog_enabled(3) advises; while
+        `healthy` says no, the pings stop, so systemd restarts a process that cannot work."""
         if self.watchdog_seconds is None:
             return
         while True:
-            self.notify("WATCHDOG=1")
+            if healthy is None or healthy():
+                self.notify("WATCHDOG=1")
             await asyncio.sleep(self.watchdog_seconds / 2)
 
 

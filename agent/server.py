@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,7 @@ async def serve(
         http=with_header_timeout(limits.header_timeout),
         limit_concurrency=limits.max_connections,
         h11_max_incomplete_event_size=16 * 1024,  # a request line and headers, not a book
+        ssl_certfile=limits.tls_cert, ssl_keyfile=limits.tls_key,
     )  # fmt: skip
     install_log_filter(loggers=("uvicorn", "uvicorn.error", "uvicorn.access"))  # own handlers
     server = _Server(config)
@@ -93,6 +95,8 @@ async def _serve(server: uvicorn.Server, listen: str) -> None:
         await server.serve()
     except SystemExit as exc:  # uvicorn exits the process when it cannot bind
         raise ListenError(f"cannot listen on {listen} (address in use or not allowed)") from exc
+    except (OSError, ssl.SSLError) as exc:  # tls_cert / tls_key unreadable or not a pair
+        raise ListenError(f"cannot serve HTTPS on {listen}: {exc}") from exc
 
 
 class ListenError(RuntimeError):

@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agent.catalog.errors import CatalogError, Problem
 from agent.catalog.yamlsource import parse
@@ -52,6 +60,12 @@ LOCAL = "local"  # the location of the core's own probes
 _LOCATION_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # as agent.locations.wire.LocationName
 
 
+def _refuse_local(name: str) -> str:
+    if name == LOCAL:
+        raise ValueError(f"{LOCAL!r} is the core's own location: choose another name")
+    return name
+
+
 class LocationEntry(BaseModel):
     """A probe location (semantics.md §8): its worker's token hash (`vigia token create --role
     probe`) and the host:port the worker must reach to judge anything (its connectivity check:
@@ -66,9 +80,29 @@ class LocationEntry(BaseModel):
     @field_validator("name")
     @classmethod
     def _not_local(cls, value: str) -> str:
-        if value == LOCAL:
-            raise ValueError(f"{LOCAL!r} is the core's own location: choose another name")
-        return value
+        return _refuse_local(value)
+
+
+class WorkerEntry(BaseModel):
+    """`vigia probe`: the location this worker probes from and the core it reports to
+    (semantics.md §8). Flags of `vigia probe` override each key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    location: str = Field(pattern=_LOCATION_NAME, max_length=63)
+    core: str = Field(pattern=r"^https?://[^\s/]+(/.*)?$")  # the core's URL: https://core:9330
+    token: str = Field(min_length=1)  # the location's probe token, usually `${VIGIA_PROBE_TOKEN}`
+    ca_file: str | None = None  # PEM CA that signed the core's certificate (a private CA)
+    spool: str | None = None  # SQLite spool file; default in the user's data directory
+    spool_hours: float = Field(default=6.0, gt=0, le=24 * 30)
+    push_every: Duration = 2.0
+    assignment_every: Duration = 60.0
+    listen: Target = None  # host:port for the worker's own /healthz and /metrics
+
+    @field_validator("location")
+    @classmethod
+    def _not_local(cls, value: str) -> str:
+        return _refuse_local(value)
 
 
 class Settings(BaseModel):
@@ -98,6 +132,16 @@ class Settings(BaseModel):
     # probe locations (semantics.md §8); none: the core's own probes only, location `local`
     locations: tuple[LocationEntry, ...] = ()
     max_clock_offset: Duration = 5.0  # a worker whose clock is further off is refused
+    # HTTPS on the listener (PEM files), so remote probe workers reach the core encrypted
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    worker: WorkerEntry | None = None  # this process as a location's worker (`vigia probe`)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
 
     @field_validator("tokens")
     @classmethod

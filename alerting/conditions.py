@@ -41,13 +41,19 @@ AGENT_SIGNALS = {
     "agent_unhealthy",
     "locations_down",
     "locations_skewed",
+    "locations_blind",
 }
 UNHEALTHY_PREFIX = "unhealthy:"  # signals "unhealthy:<reason>", 1.0 while that reason holds
 LOCATION_DOWN_PREFIX = "location_down:"  # "location_down:<name>", 1.0 while it is silent
 # "location_skewed:<name>", 1.0 while its newest batch was refused for its clock offset
 LOCATION_SKEWED_PREFIX = "location_skewed:"
+# "location_blind:<name>", 1.0 while its worker reports its connectivity check failing
+LOCATION_BLIND_PREFIX = "location_blind:"
 # which per-location signals name the locations of a count signal
-_LOCATIONS_OF = {"locations_skewed": LOCATION_SKEWED_PREFIX}
+_LOCATIONS_OF = {
+    "locations_skewed": LOCATION_SKEWED_PREFIX,
+    "locations_blind": LOCATION_BLIND_PREFIX,
+}
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,9 @@ async def get_assignment(request: Request, principal: Probe) -> Assignment:
         text = await blocking(_read, str(source))
     except OSError:
         raise HTTPException(503, "the catalogue file cannot be read now") from None
-    return assignment(agent.catalog, text, location)
+    entry = next((e for e in agent.settings.locations if e.name == location), None)
+    target = entry.connectivity_check if entry is not None else None
+    return assignment(agent.catalog, text, location, target)
 
 
 def _read(path: str) -> str:
@@ -64,7 +66,7 @@ async def post_results(request: Request, batch: ResultBatch, principal: Probe) -
             f"the worker's clock is {offset:+.1f} s off the core's (limit {limit:g} s): "
             "fix its time synchronisation (NTP); nothing was stored",
         )
-    agent.locations.heard(location, now, offset, batch.worker_version)
+    agent.locations.heard(location, now, offset, batch.worker_version, batch.blind)
     keys = [(r.check, r.started_at) for r in batch.results]
     held = await blocking(sql_store(agent).held_results, location, keys)
     fresh = _in_time_order([r for r in batch.results if (r.check, r.started_at) not in held])

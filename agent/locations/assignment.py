@@ -21,8 +21,11 @@ from checks.specs import KINDS
 _CORE_ONLY = ("locations", "quorum")
 
 
-def assignment(catalog: Catalog, raw_text: str, location: str) -> Assignment:
-    """The `Assignment` of `location`; `raw_text` is the catalogue file as written."""
+def assignment(
+    catalog: Catalog, raw_text: str, location: str, connectivity_check: str | None = None
+) -> Assignment:
+    """The `Assignment` of `location`; `raw_text` is the catalogue file as written;
+    `connectivity_check` is the host:port its worker must reach (settings `locations:`)."""
     data = yaml.safe_load(raw_text) or {}
     services = []
     for raw in data.get("services") or []:
@@ -45,8 +48,10 @@ def assignment(catalog: Catalog, raw_text: str, location: str) -> Assignment:
         out["tiers"] = {name: _strip(tier or {}) for name, tier in data["tiers"].items()}
     out["services"] = services
     text = yaml.safe_dump(out, allow_unicode=True, sort_keys=False)
-    version = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return Assignment(location=location, version=version, catalog=text)
+    version = hashlib.sha256(f"{text}\n{connectivity_check}".encode()).hexdigest()[:16]
+    return Assignment(
+        location=location, version=version, catalog=text, connectivity_check=connectivity_check
+    )
 
 
 def _named(checks: list[Any]) -> list[tuple[dict[str, Any], str]]:

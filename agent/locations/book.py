@@ -26,6 +26,7 @@ class LocationSeen:
     rejected: int = 0  # batches refused (clock skew)
     refused_at: datetime | None = None  # the newest batch refused for its clock offset
     refused_offset: float | None = None
+    blind: str = ""  # why its own connectivity check fails, as its newest batch said; "" sees
 
     @property
     def skewed(self) -> bool:
@@ -84,9 +85,10 @@ class LocationBook:
             registry=registry,
         )
 
-    def heard(self, name: str, at: datetime, offset: float, version: str) -> None:
+    def heard(self, name: str, at: datetime, offset: float, version: str, blind: str = "") -> None:
         seen = self.seen[name]
         seen.last_seen, seen.clock_offset, seen.version = at, offset, version
+        seen.blind = blind
         self._last_seen.labels(name).set(at.timestamp())
         self._offset.labels(name).set(offset)
 
@@ -107,6 +109,11 @@ class LocationBook:
         seen = self.seen[name]
         seen.refused_at, seen.refused_offset = at, offset
         self.rejected(name, "clock_offset")
+
+    def blind(self) -> tuple[str, ...]:
+        """Locations whose worker says it cannot reach its connectivity target: its results
+        are unknown, so the checks it runs are judged by the other locations only."""
+        return tuple(sorted(name for name, seen in self.seen.items() if seen.blind))
 
     def skewed(self) -> tuple[str, ...]:
         return tuple(sorted(name for name, seen in self.seen.items() if seen.skewed))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent.locations.wire import DroppedInterval, WireResult
+from agent.locations.wire import Assignment, DroppedInterval, WireResult
 
 DEFAULT_HORIZON_SECONDS = 6 * 3600.0
 
@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS dropped (
     start TEXT NOT NULL,
     end TEXT NOT NULL,
     count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assignment (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    body TEXT NOT NULL
 );
 """
 
@@ -86,12 +90,51 @@ class Spool:
 
     def add(self, result: WireResult) -> None:
         """Keep `result` until acknowledged; a result already held (same key) is kept once."""
+        self.add_many([result])
+
+    def add_many(self, results: list[WireResult]) -> None:
+        """Keep every one of `results`, in one transaction (one commit for many probes)."""
+        if not results:
+            return
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO results (check_id, started_at, body) VALUES (?, ?, ?)",
+                [(r.check, _key(r.started_at), r.model_dump_json()) for r in results],
+            )
+            self._trim(max(r.started_at for r in results))
+
+    def discard_checks_except(self, assigned: set[str]) -> int:
+        """Forget what is held for checks no longer assigned (the core would refuse the whole
+        batch for them); returns how many results went."""
+        held = {row[0] for row in self._db.execute("SELECT DISTINCT check_id FROM results")}
+        held |= {row[0] for row in self._db.execute("SELECT check_id FROM dropped")}
+        gone = sorted(held - assigned)
+        removed = 0
+        with self._transaction():
+            for check in gone:
+                removed += self._db.execute(
+                    "DELETE FROM results WHERE check_id = ?", (check,)
+                ).rowcount
+                self._db.execute("DELETE FROM dropped WHERE check_id = ?", (check,))
+        return removed
+
+    def discard(self, pending: Pending) -> None:
+        """Forget results the core can never take (refused one by one as malformed)."""
+        self.acknowledge(pending)
+
+    # ---- the last assignment: a worker restarted during a cut goes on probing ------------------
+
+    def save_assignment(self, assignment: Assignment) -> None:
         with self._transaction():
             self._db.execute(
-                "INSERT OR IGNORE INTO results (check_id, started_at, body) VALUES (?, ?, ?)",
-                (result.check, _key(result.started_at), result.model_dump_json()),
+                "INSERT INTO assignment (id, body) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                (assignment.model_dump_json(),),
             )
-            self._trim(result.started_at)
+
+    def last_assignment(self) -> Assignment | None:
+        row = self._db.execute("SELECT body FROM assignment WHERE id = 1").fetchone()
+        return Assignment.model_validate_json(row[0]) if row else None
 
     def _trim(self, newest: datetime) -> None:
         """Drop what is older than the horizon before `newest`, remembering what it covered."""

@@ -40,6 +40,9 @@ class Assignment(_Document):
     location: LocationName
     version: str  # changes whenever the assigned catalogue changes: the worker reloads then
     catalog: str  # catalogue YAML text, placeholders unresolved
+    # host:port the worker must reach to judge anything (settings `locations:`): while it
+    # cannot, its failures are unknown and it reports itself blind
+    connectivity_check: str | None = None
 
 
 class WireResult(_Document):
@@ -93,6 +96,8 @@ class ResultBatch(_Document):
     location: LocationName
     worker_clock: AwareDatetime  # the worker's wall clock when it sent: the core's skew check
     worker_version: str = Field(default="", max_length=64)
+    # why the worker's own connectivity check fails, or "": a blind location (LocationBlind)
+    blind: str = Field(default="", max_length=MAX_REASON_CHARS)
     results: list[WireResult] = Field(default_factory=list, max_length=MAX_RESULTS_PER_BATCH)
     dropped: list[DroppedInterval] = Field(default_factory=list, max_length=MAX_RESULTS_PER_BATCH)
 
