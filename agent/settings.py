@@ -95,7 +95,7 @@ class WorkerEntry(BaseModel):
     ca_file: str | None = None  # PEM CA that signed the core's certificate (a private CA)
     spool: str | None = None  # SQLite spool file; default in the user's data directory
     spool_hours: float = Field(default=6.0, gt=0, le=24 * 30)
-    push_every: Duration = 2.0
+    push_every: Duration = 1.0  # well inside LocationDown's 2 x interval + timeout
     assignment_every: Duration = 60.0
     listen: Target = None  # host:port for the worker's own /healthz and /metrics
 

@@ -51,7 +51,7 @@ MAX_UNSPOOLED = 100_000  # results kept in memory while the spool cannot be writ
 @dataclass(frozen=True)
 class WorkerOptions:
     location: str
-    push_every: float = 2.0
+    push_every: float = 1.0
     assignment_every: float = 60.0
     batch_size: int = DEFAULT_BATCH
     max_in_flight: int = 256
@@ -200,10 +200,16 @@ class ProbeWorker:
         if not self._adopt(fetched):
             return False
         self.spool.save_assignment(fetched)
-        gone = self.spool.discard_checks_except(set(self.catalog.checks) if self.catalog else set())
+        self._drop_unassigned()
+        return True
+
+    def _drop_unassigned(self) -> None:
+        """The core refuses a whole batch holding a check not its location's: such results
+        (of an older assignment) can never be sent, so they leave the spool, counted."""
+        assigned = set(self.catalog.checks) if self.catalog else set()
+        gone = self.spool.discard_checks_except(assigned)
         if gone:
             log.warning("%d spooled results of checks no longer assigned were dropped", gone)
-        return True
 
     def _adopt(self, assignment: Assignment) -> bool:
         try:
@@ -319,8 +325,9 @@ class ProbeWorker:
                 return True
             self._discard_refused()
             return True
-        if exc.status == 403:  # a check no longer ours: the assignment changed
-            await self.refresh_assignment()
+        if exc.status == 403 and await self.refresh_assignment():  # a check no longer ours
+            self._drop_unassigned()
+            return True
         return False
 
     def _discard_refused(self) -> None:

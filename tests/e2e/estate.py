@@ -40,8 +40,10 @@ class _ScriptedServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, modes: dict[str, str], slow_seconds: float) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+    def __init__(
+        self, port: int, modes: dict[str, str], slow_seconds: float, host: str = "127.0.0.1"
+    ) -> None:
+        super().__init__((host, port), _Handler)
         self.modes = modes
         self.slow_seconds = slow_seconds
 
@@ -49,7 +51,10 @@ class _ScriptedServer(ThreadingHTTPServer):
 class ScriptedEstate:
     """One shared server for most services, and one own port per service that may refuse."""
 
-    def __init__(self, refusing: list[str], slow_seconds: float = 3.0) -> None:
+    def __init__(
+        self, refusing: list[str], slow_seconds: float = 3.0, host: str = "127.0.0.1"
+    ) -> None:
+        self.host = host  # 0.0.0.0 where network namespaces reach it through their veth
         self.modes: dict[str, str] = {}
         self.slow_seconds = slow_seconds
         self.shared = self._serve(0)
@@ -58,7 +63,7 @@ class ScriptedEstate:
         self.own_ports = {s: srv.server_address[1] for s, srv in self.own.items() if srv}
 
     def _serve(self, port: int) -> _ScriptedServer:
-        server = _ScriptedServer(port, self.modes, self.slow_seconds)
+        server = _ScriptedServer(port, self.modes, self.slow_seconds, self.host)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server
 
