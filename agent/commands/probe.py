@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -111,7 +112,11 @@ async def _main(entry: WorkerEntry, options: WorkerOptions, spool: Spool) -> Non
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, _stopper(stop))
+    # SIGHUP (systemctl reload): ask the core for the assignment now, not at the next poll
+    loop.add_signal_handler(
+        signal.SIGHUP, lambda: asyncio.ensure_future(worker.refresh_assignment())
+    )
     side = [asyncio.ensure_future(_tell_systemd(worker))]
     if entry.listen:
         app = create_app(registry, worker.health)
@@ -124,12 +129,19 @@ async def _main(entry: WorkerEntry, options: WorkerOptions, spool: Spool) -> Non
         await asyncio.gather(*side, return_exceptions=True)
 
 
+def _stopper(stop: asyncio.Event) -> Callable[[], None]:
+    def stopping() -> None:
+        Notifier().notify("STOPPING=1")
+        stop.set()
+
+    return stopping
+
+
 async def _tell_systemd(worker: ProbeWorker) -> None:
-    """READY once probing; the Watchdog only while the worker is healthy."""
+    """READY at once (waiting for an unreachable core is not a failed start); the Watchdog
+    while the spool can be written: a restart cures a stalled loop, not an absent core."""
     notifier = Notifier()
     if not notifier.enabled:
         return
-    while worker.catalog is None:
-        await asyncio.sleep(0.5)
     notifier.notify("READY=1")
-    await notifier.keep_alive(lambda: bool(worker.health()["healthy"]))
+    await notifier.keep_alive(lambda: not worker.spool_error)

@@ -16,33 +16,39 @@ import pytest
 
 from agent.sdnotify import Notifier
 
-UNIT = Path(__file__).parents[2] / "deploy" / "systemd" / "vigia.service"
+UNITS_DIR = Path(__file__).parents[2] / "deploy" / "systemd"
+UNIT = UNITS_DIR / "vigia.service"
+PROBE_UNIT = UNITS_DIR / "vigia-probe@.service"
+# a template is verified as one of its instances: the instance name is a location
+INSTALLED_AS = {UNIT: "vigia.service", PROBE_UNIT: "vigia-probe@porto.service"}
+every_unit = pytest.mark.parametrize("unit", [UNIT, PROBE_UNIT], ids=lambda u: u.name)
 MAX_EXPOSURE = 3.0  # systemd-analyze security: "OK" is below 4.0; the unit measures 1.9
 ANALYZE = shutil.which("systemd-analyze")
 needs_analyze = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze not installed")
 
 
-def _installed_unit(tmp_path: Path) -> Path:
+def _installed_unit(tmp_path: Path, source: Path = UNIT) -> Path:
     """The unit as installed, with ExecStart pointing at this checkout's vigia."""
     vigia = Path(sys.executable).with_name("vigia")
-    unit = tmp_path / "vigia.service"
-    unit.write_text(UNIT.read_text().replace("/opt/vigia/bin/vigia", str(vigia)))
+    unit = tmp_path / INSTALLED_AS[source]
+    unit.write_text(source.read_text().replace("/opt/vigia/bin/vigia", str(vigia)))
     return unit
 
 
 @needs_analyze
-def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [str(ANALYZE), "verify", str(_installed_unit(tmp_path))], capture_output=True, text=True
-    )
+@every_unit
+def test_unit_passes_systemd_analyze_verify(tmp_path: Path, unit: Path) -> None:
+    installed = _installed_unit(tmp_path, unit)
+    done = subprocess.run([str(ANALYZE), "verify", str(installed)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "vigia.service" not in done.stderr, done.stderr  # warnings name the unit
+    assert installed.name not in done.stderr, done.stderr  # warnings name the unit
 
 
 @needs_analyze
-def test_unit_exposure_stays_low(tmp_path: Path) -> None:
+@every_unit
+def test_unit_exposure_stays_low(tmp_path: Path, unit: Path) -> None:
     done = subprocess.run(
-        [str(ANALYZE), "security", "--offline=yes", str(_installed_unit(tmp_path))],
+        [str(ANALYZE), "security", "--offline=yes", str(_installed_unit(tmp_path, unit))],
         capture_output=True,
         text=True,
     )
@@ -51,8 +57,9 @@ def test_unit_exposure_stays_low(tmp_path: Path) -> None:
     assert float(level.group(1)) <= MAX_EXPOSURE
 
 
-def test_unit_grants_only_cap_net_raw_and_pings_a_watchdog() -> None:
-    text = UNIT.read_text()
+@every_unit
+def test_unit_grants_only_cap_net_raw_and_pings_a_watchdog(unit: Path) -> None:
+    text = unit.read_text()
     assert re.search(r"^AmbientCapabilities=CAP_NET_RAW$", text, re.M)
     assert re.search(r"^CapabilityBoundingSet=CAP_NET_RAW$", text, re.M)
     for line in ("Type=notify", "NoNewPrivileges=yes", "ProtectSystem=strict", "StateDirectory="):
@@ -126,3 +133,34 @@ def test_vigia_run_says_ready_pings_the_watchdog_and_says_stopping(tmp_path: Pat
             agent.kill()
             agent.wait()
             sock.close()
+
+
+@pytest.mark.slow
+def test_vigia_probe_says_ready_at_once_and_pings_the_watchdog_while_the_core_is_away(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as closed:  # a core address where nothing answers
+        closed.bind(("127.0.0.1", 0))
+        core = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    sock = _listener(tmp_path / "notify.sock")
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
+    env["WATCHDOG_USEC"] = "400000"
+    env["VIGIA_PROBE_TOKEN"] = "t0ken-never-printed"
+    argv = [sys.executable, "-m", "agent.cli", "probe", "--location", "porto", "--core", core]
+    argv += ["--spool", str(tmp_path / "spool.db")]
+    worker = subprocess.Popen(argv, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
+    try:
+        first = _messages(sock, time.monotonic() + 3)
+        assert "READY=1" in first, "waiting for the core must not hold back READY"
+        assert first.count("WATCHDOG=1") >= 5
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+        assert "STOPPING=1" in first + _messages(sock, time.monotonic() + 0.5)
+        assert worker.stderr is not None
+        assert b"t0ken-never-printed" not in worker.stderr.read()
+    finally:
+        worker.kill()
+        worker.wait()
+        if worker.stderr is not None:
+            worker.stderr.close()
+        sock.close()
