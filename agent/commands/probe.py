@@ -60,7 +60,7 @@ def worker_entry(
     for name in _FLAGS:
         if getattr(args, name, None) is not None:
             values[name] = getattr(args, name)
-    if getattr(args, "listen", None) and args.listen != settings.model_fields["listen"].default:
+    if getattr(args, "listen", None):
         values["listen"] = args.listen
     values.setdefault("token", environ.get(TOKEN_VARIABLE) or None)
     missing = [n for n in ("location", "core", "token") if not values.get(n)]
