@@ -12,15 +12,13 @@ dataclass defaults for missing keys needs no migration for that.
 
 from __future__ import annotations
 
-import enum
 import functools
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import fields, is_dataclass
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from pydantic import TypeAdapter
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -326,70 +324,24 @@ R = TypeVar("R")
 
 
 def encode_record(record: object) -> dict[str, Any]:
-    """A JSON-ready dict of a dataclass: datetimes as ISO 8601 UTC, enums by value."""
-    names = _field_names(type(record))  # type: ignore[arg-type]  # a class is hashable
-    return {name: _encode(getattr(record, name)) for name in names}
-
-
-@functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    # Status rows are encoded on the writer's hot path; `fields()` per record was a third of it.
-    return tuple(f.name for f in fields(cls))
-
-
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-
-
-def _encode(value: object) -> Any:
-    if type(value) in _PLAIN:  # most values: no isinstance chain
-        return value
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, tuple | list):
-        return [_encode(item) for item in value]
-    if is_dataclass(value) and not isinstance(value, type):
-        return encode_record(value)
-    return value
+    """A JSON-ready dict of a dataclass: datetimes as ISO 8601, enums by value."""
+    adapter = _adapter(type(record))  # type: ignore[arg-type]  # a class is hashable
+    encoded: dict[str, Any] = adapter.dump_python(record, mode="json")
+    return encoded
 
 
 def decode_record(cls: type[R], data: Mapping[str, Any]) -> R:
-    """Rebuild a dataclass from `encode_record` output, guided by its type hints.
-
-    Keys the dataclass no longer has are ignored; fields the document lacks take their defaults.
-    """
-    hinted = _hints(cls)  # type: ignore[arg-type]  # a class is hashable
-    return cls(**{name: _decode(hint, data[name]) for name, hint in hinted if name in data})
+    """Rebuild a dataclass from `encode_record` output (or an older one's): keys the dataclass
+    no longer has are ignored; fields the document lacks take their defaults."""
+    decoded: R = _adapter(cls).validate_python(data)  # type: ignore[arg-type]  # a class is hashable
+    return decoded
 
 
 @functools.cache
-def _hints(cls: type) -> tuple[tuple[str, Any], ...]:
-    """(field, resolved type hint) of a record class: resolving the hints is most of a
-    decode's cost (~0.2 ms a record), so it is done once per class."""
-    hints = typing.get_type_hints(cls)
-    return tuple((f.name, hints[f.name]) for f in fields(cls))
-
-
-def _decode(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
-        origin = typing.get_origin(hint)
-    if origin is tuple:
-        item = typing.get_args(hint)[0]
-        return tuple(_decode(item, v) for v in value)
-    if hint is datetime:
-        return datetime.fromisoformat(value).astimezone(UTC)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint(value)
-    if isinstance(hint, type) and is_dataclass(hint):
-        return decode_record(hint, value)
-    if hint is float:
-        return float(value)
-    return value
+def _adapter(cls: type) -> TypeAdapter[Any]:
+    # pydantic's compiled (de)serialiser: status rows are encoded on the writer's hot path,
+    # where the hand-written codec cost several times more (bench/RESULTS.md "Codec")
+    return TypeAdapter(cls)
 
 
 # ---- rows <-> records ---------------------------------------------------------------------
