@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -91,9 +92,15 @@ def _weekday(token: str, field: str) -> int:
     raise ValueError(f"day-of-week {field!r}: {token!r} is not a weekday (0-7 or sun-sat)")
 
 
+# Building a trigger parses the expression and the zone: most of a lookup's cost, so each
+# (expression, zone) is built once; a trigger holds no state between get_next_fire_time calls.
+_cached_trigger = functools.lru_cache(maxsize=4096)(cron_trigger)
+NEAR_SPAN = timedelta(hours=1)  # how far ahead one lookup of a rule's occurrences is kept
+
+
 def rule_windows(rule: MaintenanceRule, start: datetime, end: datetime) -> list[Interval]:
     """Occurrences of a recurring window that overlap [start, end)."""
-    trigger = cron_trigger(rule.cron, rule.timezone)
+    trigger = _cached_trigger(rule.cron, rule.timezone)
     length = timedelta(seconds=rule.duration)
     windows: list[Interval] = []
     fire = trigger.get_next_fire_time(None, start - length)
@@ -134,6 +141,11 @@ class MaintenanceCalendar:
     adhoc: Sequence[MaintenanceWindow] = ()
     allow_retroactive: bool = False
     skipped: set[int] = field(default_factory=set, repr=False, compare=False)
+    # per rule: the span [lo, hi) last looked up and the occurrences overlapping it, so the
+    # engine's question for every result (in time order, mostly) costs a comparison
+    _near: dict[MaintenanceRule, tuple[datetime, datetime, list[Interval]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def planned(self, service: str, start: datetime, end: datetime) -> list[Interval]:
         """Merged planned windows of `service` overlapping [start, end)."""
@@ -148,7 +160,24 @@ class MaintenanceCalendar:
         return merge(found)
 
     def in_planned(self, service: str, at: datetime) -> bool:
-        return bool(self.planned(service, at, at + timedelta(microseconds=1)))
+        """`planned(service, at, at + 1 us)` is not empty, answered from the rules' cached
+        occurrences near `at`."""
+        svc = self.catalog.by_id.get(service)
+        for rule in svc.maintenance if svc else ():
+            if any(begin <= at < end for begin, end in self._occurrences_near(rule, at)):
+                return True
+        return any(
+            w.service == service and w.start <= at < w.end and self._sane(w) and self._counts(w)
+            for w in self.adhoc
+        )
+
+    def _occurrences_near(self, rule: MaintenanceRule, at: datetime) -> list[Interval]:
+        cached = self._near.get(rule)
+        if cached is not None and cached[0] <= at < cached[1]:
+            return cached[2]
+        windows = rule_windows(rule, at, at + NEAR_SPAN)
+        self._near[rule] = (at, at + NEAR_SPAN, windows)
+        return windows
 
     def overlap(self, service: str, start: datetime, end: datetime) -> float:
         return overlap_seconds(start, end, self.planned(service, start, end))
