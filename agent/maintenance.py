@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.combining import OrTrigger
-from apscheduler.triggers.cron import CronTrigger
+from cronsim import CronSim, CronSimError
 
 from agent.bounds import ALLOWED, within
 from agent.catalog.model import Catalog, MaintenanceRule
@@ -25,42 +23,66 @@ _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _FULL_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 
 
-def cron_trigger(expression: str, timezone: str) -> BaseTrigger:
-    """A trigger for a standard 5-field crontab line (0 or 7 = Sunday), in `timezone`.
+@dataclass(frozen=True)
+class CronSchedule:
+    """A standard 5-field crontab line in a time zone, walked by cronsim (crontab(5)
+    semantics: when both day-of-month and day-of-week are restricted, either one fires; a
+    local time skipped by a DST change fires when the clocks have jumped, as cron does)."""
 
-    APScheduler numbers weekdays from Monday, so the day-of-week field is translated to names.
-    As in crontab(5), when both day-of-month and day-of-week are restricted (neither starts
-    with `*`) a day matching either one fires; APScheduler alone would require both.
-    Raises ValueError naming the bad field.
-    """
+    expression: str  # the day-of-week field rewritten as numbers 0-6 (0 = Sunday)
+    zone: ZoneInfo
+
+    def after(self, moment: datetime) -> Iterator[datetime]:
+        """Every firing strictly after `moment`, as aware datetimes in the zone."""
+        return CronSim(self.expression, moment.astimezone(self.zone))
+
+
+def cron_schedule(expression: str, timezone: str) -> CronSchedule:
+    """The schedule of a crontab line (0 or 7 = Sunday, names, ranges that wrap to Sunday such
+    as "fri-sun"), in `timezone`. Raises ValueError naming the bad field."""
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"{expression!r} is not a 5-field cron expression")
     minute, hour, day, month, dow = fields
+    for name, text, (low, high) in zip(_FIELD_NAMES, fields, _FIELD_RANGES, strict=False):
+        _check_range(name, text, low, high)
     zone = ZoneInfo(timezone)
-
-    def trigger(day: str, dow: str) -> CronTrigger:
-        return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=_weekday_names(dow),
-            timezone=zone,
-        )
-
-    if day.startswith("*") or dow.startswith("*"):
-        return trigger(day, dow)
-    return OrTrigger([trigger(day, "*"), trigger("*", dow)])
+    schedule = CronSchedule(" ".join((minute, hour, day, month, _weekday_numbers(dow))), zone)
+    try:
+        next(schedule.after(datetime(2026, 1, 1, tzinfo=UTC)))
+    except CronSimError as exc:
+        raise ValueError(str(exc)) from None
+    except StopIteration:
+        raise ValueError(f"{expression!r} never fires") from None
+    return schedule
 
 
-def _weekday_names(field: str) -> str:
-    if field == "*":
-        return "*"
+_FIELD_NAMES = ("minute", "hour", "day-of-month", "month")
+_FIELD_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12))
+
+
+def _check_range(name: str, text: str, low: int, high: int) -> None:
+    """Each number of a field within its range, said with the range (cronsim says "Bad")."""
+    for part in text.split(","):
+        values, _, step = part.partition("/")
+        for token in values.split("-"):
+            if token.isascii() and token.isdigit() and not low <= int(token) <= high:
+                raise ValueError(
+                    f"{name} {text!r}: {token} is outside the minimum value ({low}) "
+                    f"and the maximum value ({high})"
+                )
+        if step and not (step.isascii() and step.isdigit() and int(step) > 0):
+            raise ValueError(f"{name} {text!r}: bad step {step!r}")
+
+
+def _weekday_numbers(field: str) -> str:
+    """The day-of-week field with names, 7 and wrapped ranges resolved to cron numbers;
+    a field starting with "*" is kept as written once checked: crontab(5) reads such a field
+    ("*/2" too) as not restricting, which decides between "day OR weekday" and "AND"."""
     days: set[int] = set()
     for part in field.split(","):
         days |= _weekday_part(part.strip().lower(), field)
-    return ",".join(_DAY_NAMES[d] for d in sorted(days))
+    return field if field.startswith("*") else ",".join(str(d) for d in sorted(days))
 
 
 def _weekday_part(part: str, field: str) -> set[int]:
@@ -92,23 +114,24 @@ def _weekday(token: str, field: str) -> int:
     raise ValueError(f"day-of-week {field!r}: {token!r} is not a weekday (0-7 or sun-sat)")
 
 
-# Building a trigger parses the expression and the zone: most of a lookup's cost, so each
-# (expression, zone) is built once; a trigger holds no state between get_next_fire_time calls.
-_cached_trigger = functools.lru_cache(maxsize=4096)(cron_trigger)
+# Parsing the expression and the zone was most of a lookup's cost: each (expression, zone) is
+# parsed once (a schedule is immutable; each walk is its own iterator).
+_cached_schedule = functools.lru_cache(maxsize=4096)(cron_schedule)
 NEAR_SPAN = timedelta(hours=1)  # how far ahead one lookup of a rule's occurrences is kept
 
 
 def rule_windows(rule: MaintenanceRule, start: datetime, end: datetime) -> list[Interval]:
     """Occurrences of a recurring window that overlap [start, end)."""
-    trigger = _cached_trigger(rule.cron, rule.timezone)
+    schedule = _cached_schedule(rule.cron, rule.timezone)
     length = timedelta(seconds=rule.duration)
     windows: list[Interval] = []
-    fire = trigger.get_next_fire_time(None, start - length)
-    while fire is not None and fire < end:
+    # strictly after: one microsecond back, so a window starting at start - length counts
+    for fire in schedule.after(start - length - timedelta(microseconds=1)):
         begin = fire.astimezone(UTC)  # aware + timedelta is wall-clock arithmetic: go UTC first
+        if begin >= end:
+            break
         if begin + length > start:
             windows.append((begin, begin + length))
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
     return windows
 
 

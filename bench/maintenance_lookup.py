@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.catalog.loader import load_text  # noqa: E402
-from agent.maintenance import MaintenanceCalendar  # noqa: E402
+from agent.catalog.loader import load_text
+from agent.maintenance import MaintenanceCalendar
 
 CATALOG = """\
 version: 1

@@ -15,7 +15,7 @@ from agent.catalog.model import LOCAL, Catalog, Check, MaintenanceRule, Service,
 from agent.catalog.schema import PolicyFields, RawCatalog, RawCheck, RawService, RawTier
 from agent.catalog.yamlsource import Path_, Source, parse
 from agent.locations.quorum import majority
-from agent.maintenance import cron_trigger
+from agent.maintenance import cron_schedule
 from checks.specs import HttpSpec
 
 BUILTIN_TIERS: dict[str, str] = {  # tier -> alert severity; timing comes from `defaults`
@@ -195,7 +195,7 @@ def _check_maintenance(source: Source, services: list[tuple[int, dict[str, Any]]
                 source.problem((*path, "timezone"), f"{zone!r} is not a time zone")
                 continue
             try:
-                cron_trigger(window["cron"], str(zone))
+                cron_schedule(window["cron"], str(zone))
             except (ValueError, TypeError) as exc:
                 source.problem((*path, "cron"), f"{window['cron']!r} is not a valid cron: {exc}")
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.catalog.model import MaintenanceRule
-from agent.maintenance import cron_trigger, rule_windows
+from agent.maintenance import cron_schedule, rule_windows
 
 
 def _days(cron: str, start: datetime, days: int = 14, zone: str = "UTC") -> list[str]:
@@ -78,4 +78,32 @@ def test_a_star_day_of_month_keeps_the_weekday_restriction() -> None:
 @pytest.mark.parametrize("dow", ["8", "0-8", "mo", "sun-", "*/0", "1/x", "5-1"])
 def test_bad_day_of_week_names_the_field(dow: str) -> None:
     with pytest.raises(ValueError, match="day-of-week"):
-        cron_trigger(f"0 2 * * {dow}", "UTC")
+        cron_schedule(f"0 2 * * {dow}", "UTC")
+
+
+def test_a_starred_weekday_step_keeps_and_semantics_with_a_day_of_month() -> None:
+    # crontab(5): a field starting with "*" does not restrict, so "15 * */2" is the 15th when it
+    # is also an even weekday (AND), not "the 15th OR every other day"
+    fired = _days("0 2 15 * */2", datetime(2026, 1, 1, tzinfo=UTC), days=365)
+    assert fired and all(day.endswith("15") for day in fired)
+    assert {d.split()[0] for d in fired} <= {"Sun", "Tue", "Thu", "Sat"}
+
+
+def test_a_local_time_skipped_by_the_spring_dst_change_fires_after_the_jump() -> None:
+    rule = MaintenanceRule("30 1 * * *", 600.0, "Europe/Lisbon")  # 01:30 does not exist 29 Mar
+    windows = rule_windows(
+        rule, datetime(2026, 3, 28, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC)
+    )
+    assert [begin for begin, _ in windows] == [
+        datetime(2026, 3, 28, 1, 30, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),  # 02:00 WEST, the first instant after 01:00
+        datetime(2026, 3, 30, 0, 30, tzinfo=UTC),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cron", "field"), [("0 0 30 2 *", "day-of-month"), ("61 * * * *", "minute")]
+)
+def test_a_line_that_can_never_fire_or_a_bad_field_is_refused(cron: str, field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        cron_schedule(cron, "UTC")
