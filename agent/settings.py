@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from agent.catalog.errors import CatalogError, Problem
 from agent.catalog.yamlsource import parse
+from agent.scheduled_reports.config import ReportsConfig
 from alerting.routing import AlertingConfig
 from checks.durations import Duration
 
@@ -98,6 +99,7 @@ class Settings(BaseModel):
     # probe locations (semantics.md §8); none: the core's own probes only, location `local`
     locations: tuple[LocationEntry, ...] = ()
     max_clock_offset: Duration = 5.0  # a worker whose clock is further off is refused
+    reports: ReportsConfig | None = None  # scheduled reports; none without the section
 
     @field_validator("tokens")
     @classmethod

@@ -113,6 +113,7 @@ class MonthlyReport:
     daily: dict[str, tuple[float | None, ...]]  # tier -> availability per day
     clock_steps: tuple[ClockStepRow, ...] = ()
     by_location: tuple[LocationProbes, ...] = ()  # empty when only the core probes
+    version: int | None = None  # the archive's version of this period's report (scheduled)
 
     @property
     def has_data(self) -> bool:
