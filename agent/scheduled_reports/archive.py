@@ -44,12 +44,16 @@ class VersionTakenError(RuntimeError):
     """Another node archived this version of the period first."""
 
 
+class ArchiveAlteredError(RuntimeError):
+    """An archived file is gone or its bytes no longer match the row's checksum."""
+
+
 class Archive:
     """Blocking: call it through a thread from the event loop."""
 
-    def __init__(self, store: SqlStore, directory: Path) -> None:
+    def __init__(self, store: SqlStore, directory: Path | None = None) -> None:
         self.store = store
-        self.directory = directory
+        self.directory = directory  # None: read the archive only
 
     def versions(self, kind: str, period: str) -> list[Archived]:
         query = select(_TABLE).where(_TABLE.c.kind == kind, _TABLE.c.period == period)
@@ -76,6 +80,20 @@ class Archive:
         with self.store.transaction() as conn:
             row = conn.execute(select(_TABLE).where(_TABLE.c.id == archive_id)).mappings().first()
         return None if row is None else Archived(**row)
+
+    def read(self, archive_id: int) -> tuple[Archived, bytes] | None:
+        """A report and its file's bytes, checked against the row's checksum; None when
+        there is no such report."""
+        archived = self.get(archive_id)
+        if archived is None:
+            return None
+        try:
+            content = Path(archived.path).read_bytes()
+        except OSError as exc:
+            raise ArchiveAlteredError(f"{archived.filename}: {exc.strerror}") from None
+        if hashlib.sha256(content).hexdigest() != archived.sha256:
+            raise ArchiveAlteredError(f"{archived.filename}: its checksum no longer matches")
+        return archived, content
 
     def add(
         self, kind: str, period: str, version: int, suffix: str, content: bytes, made_at: datetime
@@ -105,6 +123,8 @@ class Archive:
     ) -> Path:
         """A file no earlier report used: the name carries the version and the making time,
         and O_EXCL refuses an existing one rather than overwrite it."""
+        if self.directory is None:
+            raise RuntimeError("this archive was opened to read only")
         folder = self.directory / kind
         folder.mkdir(parents=True, exist_ok=True)
         stamp = at.strftime("%Y%m%dT%H%M%S%fZ")
@@ -115,7 +135,3 @@ class Archive:
             out.flush()
             os.fsync(out.fileno())
         return path
-
-
-def checksum(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -59,6 +59,10 @@ class ReportScheduler:
         self._triggers = {k: cron_trigger(config.cron(k), self.timezone) for k in config.kinds()}
         self.failures = 0  # reports or e-mails that failed, for the logs and the tests
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self._triggers)
+
     # ---- when -------------------------------------------------------------------------------
 
     def last_firing(self, kind: str, now: datetime) -> datetime | None:
@@ -143,7 +147,7 @@ class ReportScheduler:
             await self._sleep(self.poll)
 
 
-
 def _next(trigger: BaseTrigger, after: datetime) -> datetime | None:
     """The first firing at or after `after`."""
-    return trigger.get_next_fire_time(None, after)
+    fired: datetime | None = trigger.get_next_fire_time(None, after)
+    return fired
