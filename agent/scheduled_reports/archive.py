@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -121,14 +122,16 @@ class Archive:
     def _new_file(
         self, kind: str, period: str, version: int, suffix: str, content: bytes, at: datetime
     ) -> Path:
-        """A file no earlier report used: the name carries the version and the making time,
-        and O_EXCL refuses an existing one rather than overwrite it."""
+        """A file no earlier report used: the name carries the version, the making time and a
+        random part (two nodes may make the same version at the same second), and O_EXCL
+        refuses an existing one rather than overwrite it."""
         if self.directory is None:
             raise RuntimeError("this archive was opened to read only")
         folder = self.directory / kind
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = at.strftime("%Y%m%dT%H%M%S%fZ")
-        path = folder / f"vigia-{kind}-{period}-v{version}-{stamp}.{suffix}"
+        stamp = at.strftime("%Y%m%dT%H%M%SZ")
+        unique = secrets.token_hex(4)
+        path = folder / f"vigia-{kind}-{period}-v{version}-{stamp}-{unique}.{suffix}"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         with os.fdopen(descriptor, "wb") as out:
             out.write(content)

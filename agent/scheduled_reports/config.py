@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.maintenance import cron_trigger
 from agent.periods import time_zone
@@ -39,6 +39,13 @@ class Schedule(_Config):
 
     enabled: bool = True
     cron: str = ""  # empty: DEFAULT_CRON of the kind
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if value:
+            cron_trigger(value, "UTC")  # the zone does not change what is valid
+        return value
 
 
 class ReportMail(EmailConfig):
@@ -72,16 +79,6 @@ class ReportsConfig(_Config):
         if value is not None:
             time_zone(value)
         return value
-
-    @model_validator(mode="after")
-    def _valid_crons(self) -> ReportsConfig:
-        zone = self.timezone or "UTC"
-        for kind in KINDS:
-            try:
-                cron_trigger(self.cron(kind), zone)
-            except ValueError as exc:
-                raise ValueError(f"{kind}.cron {self.cron(kind)!r}: {exc}") from None
-        return self
 
     def schedule(self, kind: str) -> Schedule:
         return self.monthly if kind == "monthly" else self.quarterly
