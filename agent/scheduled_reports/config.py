@@ -43,8 +43,11 @@ class Schedule(_Config):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        if value:
-            cron_trigger(value, "UTC")  # the zone does not change what is valid
+        try:
+            if value:
+                cron_trigger(value, "UTC")  # the zone does not change what is valid
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid cron line: {exc}") from None
         return value
 
 
