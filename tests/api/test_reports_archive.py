@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import Running, anonymous_board, running  # noqa: F401 (fixtures)
-
-COOKIE = "vigia_session"
+from tests.api.conftest import Running
 
 
 @pytest.fixture
@@ -89,11 +87,13 @@ async def test_a_bad_rerun_is_a_422_naming_the_field(
 
 async def test_an_altered_file_is_refused_not_served(running: Running) -> None:
     (item, *_) = await _archived(running, 2)
-    rows = running.agent.reports.archive.versions(str(item["kind"]), str(item["period"]))  # type: ignore[union-attr]
+    assert running.agent.reports is not None
+    rows = running.agent.reports.archive.versions(str(item["kind"]), str(item["period"]))
     Path(rows[0].path).write_text("tampered", encoding="utf-8")
     answer = await running.client.get(str(item["download"]), headers=running.auth("viewer"))
     assert answer.status_code == 409 and "checksum" in answer.json()["detail"]
-    missing = await running.client.get("/api/v1/reports/archive/999", headers=running.auth("viewer"))
+    viewer = running.auth("viewer")
+    missing = await running.client.get("/api/v1/reports/archive/999", headers=viewer)
     assert missing.status_code == 404
 
 
