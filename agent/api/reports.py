@@ -31,6 +31,7 @@ class ArchivedOut(BaseModel):
     sha256: str
     bytes: int
     made_at: datetime
+    mailed_at: datetime | None  # None: not e-mailed (none configured, or not yet)
     download: str  # the file, under this API
 
 

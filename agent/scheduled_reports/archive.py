@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from agent.store import schema
@@ -35,6 +35,7 @@ class Archived:
     sha256: str
     bytes: int
     made_at: datetime
+    mailed_at: datetime | None = None
 
     @property
     def filename(self) -> str:
@@ -81,6 +82,17 @@ class Archive:
         with self.store.transaction() as conn:
             row = conn.execute(select(_TABLE).where(_TABLE.c.id == archive_id)).mappings().first()
         return None if row is None else Archived(**row)
+
+    def unmailed(self, since: datetime) -> list[Archived]:
+        """Reports made since `since` whose e-mail has not gone out, oldest first."""
+        query = select(_TABLE).where(_TABLE.c.mailed_at.is_(None), _TABLE.c.made_at >= since)
+        with self.store.transaction() as conn:
+            rows = conn.execute(query.order_by(_TABLE.c.id)).mappings().all()
+        return [Archived(**row) for row in rows]
+
+    def mark_mailed(self, archive_id: int, at: datetime) -> None:
+        with self.store.transaction(write=True) as conn:
+            conn.execute(update(_TABLE).where(_TABLE.c.id == archive_id).values(mailed_at=at))
 
     def read(self, archive_id: int) -> tuple[Archived, bytes] | None:
         """A report and its file's bytes, checked against the row's checksum; None when

@@ -4,7 +4,8 @@ Each tick asks, for every enabled kind, when its cron line last fired (at or bef
 injected clock's now) and which period that firing reports on. A period without an archive row
 is made now: at its scheduled time, or at the next start-up when the agent was down then. The
 row is written before the e-mail is sent, so a restart never makes a period twice; a failed
-e-mail is logged and the file stays downloadable from the console and the API.
+e-mail is logged and tried again every MAIL_RETRY_SECONDS for MAIL_RETRY_FOR (the row's
+`mailed_at` stays empty until one goes out), and the file stays downloadable meanwhile.
 
 The loop polls (every `poll` seconds) instead of sleeping until the next firing: a wall-clock
 step or a suspended machine cannot make it miss one.
@@ -20,7 +21,12 @@ from datetime import datetime, timedelta
 from apscheduler.triggers.base import BaseTrigger
 
 from agent.maintenance import cron_trigger
-from agent.scheduled_reports.archive import Archive, Archived, VersionTakenError
+from agent.scheduled_reports.archive import (
+    Archive,
+    ArchiveAlteredError,
+    Archived,
+    VersionTakenError,
+)
 from agent.scheduled_reports.config import ReportsConfig
 from agent.scheduled_reports.mailing import ReportMailer
 from agent.scheduled_reports.making import ReportMaker, period_before
@@ -34,6 +40,8 @@ _FIRST_LOOKBACK = timedelta(hours=1)
 _LONGEST_LOOKBACK = timedelta(days=800)  # a cron line firing less than every two years: never
 _STEP = timedelta(seconds=1)  # cron lines fire on whole seconds
 _RERUN_ATTEMPTS = 5  # versions taken by other nodes meanwhile
+MAIL_RETRY_SECONDS = 900.0
+MAIL_RETRY_FOR = timedelta(days=7)  # a report older than this is not e-mailed any more
 
 
 class ReportScheduler:
@@ -58,6 +66,8 @@ class ReportScheduler:
         self._sleep = sleep
         self._triggers = {k: cron_trigger(config.cron(k), self.timezone) for k in config.kinds()}
         self.failures = 0  # reports or e-mails that failed, for the logs and the tests
+        self._mail_tried: dict[int, float] = {}  # archive id -> monotonic time of the last try
+        self._last_error = ""  # logged once while it repeats (the PDF extra missing, say)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -92,7 +102,9 @@ class ReportScheduler:
     # ---- making -----------------------------------------------------------------------------
 
     async def tick(self) -> list[Archived]:
-        """Make every due period that has no archived report yet; returns what was made."""
+        """Make every due period that has no archived report yet, and retry the e-mails that
+        failed; returns what was made."""
+        await self._retry_mail()
         made = []
         for kind, period in self.due(self.clock.now()):
             if await asyncio.to_thread(self.archive.versions, kind, period):
@@ -128,11 +140,34 @@ class ReportScheduler:
     async def _mail(self, archived: Archived, content: bytes) -> None:
         if self.mailer is None:
             return
+        self._mail_tried[archived.id] = self.clock.monotonic()
         try:
             await self.mailer.send(archived, content)
         except (TransientDeliveryError, PermanentDeliveryError) as exc:
             self.failures += 1
-            log.error("%s report %s not e-mailed: %s", archived.kind, archived.period, exc)
+            log.error(
+                "%s report %s version %d not e-mailed (tried again in %.0f s): %s",
+                archived.kind, archived.period, archived.version, MAIL_RETRY_SECONDS, exc,
+            )  # fmt: skip
+            return
+        await asyncio.to_thread(self.archive.mark_mailed, archived.id, self.clock.now())
+
+    async def _retry_mail(self) -> None:
+        if self.mailer is None:
+            return
+        since = self.clock.now() - MAIL_RETRY_FOR
+        for archived in await asyncio.to_thread(self.archive.unmailed, since):
+            tried = self._mail_tried.get(archived.id)
+            if tried is not None and self.clock.monotonic() - tried < MAIL_RETRY_SECONDS:
+                continue
+            try:
+                found = await asyncio.to_thread(self.archive.read, archived.id)
+            except ArchiveAlteredError as exc:
+                self._mail_tried[archived.id] = self.clock.monotonic()
+                log.error("report %d not e-mailed: %s", archived.id, exc)
+                continue
+            if found is not None:
+                await self._mail(*found)
 
     # ---- the component ----------------------------------------------------------------------
 
@@ -141,9 +176,14 @@ class ReportScheduler:
         while True:
             try:
                 await self.tick()
-            except Exception:  # the database away, the PDF extra missing: next tick retries
+                self._last_error = ""
+            except Exception as exc:  # the database away, the PDF extra missing: next tick
                 self.failures += 1
-                log.exception("scheduled reports: a tick failed")
+                if str(exc) != self._last_error:  # not every 30 s while it lasts
+                    log.exception(
+                        "scheduled reports: a tick failed (retried every %.0f s)", self.poll
+                    )
+                self._last_error = str(exc)
             await self._sleep(self.poll)
 
 

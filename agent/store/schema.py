@@ -331,6 +331,7 @@ report_archive = Table(  # every scheduled or re-run report file: a new version,
     Column("sha256", String(64), nullable=False),  # of the file's bytes
     Column("bytes", BigInteger, nullable=False),
     Column("made_at", UtcMicros, nullable=False),
+    Column("mailed_at", UtcMicros, nullable=True),  # NULL: not e-mailed (yet)
     UniqueConstraint("kind", "period", "version", name="uq_report_archive_version"),
 )
 

@@ -22,11 +22,10 @@ from agent.catalog.loader import load
 from agent.catalog.model import Catalog
 from agent.maintenance import MaintenanceCalendar
 from agent.quar_config import DEFAULT_QUAR
-from agent.scheduled_reports.archive import Archived
 from agent.scheduled_reports.component import build_scheduler
 from agent.scheduled_reports.config import ReportsConfig
 from agent.scheduled_reports.making import period_before
-from agent.scheduled_reports.scheduler import ReportScheduler
+from agent.scheduled_reports.scheduler import MAIL_RETRY_SECONDS, ReportScheduler
 from agent.settings import SettingsError, load_settings
 from agent.store.sql import SqlStore
 from checks.clock import ManualClock
@@ -264,9 +263,10 @@ reports:
         )  # fmt: skip
         with caplog.at_level(logging.DEBUG):
             (archived,) = await scheduler.tick()
+        (row,) = scheduler.archive.versions("monthly", "2026-10")
     finally:
         store.close()
-    assert scheduler.failures == 0
+    assert scheduler.failures == 0 and row.mailed_at == clock.now()
     assert archived.path.endswith(".pdf") and sha(archived.path) == archived.sha256
 
     (envelope,) = server.messages
@@ -302,23 +302,33 @@ async def _observe_an_outage(store: SqlStore, catalog: Catalog) -> None:
     assert store.incidents(service="portal")
 
 
-async def test_a_refused_email_is_logged_and_the_report_stays_archived(
+async def test_a_refused_email_is_logged_then_retried_and_the_report_stays_archived(
     site: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.alerting.servers import free_port
-
-    port = free_port()  # nothing listens there
-    email_settings = {"host": "127.0.0.1", "port": port, "from": "v@example.pt", "to": ["a@b.pt"]}
-    email_settings |= {"timeout": 2}
+    server = SmtpServer(None)  # a plain relay, not started yet: its port refuses connections
+    email_settings = {"host": "127.0.0.1", "port": server.port, "starttls": False}
+    email_settings |= {"from": "vigia@example.pt", "to": ["cco@example.pt"], "timeout": 2}
     clock = ManualClock(lisbon(2026, 11, 1, 8, 0, 3))
     scheduler, store = site.scheduler(clock, email=email_settings, **MONTHLY_HTML)
     try:
         with caplog.at_level(logging.ERROR):
             (archived,) = await scheduler.tick()
         assert scheduler.failures == 1
-        assert f"127.0.0.1:{port}" in caplog.text and "not e-mailed" in caplog.text
-        assert await scheduler.tick() == []  # archived: not made again
-        assert isinstance(archived, Archived) and Path(archived.path).exists()
+        assert f"127.0.0.1:{server.port}" in caplog.text and "not e-mailed" in caplog.text
+        assert Path(archived.path).exists() and archived.mailed_at is None
+        with server:
+            clock.advance(MAIL_RETRY_SECONDS - 1)
+            assert await scheduler.tick() == []  # archived: not made again; not retried yet
+            assert server.messages == []
+            clock.advance(1)
+            assert await scheduler.tick() == []
+            (envelope,) = server.messages  # the retry went out
+            clock.advance(MAIL_RETRY_SECONDS)
+            await scheduler.tick()
+            assert len(server.messages) == 1  # and only once
+        (row,) = scheduler.archive.versions("monthly", "2026-10")
+        assert row.mailed_at == lisbon(2026, 11, 1, 8, 15, 3)
+        assert archived.filename.encode() in envelope.content
     finally:
         store.close()
 
