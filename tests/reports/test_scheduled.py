@@ -31,18 +31,8 @@ from agent.store.sql import SqlStore
 from checks.clock import ManualClock
 from checks.result import Outcome, ProbeResult
 from tests.alerting.servers import SmtpServer
+from tests.api.conftest import CATALOG  # three services, heartbeat checks only
 
-CATALOG = """\
-version: 1
-defaults: {interval: 1h, timeout: 5s, confirm_down: 2, confirm_up: 1}
-services:
-  - id: portal
-    name: Portal da Segurança Social
-    macro_service: desenvolvimento-aplicacoes
-    tier: platina
-    pcn: true
-    checks: [{heartbeat: {max_silence: 1h}}]
-"""
 LISBON = "Europe/Lisbon"
 
 
@@ -291,7 +281,7 @@ async def _observe_an_outage(store: SqlStore, catalog: Catalog) -> None:
     from agent.engine import Engine
 
     engine = Engine(catalog, MaintenanceCalendar(catalog, []), store.load_snapshot())
-    check = next(iter(catalog.checks))
+    check = catalog.by_id["portal"].checks[0].id
     for moment, outcome in (
         (lisbon(2026, 10, 10, 9, 0), Outcome.OK),
         (lisbon(2026, 10, 10, 10, 0), Outcome.FAIL),
