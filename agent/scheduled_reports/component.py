@@ -42,10 +42,10 @@ def build_scheduler(
     calendar: Callable[[], MaintenanceCalendar],
     quar: Callable[[], QuarConfig],
 ) -> ReportScheduler:
-    zone = config.timezone or timezone
-    maker = ReportMaker(store, catalog, calendar, quar, zone, config.lang, config.format)
+    """`timezone`: the installation's (the settings'), in which periods are counted."""
+    maker = ReportMaker(store, catalog, calendar, quar, timezone, config.lang, config.format)
     mailer = None
     if config.email is not None:
-        mailer = ReportMailer(config.email, config.lang, zone, clock.now)
+        mailer = ReportMailer(config.email, config.lang, timezone, clock.now)
     archive = Archive(store, archive_directory(config, store))
     return ReportScheduler(config, archive, maker, clock, timezone, mailer)

@@ -6,7 +6,8 @@ gets it by e-mail.
       lang: pt                            # pt | en
       monthly: {cron: "0 8 1 * *"}        # the previous month, made on the 1st at 08:00
       quarterly: {cron: "0 8 1 1,4,7,10 *", enabled: true}
-      timezone: Europe/Lisbon             # of the cron lines; default the settings' timezone
+      timezone: Europe/Lisbon             # of the cron lines only; default the settings'
+                                          # timezone, in which months are always counted
       email:
         host: smtp.example
         from: vigia@example
@@ -64,7 +65,7 @@ class ReportsConfig(_Config):
     directory: str | None = None  # None: <state directory>/reports
     lang: Literal["pt", "en"] = "pt"
     format: Literal["pdf", "html"] = "pdf"
-    timezone: str | None = None  # None: the settings' timezone
+    timezone: str | None = None  # of the cron lines; None: the settings' timezone
     monthly: Schedule = Field(default_factory=Schedule)
     quarterly: Schedule = Field(default_factory=Schedule)
     email: ReportMail | None = None  # None: archived only

@@ -60,11 +60,12 @@ class ReportScheduler:
         self.archive = archive
         self.maker = maker
         self.clock = clock
-        self.timezone = config.timezone or timezone
+        self.timezone = timezone  # the installation's: months and quarters are counted in it
         self.mailer = mailer
         self.poll = poll
         self._sleep = sleep
-        self._triggers = {k: cron_trigger(config.cron(k), self.timezone) for k in config.kinds()}
+        zone = config.timezone or timezone  # the cron lines' own, when given
+        self._triggers = {k: cron_trigger(config.cron(k), zone) for k in config.kinds()}
         self.failures = 0  # reports or e-mails that failed, for the logs and the tests
         self._mail_tried: dict[int, float] = {}  # archive id -> monotonic time of the last try
         self._last_error = ""  # logged once while it repeats (the PDF extra missing, say)

@@ -108,6 +108,19 @@ def test_the_period_reported_is_the_one_before_the_local_day() -> None:
     assert period_before("monthly", lisbon(2026, 11, 1, 0, 30), LISBON) == "2026-10"
 
 
+def test_the_cron_zone_sets_the_firing_and_the_settings_zone_the_period(site: Site) -> None:
+    """08:00 on 1 November in Tokyo is still 31 October in Lisbon: October is not over there,
+    so that firing reports on September."""
+    clock = ManualClock(lisbon(2026, 11, 2, 12, 0))
+    scheduler, store = site.scheduler(clock, timezone="Asia/Tokyo", quarterly={"enabled": False})
+    try:
+        fired = scheduler.last_firing("monthly", lisbon(2026, 10, 31, 23, 30))
+        assert fired == datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
+        assert scheduler.due(lisbon(2026, 10, 31, 23, 30)) == [("monthly", "2026-09")]
+    finally:
+        store.close()
+
+
 # ---- once per period, across restarts -----------------------------------------------------
 
 
