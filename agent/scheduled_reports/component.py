@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from agent.catalog.model import Catalog
@@ -41,6 +42,7 @@ def build_scheduler(
     catalog: Callable[[], Catalog],
     calendar: Callable[[], MaintenanceCalendar],
     quar: Callable[[], QuarConfig],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> ReportScheduler:
     """`timezone`: the installation's (the settings'), in which periods are counted."""
     maker = ReportMaker(store, catalog, calendar, quar, timezone, config.lang, config.format)
@@ -48,4 +50,4 @@ def build_scheduler(
     if config.email is not None:
         mailer = ReportMailer(config.email, config.lang, timezone, clock.now)
     archive = Archive(store, archive_directory(config, store))
-    return ReportScheduler(config, archive, maker, clock, timezone, mailer)
+    return ReportScheduler(config, archive, maker, clock, timezone, mailer, sleep=sleep)

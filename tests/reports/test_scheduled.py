@@ -4,11 +4,13 @@ checksum, a re-run made as a new version beside the first, e-mailed with the fil
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import hashlib
 import logging
 import ssl
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,14 +47,16 @@ class Site:
     db: str
     archive: Path
 
-    def scheduler(self, clock: ManualClock, **reports: Any) -> tuple[ReportScheduler, SqlStore]:
+    def scheduler(
+        self, clock: ManualClock, sleep: Any = asyncio.sleep, **reports: Any
+    ) -> tuple[ReportScheduler, SqlStore]:
         """One agent's scheduler on its own store object: a restart is a new one."""
         store = SqlStore.open(self.db)
         config = ReportsConfig.model_validate({"directory": str(self.archive), **reports})
         calendar = MaintenanceCalendar(self.catalog, [])
         scheduler = build_scheduler(
             config, store, clock, LISBON,
-            lambda: self.catalog, lambda: calendar, lambda: DEFAULT_QUAR,
+            lambda: self.catalog, lambda: calendar, lambda: DEFAULT_QUAR, sleep,
         )  # fmt: skip
         return scheduler, store
 
@@ -158,6 +162,31 @@ async def test_a_firing_missed_while_down_is_made_at_start_up(site: Site) -> Non
     assert [(a.period, a.made_at) for a in made] == [("2026-11", clock.now())]
     assert await second.tick() == []
     store.close()
+
+
+async def test_a_tick_that_keeps_failing_is_logged_once_and_retried(
+    site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # the PDF extra missing
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            raise asyncio.CancelledError
+
+    clock = ManualClock(lisbon(2026, 11, 1, 8, 0, 1))
+    scheduler, store = site.scheduler(clock, sleep, quarterly={"enabled": False})
+    try:
+        with caplog.at_level(logging.ERROR), pytest.raises(asyncio.CancelledError):
+            await scheduler.run()
+        assert sleeps == [scheduler.poll] * 3 and scheduler.failures == 3
+        assert caplog.text.count("a tick failed") == 1
+        assert "pip install 'vigia[pdf]'" in caplog.text
+        assert scheduler.archive.versions("monthly", "2026-10") == []  # made when it can be
+        assert files(site.archive) == []
+    finally:
+        store.close()
 
 
 # ---- archive: checksum, versions, never overwritten ---------------------------------------
