@@ -117,7 +117,7 @@ class MonthlyReport:
 
     @property
     def has_data(self) -> bool:
-        return any(f.availability is not None for f in self.indicators.services)
+        return self.indicators.has_data
 
 
 def build_monthly(

@@ -37,7 +37,7 @@ class QuarterlySummary:
 
     @property
     def has_data(self) -> bool:
-        return any(f.availability is not None for f in self.indicators.services)
+        return self.indicators.has_data
 
 
 def build_quarterly(
