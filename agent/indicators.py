@@ -106,6 +106,11 @@ class Indicators:
     # every incident read for the period (also one that ended exactly at its start)
     incidents: tuple[Incident, ...] = field(default=(), compare=False, repr=False)
 
+    @property
+    def has_data(self) -> bool:
+        """Some service has observed time: otherwise every figure is N/A."""
+        return any(f.availability is not None for f in self.services)
+
     def values(self) -> dict[str, float | None]:
         """The results QUAR grades, by indicator key."""
         return {"ind3": self.ind3.value, "ind4": self.ind4.value, "coverage": self.coverage.value}

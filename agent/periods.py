@@ -50,7 +50,7 @@ def parse_period(text: str, tz: str | tzinfo = DEFAULT_TIMEZONE) -> Period:
 
     Raises ValueError naming the bad value.
     """
-    zone = _zone(tz)
+    zone = time_zone(tz)
     value = text.strip()
     if match := _YEAR.fullmatch(value):
         year = _year(text, match[1])
@@ -78,7 +78,7 @@ def period_from_range(from_iso: str, to_iso: str, tz: str | tzinfo = DEFAULT_TIM
 
     The label is the ISO 8601 interval "start/end" with the offsets as given or resolved.
     """
-    zone = _zone(tz)
+    zone = time_zone(tz)
     start = _instant(from_iso, zone, "from")
     end = _instant(to_iso, zone, "to")
     label = f"{start.isoformat()}/{end.isoformat()}"
@@ -121,7 +121,8 @@ def _next_month(year: int, month: int) -> tuple[int, int]:
     return (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def _zone(tz: str | tzinfo) -> tzinfo:
+def time_zone(tz: str | tzinfo) -> tzinfo:
+    """The zone named `tz`; ValueError naming it when it is not one."""
     if not isinstance(tz, str):
         return tz
     try:

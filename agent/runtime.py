@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
@@ -48,6 +48,9 @@ from checks.clock import Clock
 from checks.context import ProbeContext
 from checks.result import ProbeResult
 from checks.runner import run_probe
+
+if TYPE_CHECKING:  # agent.reports is optional in a build: imported when `reports:` is set
+    from agent.scheduled_reports.scheduler import ReportScheduler
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,7 @@ class Agent:
         self.started = asyncio.Event()  # every part built and running
         self._tasks: list[asyncio.Task[None]] = []
         self.fatal: Exception | None = None
+        self.reports: ReportScheduler | None = None  # scheduled reports, when configured
         self.lateness_p99 = 0.0
         self.health_reasons: tuple[str, ...] = ()
         names = self.settings.location_names
@@ -141,6 +145,7 @@ class Agent:
         )
         self.scheduler.start(self.catalog)
         self._start_metrics()
+        self.reports = self._start_reports()
         self._mark_reload(ok=True, error="")
         self._start_health()
         self._spawn(self._every(self.settings.agent_heartbeat, self._heartbeat))
@@ -174,6 +179,20 @@ class Agent:
         self.metrics.add_fast(self.store_metrics)
         self._spawn(self.store_metrics.run())
         self._spawn(self._every(METRICS_DRAIN_SECONDS, self._drain_metrics))
+
+    def _start_reports(self) -> ReportScheduler | None:
+        """Scheduled reports (`reports:`), a task cancelled at shutdown like the others."""
+        config = self.settings.reports
+        if config is None:
+            return None
+        from agent.scheduled_reports.component import build_scheduler
+
+        reports = build_scheduler(
+            config, self.store, self.clock, self.settings.timezone,
+            lambda: self.catalog, lambda: self.calendar, lambda: load_quar(self.settings.quar),
+        )  # fmt: skip
+        self._spawn(reports.run())
+        return reports
 
     async def _shutdown(self) -> None:
         grace = max((c.timeout for c in self.catalog.checks.values()), default=10.0) + 1.0

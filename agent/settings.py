@@ -23,6 +23,7 @@ from pydantic import (
 
 from agent.catalog.errors import CatalogError, Problem
 from agent.catalog.yamlsource import parse
+from agent.scheduled_reports.config import ReportsConfig
 from alerting.routing import AlertingConfig
 from checks.durations import Duration
 
@@ -136,6 +137,7 @@ class Settings(BaseModel):
     tls_cert: str | None = None
     tls_key: str | None = None
     worker: WorkerEntry | None = None  # this process as a location's worker (`vigia probe`)
+    reports: ReportsConfig | None = None  # scheduled reports; none without the section
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -18,6 +18,7 @@ from agent.api.context import blocking, live, sql_store
 from agent.api.incidents import add_annotation, incident_detail
 from agent.api.indicators import current_month
 from agent.api.models import AnnotationIn
+from agent.api.reports import archive_of, archived_file
 from agent.api.views import check_out, incident_out, latest_results, service_out, window_out
 from agent.console.board import Board
 from agent.console.fragments import ICONS
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from agent.runtime import Agent
 
 LIVE_INTERVAL_MS = 2000
+ARCHIVE_ROWS = 50  # the newest archived reports on the reports page
+_ARCHIVE_ERRORS = {404: "not_found", 409: "archive_altered"}
 HISTORY = timedelta(days=7)
 
 
@@ -98,6 +101,7 @@ class Console:
         r.add_api_route("/alerts/ack", self.ack, methods=["POST"])
         r.add_api_route("/reports", self.reports_page, methods=["GET"])
         r.add_api_route("/reports/monthly/{month}.html", self.monthly, methods=["GET"])
+        r.add_api_route("/reports/archive/{archive_id}", self.archived, methods=["GET"])
         r.add_api_route("/login", self.login_page, methods=["GET"])
         r.add_api_route("/login", self.login, methods=["POST"])
         r.add_api_route("/logout", self.logout, methods=["POST"])
@@ -227,7 +231,22 @@ class Console:
         from agent.console.reports import available, recent_months
 
         months = recent_months(current_month(self.agent).label, 12)
-        return self.page(request, "reports.html.j2", months=months, reports_available=available())
+        _, archived = await blocking(archive_of(self.agent).listing, ARCHIVE_ROWS)
+        return self.page(
+            request, "reports.html.j2", months=months, reports_available=available(),
+            archived=archived,
+        )  # fmt: skip
+
+    async def archived(self, request: Request, archive_id: int) -> Response:
+        who = self.viewer(request)
+        if isinstance(who, Response):
+            return who
+        if not 0 < archive_id < 2**31:
+            return self.message(request, 404, "not_found")
+        try:
+            return await archived_file(self.agent, archive_id)
+        except HTTPException as exc:
+            return self.message(request, exc.status_code, _ARCHIVE_ERRORS[exc.status_code])
 
     async def monthly(self, request: Request, month: str) -> Response:
         who = self.viewer(request)

@@ -18,6 +18,11 @@ _PT: dict[str, str | list[str]] = {
     "title_incident": "Revisão de incidente",
     "period": "Período",
     "generated": "Gerado em",
+    "version": "Versão",
+    "version_of": "versão {version} (cada nova geração do período tem a sua versão)",
+    "title_quarterly": "Resumo trimestral QUAR",
+    "quarter_months": "Meses do trimestre",
+    "month": "Mês",
     "timezone": "Fuso horário",
     "no_data": "Sem dados para este período: nenhum serviço tem tempo observado. "
     "Os indicadores são N/A (nunca 100 %).",
@@ -166,6 +171,11 @@ _EN: dict[str, str | list[str]] = {
     "title_incident": "Incident review",
     "period": "Period",
     "generated": "Generated at",
+    "version": "Version",
+    "version_of": "version {version} (each new run for the period has its own version)",
+    "title_quarterly": "Quarterly QUAR summary",
+    "quarter_months": "Months of the quarter",
+    "month": "Month",
     "timezone": "Time zone",
     "no_data": "No data for this period: no service has observed time. "
     "The indicators are N/A (never 100 %).",

@@ -113,10 +113,11 @@ class MonthlyReport:
     daily: dict[str, tuple[float | None, ...]]  # tier -> availability per day
     clock_steps: tuple[ClockStepRow, ...] = ()
     by_location: tuple[LocationProbes, ...] = ()  # empty when only the core probes
+    version: int | None = None  # the archive's version of this period's report (scheduled)
 
     @property
     def has_data(self) -> bool:
-        return any(f.availability is not None for f in self.indicators.services)
+        return self.indicators.has_data
 
 
 def build_monthly(

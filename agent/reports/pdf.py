@@ -14,6 +14,11 @@ class PdfUnavailableError(RuntimeError):
 
 
 def write_pdf(html: str, path: Path) -> Path:
+    path.write_bytes(pdf_bytes(html))
+    return path
+
+
+def pdf_bytes(html: str) -> bytes:
     try:
         from weasyprint import HTML  # type: ignore[import-untyped,unused-ignore]
     except (ImportError, OSError) as exc:  # OSError: Python package there, Pango missing
@@ -21,5 +26,4 @@ def write_pdf(html: str, path: Path) -> Path:
             "PDF output needs the optional extra: pip install 'vigia[pdf]' "
             f"(WeasyPrint and the Pango libraries) — {exc}"
         ) from None
-    HTML(string=html).write_pdf(str(path))
-    return path
+    return bytes(HTML(string=html).write_pdf())

@@ -105,6 +105,10 @@ def _rebuild_results_sqlite(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE probe_results_v4")
 
 
+def _create_report_archive(conn: Connection) -> None:
+    schema.report_archive.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create tables", _create_tables),
     Migration(2, "alert outbox", _create_outbox),
@@ -113,6 +117,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "probe locations: results keyed by location, incidents name them", _add_locations),
     Migration(6, "wall-clock steps", _create_clock_steps),
     Migration(7, "cluster nodes and partition leases", _create_cluster_tables),
+    # 8 is another branch's step; `migrate` applies whatever is newer than the database, in
+    # order, so 9 applies after an 8 it has not seen and a database without 8 still gets 9.
+    Migration(9, "archive of scheduled reports", _create_report_archive),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -318,6 +318,22 @@ audit_log = Table(  # every write through the API: who, what, when
 )
 
 
+report_archive = Table(  # every scheduled or re-run report file: a new version, never overwritten
+    "report_archive",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # monthly | quarterly
+    Column("period", String(20), nullable=False),  # 2026-10, 2026-Q4
+    Column("version", Integer, nullable=False),  # 1 for the scheduled run, +1 at each re-run
+    Column("path", SafeText, nullable=False),  # the file under the archive directory
+    Column("sha256", String(64), nullable=False),  # of the file's bytes
+    Column("bytes", BigInteger, nullable=False),
+    Column("made_at", UtcMicros, nullable=False),
+    Column("mailed_at", UtcMicros, nullable=True),  # NULL: not e-mailed (yet)
+    UniqueConstraint("kind", "period", "version", name="uq_report_archive_version"),
+)
+
+
 # ---- JSON documents for dataclass records -------------------------------------------------
 
 R = TypeVar("R")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -128,6 +129,14 @@ class SqlStore:
     def __repr__(self) -> str:
         # render_as_string hides the password by default: safe for logs
         return f"SqlStore({self._engine.url.render_as_string()})"
+
+    @property
+    def database_file(self) -> Path | None:
+        """The SQLite file; None for PostgreSQL or an in-memory database."""
+        name = self._engine.url.database
+        if not self._sqlite or not name or name == ":memory:" or name.startswith("file:"):
+            return None
+        return Path(name)
 
     @classmethod
     def open(cls, url: str, *, busy_timeout: float = 5.0) -> SqlStore:

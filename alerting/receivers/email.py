@@ -62,8 +62,11 @@ class EmailReceiver:
         return f"EmailReceiver({self.name!r}, {self._host}:{self._port})"
 
     async def send(self, notifications: Sequence[Notification]) -> None:
-        messages = [self.message(n) for n in notifications]
-        await asyncio.to_thread(self._deliver, messages)
+        await self.deliver([self.message(n) for n in notifications])
+
+    async def deliver(self, messages: Sequence[EmailMessage]) -> None:
+        """Send ready messages in one SMTP session (the scheduled reports use it too)."""
+        await asyncio.to_thread(self._deliver, list(messages))
 
     async def aclose(self) -> None:
         return None  # one SMTP session per batch: nothing stays open
@@ -72,15 +75,20 @@ class EmailReceiver:
 
     def message(self, notification: Notification) -> EmailMessage:
         context = _context(notification)
+        message = self.new_message(context["subject"])
+        message.set_content(self._templates.get_template("email.txt.j2").render(context))
+        html = self._templates.get_template("email.html.j2").render(context)
+        message.add_alternative(html, subtype="html")
+        return message
+
+    def new_message(self, subject: str) -> EmailMessage:
+        """An empty message with the subject and this receiver's From, To, Date, Message-ID."""
         message = EmailMessage()
-        message["Subject"] = context["subject"]
+        message["Subject"] = subject
         message["From"] = self._sender
         message["To"] = ", ".join(self._to)
         message["Date"] = format_datetime(self._now())
         message["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2] or None)
-        message.set_content(self._templates.get_template("email.txt.j2").render(context))
-        html = self._templates.get_template("email.html.j2").render(context)
-        message.add_alternative(html, subtype="html")
         return message
 
     # ---- SMTP (in a thread) -----------------------------------------------------------------

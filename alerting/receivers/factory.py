@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from alerting.receivers.alertmanager import AlertmanagerReceiver
 from alerting.receivers.base import Receiver
@@ -46,12 +47,14 @@ def build_receiver(config: ReceiverConfig) -> Mapping[str, Receiver]:
             )
             return {config.name: hook}
         case EmailConfig():
-            return {config.name: _email(config)}
+            return {config.name: email_receiver(config)}
         case SyslogConfig():
             return {config.name: _syslog(config)}
 
 
-def _email(config: EmailConfig) -> EmailReceiver:
+def email_receiver(
+    config: EmailConfig, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> EmailReceiver:
     return EmailReceiver(
         config.name,
         host=config.host,
@@ -63,6 +66,7 @@ def _email(config: EmailConfig) -> EmailReceiver:
         password=config.password,
         ssl_context=ssl.create_default_context(cafile=config.ca_file),
         timeout=config.timeout,
+        now=now,
     )
 
 

@@ -99,13 +99,21 @@ def anonymous_board() -> bool:
 
 
 @pytest.fixture
-async def running(tmp_path: Path, anonymous_board: bool) -> AsyncIterator[Running]:
+def reports() -> dict[str, object] | None:
+    """The `reports:` settings (scheduled reports); a test module overrides it."""
+    return None
+
+
+@pytest.fixture
+async def running(
+    tmp_path: Path, anonymous_board: bool, reports: dict[str, object] | None
+) -> AsyncIterator[Running]:
     catalog_path = tmp_path / "services.yaml"
     catalog_path.write_text(CATALOG, encoding="utf-8")
     tokens, entries = tokens_and_entries()
     settings = Settings(
         catalog=str(catalog_path), db=str(tmp_path / "vigia.db"), tokens=entries,
-        anonymous_board=anonymous_board,
+        anonymous_board=anonymous_board, reports=reports,
     )  # fmt: skip
     store = SqlStore.open(f"sqlite:///{tmp_path / 'vigia.db'}")
     agent = Agent(settings, load(catalog_path), store, SystemClock(), serve_http=False)

@@ -1,1 +1,1 @@
-from tests.api.conftest import anonymous_board, running  # noqa: F401 (fixtures)
+from tests.api.conftest import anonymous_board, reports, running  # noqa: F401 (fixtures)

@@ -6,6 +6,7 @@ a browser: Playwright drives the Debian `chromium` executable.
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import socket
 import subprocess
@@ -39,6 +40,7 @@ class Stack:
     estate: ScriptedEstate
     tokens: dict[str, str]
     db: Path
+    archive: Path  # the scheduled reports' directory
 
 
 def _catalog(estate: ScriptedEstate) -> str:
@@ -68,7 +70,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         f"  - {{name: {role}-cco, role: {role}, hash: '{hash_token(token)}'}}\n"
         for role, token in tokens.items()
     )
-    (tmp / "vigia.yaml").write_text(f"tokens:\n{entries}", encoding="utf-8")
+    # scheduled reports on: `vigia run` makes the due month and quarter at start (HTML: fast)
+    reports = f"reports: {{directory: '{tmp / 'archive'}', format: html}}\n"
+    (tmp / "vigia.yaml").write_text(f"tokens:\n{entries}{reports}", encoding="utf-8")
     port, db = _free_port(), tmp / "vigia.db"
     command = [
         sys.executable, "-m", "agent.cli", "--config", str(tmp / "vigia.yaml"),
@@ -79,7 +83,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         proc = subprocess.Popen(command, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     _wait(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, 30, tmp / "agent.log")
-    yield Stack(url, estate, tokens, db)
+    yield Stack(url, estate, tokens, db, tmp / "archive")
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     estate.close()
@@ -238,3 +242,32 @@ def test_the_board_is_keyboard_navigable_and_fits_a_laptop_and_a_wall_screen(
         page.wait_for_url(stack.url + "/services/portal")
         assert "Portal da Segurança Social" in page.inner_text("h1")
         page.context.close()
+
+
+def test_the_reports_page_lists_the_archive_and_downloads_a_report(
+    browser: Any, stack: Stack
+) -> None:
+    headers = {"Authorization": f"Bearer {stack.tokens['viewer']}"}
+
+    def archived() -> list[dict[str, Any]]:
+        answer = httpx.get(f"{stack.url}/api/v1/reports/archive", headers=headers, timeout=5)
+        return list(answer.json()["items"])
+
+    _wait(lambda: len(archived()) == 2, 30)
+    page = _signed_in(browser, stack, "viewer")
+    page.goto(stack.url + "/reports")
+    rows = page.locator("#archived tbody tr")
+    assert rows.count() == 2
+    texts = " ".join(rows.all_inner_texts())
+    assert "Mensal (SLA)" in texts and "Trimestral (QUAR)" in texts
+    by_id = {item["id"]: item for item in archived()}
+    link = page.locator("#archived a").first
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    archive_id = int(str(link.get_attribute("href")).rsplit("/", 1)[1])
+    assert download.suggested_filename == by_id[archive_id]["filename"]
+    content = Path(download.path()).read_bytes()
+    assert hashlib.sha256(content).hexdigest() == by_id[archive_id]["sha256"]
+    page.screenshot(path=str(SCREENSHOTS / "reports-archive.png"), full_page=True)
+    page.context.close()
