@@ -71,6 +71,26 @@ class LocationEntry(BaseModel):
         return value
 
 
+MAX_STATUS_REFRESH = 3600.0  # seconds; a public page older than an hour misleads
+
+
+class StatusPageSettings(BaseModel):
+    """The public status page at /status (agent.status): off unless `enabled`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    refresh: Duration = 15.0  # the page is rendered at most once per this many seconds
+    title: str = Field(default="", max_length=200)  # e.g. the organisation; "" = a generic title
+
+    @field_validator("refresh")
+    @classmethod
+    def _sensible_refresh(cls, value: float) -> float:
+        if not 1 <= value <= MAX_STATUS_REFRESH:
+            raise ValueError(f"{value:g}s is not a refresh period (1s to 1h)")
+        return value
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -98,6 +118,7 @@ class Settings(BaseModel):
     # probe locations (semantics.md §8); none: the core's own probes only, location `local`
     locations: tuple[LocationEntry, ...] = ()
     max_clock_offset: Duration = 5.0  # a worker whose clock is further off is refused
+    status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)  # public /status
 
     @field_validator("tokens")
     @classmethod

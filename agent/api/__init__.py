@@ -19,6 +19,7 @@ from agent.api import (
     locations,
     maintenance,
     probe,
+    public_messages,
     services,
 )
 from agent.api.context import ApiAuthError
@@ -33,7 +34,16 @@ _AUTH = {401: {"description": "no or unknown token"}, 403: {"description": "role
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    for module in (services, incidents, alerts, maintenance, indicators, catalog, auditlog):
+    for module in (
+        services,
+        incidents,
+        alerts,
+        maintenance,
+        indicators,
+        catalog,
+        auditlog,
+        public_messages,
+    ):
         router.include_router(module.router, responses=_AUTH)  # type: ignore[arg-type]
     router.include_router(heartbeat.router)
     router.include_router(probe.router, responses=_AUTH)  # type: ignore[arg-type]

@@ -175,11 +175,20 @@ class RawService(PolicyFields, QuorumFields):
     maintenance: list[RawMaintenance] = Field(default_factory=list)
     checks: list[RawCheck] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
+    # on the public status page (agent.status), under `public_name` if given, else `name`
+    public: bool = False
+    public_name: str | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _monitored_has_checks(self) -> RawService:
         if self.monitored and not self.checks:
             raise ValueError("a monitored service needs at least one check (or monitored: false)")
+        return self
+
+    @model_validator(mode="after")
+    def _public_name_needs_public(self) -> RawService:
+        if self.public_name is not None and not self.public:
+            raise ValueError("public_name is set but the service is not public (public: true)")
         return self
 
 
