@@ -9,6 +9,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -185,11 +186,12 @@ class RawService(PolicyFields, QuorumFields):
             raise ValueError("a monitored service needs at least one check (or monitored: false)")
         return self
 
-    @model_validator(mode="after")
-    def _public_name_needs_public(self) -> RawService:
-        if self.public_name is not None and not self.public:
+    @field_validator("public_name")
+    @classmethod
+    def _public_name_needs_public(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not info.data.get("public"):
             raise ValueError("public_name is set but the service is not public (public: true)")
-        return self
+        return value
 
 
 class RawCatalog(Strict):
