@@ -4,6 +4,7 @@ public services and public messages shown, never an internal field, cached with 
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -174,6 +175,32 @@ class TestOn:
         await _outage(running, PORTAL)
         fresh = await pages.get("html", "pt")
         assert pages.builds == 2 and b"Indispon\xc3\xadvel" in fresh.body
+
+    async def test_maintenance_under_way_is_a_state_of_its_own(self, running: Running) -> None:
+        start = datetime.now(UTC) + timedelta(seconds=0.5)
+        window = {
+            "service": "autenticacao-cluster-b", "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(), "reason": "janela-secreta-de-upgrade",
+        }  # fmt: skip
+        headers = running.auth("operator")
+        assert (
+            await running.client.post("/api/v1/maintenance", json=window, headers=headers)
+        ).status_code == 201
+        await asyncio.sleep(0.6)
+        await running.agent._refresh_windows()  # the agent's 30 s refresh, now
+        html = (await running.client.get("/status")).text
+        assert 'data-state="maintenance"' in html and "Em manutenção" in html
+        assert "<strong>Autenticação</strong>: De" in html
+        _no_internal(html)
+
+    async def test_the_day_of_an_outage_has_a_failing_bar(self, running: Running) -> None:
+        await _outage(running, PORTAL)
+        html = (await running.client.get("/status")).text
+        portal = html[html.index('id="service-1"') : html.index('id="service-2"')]
+        bars = re.findall(r'<li class="l-(\w+)"', portal)
+        # 20 minutes ago may be yesterday just after midnight: today or yesterday fails
+        assert len(bars) == 90 and "major" in bars[-2:] and set(bars[:-2]) == {"none"}
+        assert "0,00 %" in portal  # down for all of the time known today
 
     async def test_turned_off_on_reload_gives_404(self, running: Running) -> None:
         assert (await running.client.get("/status")).status_code == 200
