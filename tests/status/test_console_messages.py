@@ -21,7 +21,7 @@ async def test_an_operator_publishes_from_the_incident_page(running: Running) ->
     incident = await running.outage(PORTAL)
     await _sign_in(running, "operator")
     page = await running.client.get(f"/incidents/{incident.id}")
-    assert 'action="/incidents/%d/public-message"' % incident.id in page.text
+    assert f'action="/incidents/{incident.id}/public-message"' in page.text
     form = {"csrf": _csrf(page.text), "text": "Serviço lento; estamos a tratar."}
     response = await running.client.post(f"/incidents/{incident.id}/public-message", data=form)
     assert response.status_code == 303

@@ -165,7 +165,7 @@ class TestOn:
         pages = StatusPages(running.agent, monotonic=lambda: clock[0])
         await asyncio.gather(*(pages.get("html", "pt") for _ in range(50)))
         await asyncio.gather(
-            *(pages.get(k, lang) for k in ("html", "atom") for lang in "pt en".split())
+            *(pages.get(k, lang) for k in ("html", "atom") for lang in ["pt", "en"])
         )
         assert pages.builds == 1
         clock[0] += 14.9
