@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -14,6 +15,7 @@ import pytest
 
 from agent.records import Incident
 from agent.settings import StatusPageSettings
+from agent.status import render
 from agent.status.page import StatusPages
 from checks.result import Outcome, ProbeResult
 from tests.api.conftest import Running
@@ -216,3 +218,30 @@ async def test_a_foreign_host_is_still_refused(running: Running) -> None:
     transport = running.client._transport  # the same app under another Host
     async with httpx.AsyncClient(transport=transport, base_url="http://evil.example") as client:
         assert (await client.get("/status")).status_code == 400
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_colours_meet_wcag_contrast() -> None:
+    """State texts on their backgrounds: 4.5:1 (WCAG AA text); bars on white: 3:1 (non-text);
+    the bars also differ by height, and every state is written out with its icon."""
+    css = (Path(render.__file__).parent / "templates" / "status.html.j2").read_text()
+    states = re.findall(r"\.s-(\w+) \{ color: (#\w{6}); background: (#\w{6});", css)
+    assert {name for name, _, _ in states} == {"up", "degraded", "down", "maintenance", "unknown"}
+    for name, text, background in states:
+        assert _contrast(text, background) >= 4.5, name
+    bars = re.findall(r"\.l-(\w+) \{ background: (#\w{6}); height: (\d+)%", css)
+    assert len({height for _, _, height in bars}) == 4
+    for name, colour, _ in bars:
+        assert _contrast(colour, "#ffffff") >= 3, name
+    texts = re.findall(r"(?:\.muted|^a) \{ color: (#\w{6})", css, re.M)
+    assert len(texts) == 2 and all(_contrast(c, "#ffffff") >= 4.5 for c in texts)
