@@ -162,6 +162,20 @@ class TestOn:
         assert head.status_code == 200 and head.content == b""
         assert (await running.client.post("/status")).status_code == 405
 
+    async def test_gzip_when_accepted_and_plain_otherwise(self, running: Running) -> None:
+        zipped = await running.client.get("/status", headers={"Accept-Encoding": "gzip"})
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert zipped.headers["vary"] == "Accept-Encoding"
+        assert int(zipped.headers["content-length"]) * 3 < len(zipped.content)  # decoded by httpx
+        for refused in ("identity", "gzip;q=0, identity", ""):
+            plain = await running.client.get("/status", headers={"Accept-Encoding": refused})
+            assert "content-encoding" not in plain.headers, refused
+            assert (
+                plain.content == zipped.content and plain.headers["etag"] != zipped.headers["etag"]
+            )
+        cross = {"Accept-Encoding": "identity", "If-None-Match": zipped.headers["etag"]}
+        assert (await running.client.get("/status", headers=cross)).status_code == 200
+
     async def test_a_crowd_builds_the_view_once_per_refresh(self, running: Running) -> None:
         clock = [1000.0]
         pages = StatusPages(running.agent, monotonic=lambda: clock[0])

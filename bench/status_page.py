@@ -1,0 +1,214 @@
+"""Status page benchmark: a crowd on /status at a fixed rate, the agent's CPU from /proc.
+
+    python bench/status_page.py [--rate 500] [--seconds 60] [--services 20]
+                                [--connections 50] [--conditional 0.0] [--append]
+
+Starts `vigia run` (the real CLI, a subprocess) with the status page on (refresh 15 s) and
+`--services` public heartbeat services (nothing probes), then drives `--rate` GET /status
+requests per second for `--seconds` over `--connections` kept-alive loopback connections. A
+share `--conditional` of the requests carries the last ETag (If-None-Match), as a browser
+reloading the page does; the others want the whole page. The client is a small asyncio
+HTTP/1.1 loop on raw sockets, in this process, so its own CPU is not the agent's.
+
+The agent's CPU is read from /proc/<pid>/stat (utime + stime, every thread) over the load
+window, and over an idle window of the same length before it (the agent's own background
+work: scheduler, writer, alerting, metrics). Target (issue #16): under 0.1 core at 500/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Tally:
+    statuses: dict[int, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    bytes: int = 0
+    late: int = 0  # requests sent more than 50 ms after their slot: the client fell behind
+
+
+def catalog(services: int) -> str:
+    lines = ["version: 1", "defaults: {interval: 1h, timeout: 5s}", "services:"]
+    for n in range(services):
+        lines += [
+            f"  - id: svc-{n:03d}", f"    name: Serviço público {n}", "    public: true",
+            "    macro_service: desenvolvimento-aplicacoes", "    tier: ouro",
+            "    checks: [{heartbeat: {max_silence: 1h}}]",
+        ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15)
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    headers = dict(
+        (k.strip().lower(), v.strip()) for k, _, v in (line.partition(b":") for line in lines[1:])
+    )
+    length = int(headers.get(b"content-length", b"0"))
+    body = await reader.readexactly(length) if length else b""
+    return status, headers.get(b"etag", b""), body
+
+
+async def client(
+    port: int, slots: asyncio.Queue[float], share: float, tally: Tally, etag: list[bytes]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    count = 0
+    try:
+        while True:
+            slot = await slots.get()
+            if slot < 0:
+                return
+            if time.monotonic() - slot > 0.05:
+                tally.late += 1
+            count += 1
+            conditional = etag[0] and (count * share) % 1 + share >= 1 if share else False
+            extra = b"If-None-Match: " + etag[0] + b"\r\n" if conditional else b""
+            started = time.monotonic()
+            writer.write(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + b"\r\n")
+            status, tag, body = await read_response(reader)
+            tally.latencies.append(time.monotonic() - started)
+            tally.statuses[status] = tally.statuses.get(status, 0) + 1
+            tally.bytes += len(body)
+            if tag:
+                etag[0] = tag
+    finally:
+        writer.close()
+
+
+async def drive(port: int, rate: float, seconds: float, connections: int, share: float) -> Tally:
+    tally, etag = Tally(), [b""]
+    slots: asyncio.Queue[float] = asyncio.Queue()
+    workers = [
+        asyncio.create_task(client(port, slots, share, tally, etag)) for _ in range(connections)
+    ]
+    start = time.monotonic()
+    total = int(rate * seconds)
+    for n in range(total):
+        slot = start + n / rate
+        delay = slot - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        slots.put_nowait(slot)
+    for _ in workers:
+        slots.put_nowait(-1.0)
+    await asyncio.gather(*workers)
+    return tally
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--services", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--conditional", type=float, default=0.0)
+    parser.add_argument("--append", action="store_true", help="append the figures to RESULTS.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        report = run(Path(tmp), args)
+    print(report)
+    if args.append:
+        with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as out:
+            out.write("\n" + report + "\n")
+
+
+def run(tmp: Path, args: argparse.Namespace) -> str:
+    (tmp / "services.yaml").write_text(catalog(args.services), encoding="utf-8")
+    (tmp / "vigia.yaml").write_text("status_page: {enabled: true, refresh: 15s}\n")
+    port = free_port()
+    command = [
+        sys.executable, "-m", "agent.cli", "--config", str(tmp / "vigia.yaml"),
+        "--catalog", str(tmp / "services.yaml"), "--db", str(tmp / "vigia.db"),
+        "run", "--listen", f"127.0.0.1:{port}",
+    ]  # fmt: skip
+    with open(tmp / "agent.log", "ab") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=log, cwd=ROOT)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        page = httpx.get(f"http://127.0.0.1:{port}/status", timeout=10)
+        assert page.status_code == 200, page.text
+        time.sleep(2)  # start-up work settles
+        idle_before = cpu_seconds(proc.pid)
+        time.sleep(args.seconds)
+        idle = cpu_seconds(proc.pid) - idle_before
+        loaded_before, wall_before = cpu_seconds(proc.pid), time.monotonic()
+        tally = asyncio.run(
+            drive(port, args.rate, args.seconds, args.connections, args.conditional)
+        )
+        wall = time.monotonic() - wall_before
+        loaded = cpu_seconds(proc.pid) - loaded_before
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    return summary(args, tally, len(page.content), idle, loaded, wall)
+
+
+def wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the agent did not become healthy")
+
+
+def summary(
+    args: argparse.Namespace, tally: Tally, page_bytes: int, idle: float, loaded: float, wall: float
+) -> str:
+    done = sum(tally.statuses.values())
+    lat = sorted(tally.latencies)
+    p50, p99 = statistics.median(lat) * 1000, lat[int(0.99 * (len(lat) - 1))] * 1000
+    per_request = (loaded - idle * wall / args.seconds) / done * 1000 if done else 0.0
+    return "\n".join(
+        [
+            f"    {Path(sys.argv[0]).name} --rate {args.rate:g} --seconds {args.seconds:g} "
+            f"--services {args.services} --connections {args.connections} "
+            f"--conditional {args.conditional:g}",
+            f"- machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+            f"load average before {os.getloadavg()[0]:.2f}, Python {platform.python_version()}",
+            f"- page: {page_bytes} bytes; requests: {done} in {wall:.1f} s = {done / wall:.0f}/s "
+            f"(statuses {dict(sorted(tally.statuses.items()))}, {tally.late} sent late)",
+            f"- latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+            f"- agent CPU under load: {loaded:.2f} s over {wall:.1f} s = "
+            f"**{loaded / wall:.3f} core**; idle before: {idle / args.seconds:.3f} core; "
+            f"per request, idle taken out: {per_request:.3f} ms",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
