@@ -7,12 +7,17 @@ Starts `vigia run` (the real CLI, a subprocess) with the status page on (refresh
 `--services` public heartbeat services (nothing probes), then drives `--rate` GET /status
 requests per second for `--seconds` over `--connections` kept-alive loopback connections. A
 share `--conditional` of the requests carries the last ETag (If-None-Match), as a browser
-reloading the page does; the others want the whole page. The client is a small asyncio
+reloading the page does; the others want the whole page, gzip-compressed as a browser accepts
+it (`--identity`: uncompressed). The client is a small asyncio
 HTTP/1.1 loop on raw sockets, in this process, so its own CPU is not the agent's.
 
 The agent's CPU is read from /proc/<pid>/stat (utime + stime, every thread) over the load
 window, and over an idle window of the same length before it (the agent's own background
 work: scheduler, writer, alerting, metrics). Target (issue #16): under 0.1 core at 500/s.
+
+`--floor` drives the same load at the agent's HTTP server set up as `vigia run` sets it up
+(agent.server.serve: its header-timeout h11 protocol, uvloop) in front of a trivial ASGI app
+that answers 304 at once: what any route costs before the app does anything.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
+# as a browser asks; --identity drops Accept-Encoding (the whole page uncompressed)
+REQUEST = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip, deflate, br\r\n"
 
 
 @dataclass
@@ -95,7 +102,7 @@ async def client(
             conditional = etag[0] and (count * share) % 1 + share >= 1 if share else False
             extra = b"If-None-Match: " + etag[0] + b"\r\n" if conditional else b""
             started = time.monotonic()
-            writer.write(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + b"\r\n")
+            writer.write(REQUEST + extra + b"\r\n")
             status, tag, body = await read_response(reader)
             tally.latencies.append(time.monotonic() - started)
             tally.statuses[status] = tally.statuses.get(status, 0) + 1
@@ -133,8 +140,14 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=20)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--conditional", type=float, default=0.0)
+    parser.add_argument("--identity", action="store_true", help="no Accept-Encoding: gzip")
+    parser.add_argument("--floor", action="store_true", help="a trivial app instead of vigia")
+    parser.add_argument("--trivial-server", type=int, help=argparse.SUPPRESS)  # --floor's child
     parser.add_argument("--append", action="store_true", help="append the figures to RESULTS.md")
     args = parser.parse_args()
+    if args.trivial_server:
+        trivial_server(args.trivial_server)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         report = run(Path(tmp), args)
     print(report)
@@ -144,10 +157,16 @@ def main() -> None:
 
 
 def run(tmp: Path, args: argparse.Namespace) -> str:
+    global REQUEST
+    if args.identity:
+        REQUEST = REQUEST.replace(b"Accept-Encoding: gzip, deflate, br\r\n", b"")
     (tmp / "services.yaml").write_text(catalog(args.services), encoding="utf-8")
     (tmp / "vigia.yaml").write_text("status_page: {enabled: true, refresh: 15s}\n")
     port = free_port()
-    command = [
+    if args.floor:
+        command = [sys.executable, str(Path(__file__).resolve()), "--trivial-server", str(port)]
+    else:
+        command = [
         sys.executable, "-m", "agent.cli", "--config", str(tmp / "vigia.yaml"),
         "--catalog", str(tmp / "services.yaml"), "--db", str(tmp / "vigia.db"),
         "run", "--listen", f"127.0.0.1:{port}",
@@ -155,9 +174,9 @@ def run(tmp: Path, args: argparse.Namespace) -> str:
     with open(tmp / "agent.log", "ab") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=log, cwd=ROOT)
     try:
-        wait_ready(f"http://127.0.0.1:{port}")
+        wait_ready(f"http://127.0.0.1:{port}", 304 if args.floor else 200)
         page = httpx.get(f"http://127.0.0.1:{port}/status", timeout=10)
-        assert page.status_code == 200, page.text
+        assert page.status_code == (304 if args.floor else 200), page.text
         time.sleep(2)  # start-up work settles
         idle_before = cpu_seconds(proc.pid)
         time.sleep(args.seconds)
@@ -174,11 +193,35 @@ def run(tmp: Path, args: argparse.Namespace) -> str:
     return summary(args, tally, len(page.content), idle, loaded, wall)
 
 
-def wait_ready(url: str) -> None:
+def trivial_server(port: int) -> None:
+    """The agent's HTTP server (agent.server.serve) in front of an app that answers 304."""
+    sys.path.insert(0, str(ROOT))
+    from agent.commands.run import _loop_factory
+    from agent.server import serve
+    from agent.settings import Settings
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"etag", b'"x"'), (b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 304, "headers": headers})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    async def main() -> None:
+        settings = Settings(listen=f"127.0.0.1:{port}")
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await serve(app, settings.listen, stop, settings)  # type: ignore[arg-type]
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(main())
+
+
+def wait_ready(url: str, status: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == status:
                 return
         except httpx.HTTPError:
             pass
@@ -195,12 +238,14 @@ def summary(
     per_request = (loaded - idle * wall / args.seconds) / done * 1000 if done else 0.0
     return "\n".join(
         [
-            f"    {Path(sys.argv[0]).name} --rate {args.rate:g} --seconds {args.seconds:g} "
+            f"    {Path(sys.argv[0]).name}{' --floor' if args.floor else ''} "
+            f"--rate {args.rate:g} --seconds {args.seconds:g} "
             f"--services {args.services} --connections {args.connections} "
-            f"--conditional {args.conditional:g}",
+            f"--conditional {args.conditional:g}{' --identity' if args.identity else ''}",
             f"- machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
             f"load average before {os.getloadavg()[0]:.2f}, Python {platform.python_version()}",
-            f"- page: {page_bytes} bytes; requests: {done} in {wall:.1f} s = {done / wall:.0f}/s "
+            f"- page: {page_bytes} bytes ({tally.bytes / max(1, done):.0f} per answer sent); "
+            f"requests: {done} in {wall:.1f} s = {done / wall:.0f}/s "
             f"(statuses {dict(sorted(tally.statuses.items()))}, {tally.late} sent late)",
             f"- latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms",
             f"- agent CPU under load: {loaded:.2f} s over {wall:.1f} s = "

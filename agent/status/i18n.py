@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-LANGUAGES = ("pt", "en")
-DEFAULT = "pt"
+from agent.console.i18n import DEFAULT, LANGUAGES
+
+__all__ = ["DEFAULT", "LANGUAGES", "MESSAGES"]
 
 _PT: dict[str, str] = {
     "title": "Estado dos serviços",

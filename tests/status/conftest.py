@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import anonymous_board, running  # noqa: F401 (fixtures)
+from tests.api.conftest import Running, anonymous_board, running  # noqa: F401 (fixtures)
 
 CATALOG = """\
 version: 1
@@ -61,3 +61,10 @@ def catalog_text() -> str:
 @pytest.fixture
 def more_settings() -> dict[str, Any]:
     return {"status_page": {"enabled": True, "refresh": "15s", "title": "Estado — Exemplo"}}
+
+
+async def audit_entries(agent: Running) -> list[dict[str, Any]]:
+    """The audit trail, newest first, as an admin reads it."""
+    response = await agent.client.get("/api/v1/audit", headers=agent.auth("admin"))
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items

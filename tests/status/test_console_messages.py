@@ -3,18 +3,10 @@ field, and the message on /status."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from agent.status import messages
 from tests.api.conftest import Running
 from tests.console.test_pages import _csrf, _sign_in
-from tests.status.conftest import HIDDEN, PORTAL
-
-
-async def _audit(running: Running) -> list[dict[str, Any]]:
-    response = await running.client.get("/api/v1/audit", headers=running.auth("admin"))
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
+from tests.status.conftest import HIDDEN, PORTAL, audit_entries
 
 
 async def test_an_operator_publishes_from_the_incident_page(running: Running) -> None:
@@ -28,7 +20,7 @@ async def test_an_operator_publishes_from_the_incident_page(running: Running) ->
     assert response.headers["location"] == f"/incidents/{incident.id}#public-message"
     [stored] = messages.listing(running.store, incident=incident.id)
     assert (stored.text, stored.author) == ("Serviço lento; estamos a tratar.", "operator-token")
-    [entry] = await _audit(running)
+    [entry] = await audit_entries(running)
     assert entry["action"] == "public_message.write" and entry["role"] == "operator"
     assert "Serviço lento; estamos a tratar." in (await running.client.get("/status")).text
     assert "Serviço lento" in (await running.client.get(f"/incidents/{incident.id}")).text
@@ -69,4 +61,4 @@ async def test_bad_text_and_viewers_are_refused(running: Running) -> None:
     )
     denied = await running.client.post(url, data={"csrf": _csrf(page.text), "text": "x"})
     assert denied.status_code == 403
-    assert messages.listing(running.store) == [] and await _audit(running) == []
+    assert messages.listing(running.store) == [] and await audit_entries(running) == []

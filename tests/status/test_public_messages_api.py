@@ -9,15 +9,9 @@ import pytest
 
 from agent.status import messages
 from tests.api.conftest import Running
-from tests.status.conftest import HIDDEN, PORTAL
+from tests.status.conftest import HIDDEN, PORTAL, audit_entries
 
 URL = "/api/v1/public-messages"
-
-
-async def _audit(running: Running) -> list[dict[str, Any]]:
-    response = await running.client.get("/api/v1/audit", headers=running.auth("admin"))
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
 
 
 async def test_an_operator_writes_an_incident_message_and_it_is_audited(running: Running) -> None:
@@ -30,7 +24,7 @@ async def test_an_operator_writes_an_incident_message_and_it_is_audited(running:
     assert (out["text"], out["author"]) == ("Estamos a repor o serviço.", "operator-token")
     [stored] = messages.listing(running.store, incident=incident.id)
     assert stored.text == "Estamos a repor o serviço." and stored.author == "operator-token"
-    [entry] = await _audit(running)
+    [entry] = await audit_entries(running)
     assert (entry["actor"], entry["role"]) == ("operator-token", "operator")
     assert entry["action"] == "public_message.write"
     assert entry["target"] == f"incident/{incident.id}"
@@ -47,7 +41,9 @@ async def test_a_service_message_is_listed_newest_first_for_viewers(running: Run
     )
     assert listed.status_code == 200
     assert [m["text"] for m in listed.json()] == ["segunda", "primeira"]
-    assert [e["target"] for e in await _audit(running)] == ["service/autenticacao-cluster-b"] * 2
+    assert [e["target"] for e in await audit_entries(running)] == [
+        "service/autenticacao-cluster-b"
+    ] * 2
 
 
 @pytest.mark.parametrize(("role", "status"), [(None, 401), ("viewer", 403)])
@@ -58,7 +54,7 @@ async def test_viewers_and_strangers_cannot_write(
     body = {"service": "autenticacao-cluster-b", "text": "x"}
     response = await running.client.post(URL, json=body, headers=headers)
     assert response.status_code == status
-    assert messages.listing(running.store) == [] and await _audit(running) == []
+    assert messages.listing(running.store) == [] and await audit_entries(running) == []
 
 
 async def test_reading_needs_a_token(running: Running) -> None:
@@ -85,14 +81,14 @@ async def test_bad_messages_are_refused_with_the_reason(
     response = await running.client.post(URL, json=body, headers=running.auth("operator"))
     assert response.status_code == 422, response.text
     assert said in response.text
-    assert messages.listing(running.store) == [] and await _audit(running) == []
+    assert messages.listing(running.store) == [] and await audit_entries(running) == []
 
 
 async def test_an_unknown_incident_is_404(running: Running) -> None:
     body = {"incident": 424242, "text": "x"}
     response = await running.client.post(URL, json=body, headers=running.auth("operator"))
     assert response.status_code == 404 and "424242" in response.text
-    assert await _audit(running) == []
+    assert await audit_entries(running) == []
 
 
 async def test_an_incident_of_a_service_not_public_is_refused(running: Running) -> None:

@@ -4,8 +4,6 @@ loopback services: states by text, the public message, the keyboard path, a scre
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +17,7 @@ from agent.api.auth import hash_token, new_token
 from agent.records import State, TimelineRewritten, Transition
 from agent.store.sql import SqlStore
 from tests.browser import ARGS, CHROMIUM, SCREENSHOTS, sync_api
-from tests.console.test_browser import _free_port, _wait
+from tests.console.test_browser import _wait, start_agent
 from tests.e2e.estate import ScriptedEstate
 
 pytestmark = pytest.mark.slow
@@ -79,20 +77,9 @@ def agent_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, s
         "status_page: {enabled: true, refresh: 1s}\n",
         encoding="utf-8",
     )
-    port, db = _free_port(), tmp / "vigia.db"
-    _history(db)
-    command = [
-        sys.executable, "-m", "agent.cli", "--config", str(tmp / "vigia.yaml"),
-        "--catalog", str(tmp / "services.yaml"), "--db", str(db),
-        "run", "--listen", f"127.0.0.1:{port}",
-    ]  # fmt: skip
-    with open(tmp / "agent.log", "ab") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
+    _history(tmp / "vigia.db")
+    proc, url = start_agent(tmp)
     try:
-        _wait(
-            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, 30, tmp / "agent.log"
-        )
         estate.set("portal", "503")
         yield url, token
     finally:
