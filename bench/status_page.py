@@ -17,7 +17,8 @@ work: scheduler, writer, alerting, metrics). Target (issue #16): under 0.1 core 
 
 `--floor` drives the same load at the agent's HTTP server set up as `vigia run` sets it up
 (agent.server.serve: its header-timeout h11 protocol, uvloop) in front of a trivial ASGI app
-that answers 304 at once: what any route costs before the app does anything.
+that answers 304 at once: what any route costs before the app does anything. `--app` times
+the ASGI app alone, in-process (a real Agent, no sockets): what the status page itself costs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -142,11 +144,16 @@ def main() -> None:
     parser.add_argument("--conditional", type=float, default=0.0)
     parser.add_argument("--identity", action="store_true", help="no Accept-Encoding: gzip")
     parser.add_argument("--floor", action="store_true", help="a trivial app instead of vigia")
+    parser.add_argument("--app", action="store_true", help="time the ASGI app alone, in-process")
     parser.add_argument("--trivial-server", type=int, help=argparse.SUPPRESS)  # --floor's child
     parser.add_argument("--append", action="store_true", help="append the figures to RESULTS.md")
     args = parser.parse_args()
     if args.trivial_server:
         trivial_server(args.trivial_server)
+        return
+    if args.app:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(asyncio.run(app_cost(Path(tmp), args.services)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         report = run(Path(tmp), args)
@@ -191,6 +198,57 @@ def run(tmp: Path, args: argparse.Namespace) -> str:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     return summary(args, tally, len(page.content), idle, loaded, wall)
+
+
+async def app_cost(tmp: Path, services: int, calls: int = 5000) -> str:
+    """CPU per /status call of the whole ASGI app and of the status layer alone."""
+    sys.path.insert(0, str(ROOT))
+    from agent.catalog.loader import load
+    from agent.runtime import Agent
+    from agent.server import create_app
+    from agent.settings import Settings
+    from agent.status.page import StatusPageLayer
+    from agent.store.sql import SqlStore
+    from checks.clock import SystemClock
+
+    (tmp / "services.yaml").write_text(catalog(services), encoding="utf-8")
+    settings = Settings(
+        catalog=str(tmp / "services.yaml"), db=str(tmp / "vigia.db"),
+        status_page={"enabled": True},  # type: ignore[arg-type]
+    )  # fmt: skip
+    store = SqlStore.open(f"sqlite:///{tmp / 'vigia.db'}")
+    agent = Agent(settings, load(tmp / "services.yaml"), store, SystemClock(), serve_http=False)
+    task = asyncio.create_task(agent.run())
+    while not hasattr(agent, "scheduler"):
+        await asyncio.sleep(0.01)
+    app = create_app(agent.registry, agent.health, agent=agent)
+    scope = {
+        "type": "http", "method": "GET", "path": "/status", "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), (b"accept-encoding", b"gzip")],
+        "http_version": "1.1", "scheme": "http", "root_path": "",
+        "server": ("127.0.0.1", 9330), "client": ("127.0.0.1", 40000),
+    }  # fmt: skip
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        pass
+
+    figures = []
+    for name, target in (
+        ("whole app", app),
+        ("status layer", StatusPageLayer(app, app.state.vigia_status)),
+    ):
+        await target(scope, receive, send)  # warm: the view built once
+        started = time.process_time()
+        for _ in range(calls):
+            await target(scope, receive, send)
+        figures.append(f"{name}: {(time.process_time() - started) / calls * 1000:.3f} ms")
+    agent.stop.set()
+    await task
+    store.close()
+    return f"per /status call ({calls} calls, {services} services): " + ", ".join(figures)
 
 
 def trivial_server(port: int) -> None:
