@@ -1,1 +1,6 @@
-from tests.api.conftest import anonymous_board, running  # noqa: F401 (fixtures)
+from tests.api.conftest import (  # noqa: F401 (fixtures)
+    anonymous_board,
+    catalog_text,
+    more_settings,
+    running,
+)
