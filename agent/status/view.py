@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from agent.api.context import Live, live
+from agent.api.context import Live, blocking, live
 from agent.catalog.model import Catalog, Service
 from agent.indicators import read_timelines
 from agent.maintenance import MaintenanceCalendar
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 DAYS = 90  # daily bars per service
 AHEAD = timedelta(days=30)  # maintenance announced this far ahead is listed
 NOTICE_DAYS = 7  # a service's public message is shown this long after it was written
-FEED_ENTRIES = 50  # incidents in the Atom feed, newest first
+FEED_ENTRIES = 50  # closed incidents in the Atom feed (open ones are always in it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +88,6 @@ class PublicView:
 
 async def build_view(agent: Agent) -> PublicView:
     """The live states on the event loop, then the store's part in a thread."""
-    from agent.api.context import blocking
-
     public = tuple(s for s in agent.catalog.services if s.public)
     states = current_states(public, await live(agent), agent, agent.clock.now())
     return await blocking(_stored_part, agent, public, states)
@@ -133,7 +131,7 @@ def _stored_part(agent: Agent, public: tuple[Service, ...], states: dict[str, st
     return PublicView(
         generated_at=now,
         services=services,
-        incidents=_incidents(store, recent[::-1][:FEED_ENTRIES], names),
+        incidents=_incidents(store, _shown(recent), names),
         maintenance=_windows(store.windows(start=now, end=now + AHEAD), names, now),
     )
 
@@ -179,6 +177,13 @@ def _availability(
 
 def _percent(share: float | None) -> float | None:
     return None if share is None else share * 100
+
+
+def _shown(recent: list[Incident]) -> list[Incident]:
+    """Newest first: every open incident, and the newest closed ones up to FEED_ENTRIES."""
+    closed = [i for i in recent if not i.is_open][-FEED_ENTRIES:]
+    chosen = [i for i in recent if i.is_open] + closed
+    return sorted(chosen, key=lambda i: (i.started_at, i.id), reverse=True)
 
 
 def _incidents(

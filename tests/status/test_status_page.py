@@ -259,3 +259,18 @@ def test_colours_meet_wcag_contrast() -> None:
         assert _contrast(colour, "#ffffff") >= 3, name
     texts = re.findall(r"(?:\.muted|^a) \{ color: (#\w{6})", css, re.M)
     assert len(texts) == 2 and all(_contrast(c, "#ffffff") >= 4.5 for c in texts)
+
+
+def test_the_feed_keeps_every_open_incident_and_the_newest_closed_ones() -> None:
+    from agent.status.view import FEED_ENTRIES, _shown
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    old_open = Incident(1, "a", "ouro", False, start, start)
+    closed = [
+        Incident(n, "a", "ouro", False, start + timedelta(hours=n), start + timedelta(hours=n),
+                 ended_at=start + timedelta(hours=n, minutes=5))
+        for n in range(2, 2 + FEED_ENTRIES + 10)
+    ]  # fmt: skip
+    shown = _shown([old_open, *closed])
+    assert len(shown) == FEED_ENTRIES + 1 and shown[-1] is old_open
+    assert [i.id for i in shown[:-1]] == [c.id for c in closed[::-1][:FEED_ENTRIES]]
