@@ -111,9 +111,16 @@ def test_the_status_page_in_chromium_without_javascript(agent_url: tuple[str, st
     incident = _open_incident(url, token)
     said = {"incident": incident, "text": PUBLIC_TEXT}
     headers = {"Authorization": f"Bearer {token}"}
-    assert (
-        httpx.post(f"{url}/api/v1/public-messages", json=said, headers=headers).status_code == 201
-    )
+    response = httpx.post(f"{url}/api/v1/public-messages", json=said, headers=headers)
+    assert response.status_code == 201
+    start = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0)
+    window = {
+        "service": "correio", "start": (start + timedelta(days=2)).isoformat(),
+        "end": (start + timedelta(days=2, hours=2)).isoformat(),
+        "reason": "troca do servidor (interno)",
+    }  # fmt: skip
+    response = httpx.post(f"{url}/api/v1/maintenance", json=window, headers=headers)
+    assert response.status_code == 201
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -125,17 +132,17 @@ def test_the_status_page_in_chromium_without_javascript(agent_url: tuple[str, st
             while True:  # the page is cached for 1 s and the probes confirm in about 2 s
                 page.goto(f"{url}/status")
                 states = _states(page)
-                if (
-                    states == ["✖ Indisponível", "✔ Operacional", "✔ Operacional"]
-                    or time.monotonic() > deadline
-                ):
+                announced = "Correio eletrónico: De" in page.inner_text("body")
+                expected = states == ["✖ Indisponível", "✔ Operacional", "✔ Operacional"]
+                if (expected and announced) or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
             assert states == ["✖ Indisponível", "✔ Operacional", "✔ Operacional"]
             assert page.locator("script").count() == 0
             body = page.inner_text("body")
             assert "Há serviços indisponíveis." in body and PUBLIC_TEXT in body
-            assert "Backoffice interno" not in body
+            assert "Backoffice interno" not in body and "troca do servidor" not in body
+            assert "Correio eletrónico: De" in body
             assert page.locator("#service-1 .bars li").count() == 90
             assert page.locator("#service-1 .bars li.l-major").count() >= 1
             page.keyboard.press("Tab")
