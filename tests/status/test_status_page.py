@@ -220,8 +220,10 @@ class TestOn:
 
     async def test_turned_off_on_reload_gives_404(self, running: Running) -> None:
         assert (await running.client.get("/status")).status_code == 200
-        off = running.agent.settings.model_copy(update={"status_page": StatusPageSettings()})
-        running.agent.settings = off
+        agent = running.agent
+        off = agent.settings.model_copy(update={"status_page": StatusPageSettings()})
+        agent.reread_settings = lambda: off  # the re-read vigia.yaml of a SIGHUP
+        assert (await agent.reload()).ok
         assert (await running.client.get("/status")).status_code == 404
 
 
