@@ -66,7 +66,7 @@ METRICS_CPU_SHARE = 0.02
 ResultHook = Callable[[ProbeResult], None]
 SettingsSource = Callable[[], Settings]
 # What a reload takes from a re-read settings file; everything else needs a restart.
-RELOADABLE_SETTINGS = ("tokens", "anonymous_board")
+RELOADABLE_SETTINGS = ("tokens", "anonymous_board", "status_page")
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The agent's HTTP server: /healthz, /metrics, the API (/api/v1) and the console (/)."""
+"""The agent's HTTP server: /healthz, /metrics, the API (/api/v1), the console (/) and the
+public status page (/status, when enabled)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,11 @@ def create_app(
     if agent is not None:
         from agent.api import mount_api
         from agent.console import mount_console
+        from agent.status.page import mount_status_page
 
         mount_api(app, agent)
         mount_console(app, agent)
+        mount_status_page(app, agent)
     chosen = settings or (agent.settings if agent is not None else Settings())
     app.add_middleware(HttpGuard, policy=GuardPolicy.of(chosen))
     return app

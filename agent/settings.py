@@ -106,6 +106,26 @@ class WorkerEntry(BaseModel):
         return _refuse_local(value)
 
 
+MAX_STATUS_REFRESH = 3600.0  # seconds; a public page older than an hour misleads
+
+
+class StatusPageSettings(BaseModel):
+    """The public status page at /status (agent.status): off unless `enabled`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    refresh: Duration = 15.0  # the page is rendered at most once per this many seconds
+    title: str = Field(default="", max_length=200)  # e.g. the organisation; "" = a generic title
+
+    @field_validator("refresh")
+    @classmethod
+    def _sensible_refresh(cls, value: float) -> float:
+        if not 1 <= value <= MAX_STATUS_REFRESH:
+            raise ValueError(f"{value:g}s is not a refresh period (1s to 1h)")
+        return value
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -144,6 +164,8 @@ class Settings(BaseModel):
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
         return self
+
+    status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)  # public /status
 
     @field_validator("tokens")
     @classmethod

@@ -19,6 +19,7 @@ from agent.api import (
     locations,
     maintenance,
     probe,
+    public_messages,
     reports,
     services,
 )
@@ -34,7 +35,17 @@ _AUTH = {401: {"description": "no or unknown token"}, 403: {"description": "role
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    readers = (services, incidents, alerts, maintenance, indicators, catalog, auditlog, reports)
+    readers = (
+        services,
+        incidents,
+        alerts,
+        maintenance,
+        indicators,
+        catalog,
+        auditlog,
+        reports,
+        public_messages,
+    )
     for module in readers:
         router.include_router(module.router, responses=_AUTH)  # type: ignore[arg-type]
     router.include_router(heartbeat.router)

@@ -250,3 +250,28 @@ class AuditPage(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+PublicText = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=1000, description="what the public reads (1 to 1000 characters)"
+    ),
+]
+
+
+class PublicMessageIn(BaseModel):
+    """A message for the public status page about one incident or one public service."""
+
+    incident: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    service: str | None = Field(default=None, min_length=1, max_length=200)
+    text: PublicText
+
+
+class PublicMessageOut(BaseModel):
+    id: int
+    incident: int | None
+    service: str | None
+    text: str
+    author: str
+    written_at: datetime

@@ -351,6 +351,8 @@ def _service(
         flap_stop=float(values["flap_stop"]),
         checks=checks,
         labels=dict(svc.labels),
+        public=svc.public,
+        public_name=svc.public_name,
     )
 
 

@@ -102,6 +102,13 @@ class Service:
     flap_stop: float
     checks: tuple[Check, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
+    public: bool = False  # shown on the public status page
+    public_name: str | None = None  # its name there; None: `name`
+
+    @property
+    def shown_name(self) -> str:
+        """The name the public status page shows."""
+        return self.public_name or self.name
 
     @property
     def silence_threshold(self) -> float:

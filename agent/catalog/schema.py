@@ -9,6 +9,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -175,12 +176,22 @@ class RawService(PolicyFields, QuorumFields):
     maintenance: list[RawMaintenance] = Field(default_factory=list)
     checks: list[RawCheck] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
+    # on the public status page (agent.status), under `public_name` if given, else `name`
+    public: bool = False
+    public_name: str | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _monitored_has_checks(self) -> RawService:
         if self.monitored and not self.checks:
             raise ValueError("a monitored service needs at least one check (or monitored: false)")
         return self
+
+    @field_validator("public_name")
+    @classmethod
+    def _public_name_needs_public(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not info.data.get("public"):
+            raise ValueError("public_name is set but the service is not public (public: true)")
+        return value
 
 
 class RawCatalog(Strict):

@@ -95,6 +95,18 @@ _PT: dict[str, str] = {
     "text": "Texto",
     "save": "Guardar",
     "annotate_needs_operator": "Anotar exige um token de operador.",
+    "public_message": "Mensagem pública (página de estado)",
+    "public_message_help": (
+        "O público lê este texto em /status. Não escreva causas internas, máquinas, "
+        "endereços nem equipas."
+    ),
+    "public_message_none": "Nenhuma mensagem pública.",
+    "public_message_needs_operator": "Escrever mensagens públicas exige um token de operador.",
+    "public_message_bad": (
+        "Mensagem pública recusada: texto vazio, com mais de 1000 caracteres ou com "
+        "caracteres de controlo."
+    ),
+    "publish": "Publicar",
     "field.cause": "Causa",
     "field.impact": "Impacto",
     "field.action": "Ação",
@@ -226,6 +238,17 @@ _EN: dict[str, str] = {
     "text": "Text",
     "save": "Save",
     "annotate_needs_operator": "Annotating needs an operator token.",
+    "public_message": "Public message (status page)",
+    "public_message_help": (
+        "The public reads this text on /status. Do not write internal causes, hosts, "
+        "addresses or teams."
+    ),
+    "public_message_none": "No public message.",
+    "public_message_needs_operator": "Writing public messages needs an operator token.",
+    "public_message_bad": (
+        "Public message refused: empty, longer than 1000 characters or holding control characters."
+    ),
+    "publish": "Publish",
     "field.cause": "Cause",
     "field.impact": "Impact",
     "field.action": "Action",

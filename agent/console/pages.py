@@ -17,7 +17,8 @@ from agent.api.auth_failures import client_address
 from agent.api.context import blocking, live, sql_store
 from agent.api.incidents import add_annotation, incident_detail
 from agent.api.indicators import current_month
-from agent.api.models import AnnotationIn
+from agent.api.models import AnnotationIn, PublicMessageIn
+from agent.api.public_messages import message_out, write_public_message
 from agent.api.reports import archive_of, archived_file
 from agent.api.views import check_out, incident_out, latest_results, service_out, window_out
 from agent.console.board import Board
@@ -33,6 +34,7 @@ from agent.console.session import (
     local_path,
     may,
 )
+from agent.status import messages
 
 if TYPE_CHECKING:
     from agent.runtime import Agent
@@ -99,6 +101,12 @@ class Console:
         r.add_api_route("/incidents/{incident_id}/review", self.review, methods=["GET"])
         r.add_api_route("/incidents/{incident_id}/annotate", self.annotate, methods=["POST"])
         r.add_api_route("/alerts/ack", self.ack, methods=["POST"])
+        r.add_api_route(
+            "/incidents/{incident_id}/public-message", self.incident_message, methods=["POST"]
+        )
+        r.add_api_route(
+            "/services/{service_id}/public-message", self.service_message, methods=["POST"]
+        )
         r.add_api_route("/reports", self.reports_page, methods=["GET"])
         r.add_api_route("/reports/monthly/{month}.html", self.monthly, methods=["GET"])
         r.add_api_route("/reports/archive/{archive_id}", self.archived, methods=["GET"])
@@ -150,9 +158,11 @@ class Console:
             for c in service.checks
         ]
         s = {**base.model_dump(), "checks": checks, "depends_on": service.depends_on}
+        said = await blocking(messages.listing, store, service=service_id, limit=20)
         return self.page(
             request, "service.html.j2", s=_Obj(s), incidents=incidents, history=history,
-            windows=windows,
+            windows=windows, public_messages=[message_out(m) for m in said],
+            public_action=f"/services/{service_id}/public-message" if service.public else None,
         )  # fmt: skip
 
     def _service_records(
@@ -178,12 +188,15 @@ class Console:
             return self.message(request, 404, "not_found")
         service = agent.catalog.by_id.get(detail.service)
         detail = detail.model_copy(update={"service_name": service.name if service else None})
+        said = await blocking(messages.listing, sql_store(agent), incident=incident_id, limit=50)
+        public = service is not None and service.public
         amber, red = self.board.thresholds()
         elapsed = (now - detail.started_at).total_seconds()
         level = "late" if elapsed > red else "warn" if elapsed >= amber else "ok"
         return self.page(
             request, "incident.html.j2", i=detail, elapsed=elapsed, level=level,
-            amber_red=(amber, red),
+            amber_red=(amber, red), public_messages=[message_out(m) for m in said],
+            public_action=f"/incidents/{incident_id}/public-message" if public else None,
         )  # fmt: skip
 
     async def annotate(self, request: Request, incident_id: int) -> Response:
@@ -212,6 +225,32 @@ class Console:
         except HTTPException:
             return self.message(request, 404, "not_found")
         return RedirectResponse("/#alerts", status_code=303)
+
+    async def incident_message(self, request: Request, incident_id: int) -> Response:
+        return await self._public_message(
+            request, {"incident": incident_id}, f"/incidents/{incident_id}#public-message"
+        )
+
+    async def service_message(self, request: Request, service_id: str) -> Response:
+        return await self._public_message(
+            request, {"service": service_id}, f"/services/{service_id}#public-message"
+        )
+
+    async def _public_message(self, request: Request, about: dict[str, Any], back: str) -> Response:
+        """The API's checks, storage and audit, from a console form."""
+        checked = await self.writer(request)
+        if isinstance(checked, Response):
+            return checked
+        who, fields = checked
+        try:
+            body = PublicMessageIn(**about, text=fields.get("text", ""))
+            await write_public_message(self.agent, who, body)
+        except ValidationError:
+            return self.message(request, 422, "public_message_bad")
+        except HTTPException as exc:
+            key = "not_found" if exc.status_code == 404 else "public_message_bad"
+            return self.message(request, exc.status_code, key)
+        return RedirectResponse(local_path(back), status_code=303)
 
     async def review(self, request: Request, incident_id: int) -> Response:
         who = self.viewer(request)

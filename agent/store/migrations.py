@@ -54,6 +54,10 @@ def _create_cluster_tables(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _create_public_messages(conn: Connection) -> None:
+    schema.public_messages.create(conn, checkfirst=True)
+
+
 def _add_locations(conn: Connection) -> None:
     """Results carry their location, keyed (check, location, started_at); incidents name
     their locations and whether late results changed them (semantics.md §8)."""
@@ -117,8 +121,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "probe locations: results keyed by location, incidents name them", _add_locations),
     Migration(6, "wall-clock steps", _create_clock_steps),
     Migration(7, "cluster nodes and partition leases", _create_cluster_tables),
-    # 8 is another branch's step; `migrate` applies whatever is newer than the database, in
-    # order, so 9 applies after an 8 it has not seen and a database without 8 still gets 9.
+    Migration(8, "public messages of the status page", _create_public_messages),
     Migration(9, "archive of scheduled reports", _create_report_archive),
 )
 

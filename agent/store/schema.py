@@ -458,3 +458,21 @@ partition_leases = Table(  # one row per partition; its holder alone runs its se
     Column("epoch", BigInteger, nullable=False),  # +1 at every claim: fences the old holder
     Column("expires_at", UtcMicros, nullable=False),
 )
+
+
+# ---- public messages (schema version 8; agent/status/) -------------------------------------
+
+# What an operator tells the public about an incident or a service, shown on /status: never
+# the incident's cause or anything else internal. Exactly one of `incident` and `service`.
+public_messages = Table(
+    "public_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident", BigInteger, ForeignKey("incidents.id"), nullable=True),
+    Column("service", String(_ID), nullable=True),
+    Column("text", SafeText, nullable=False),
+    Column("author", SafeString(200), nullable=False),
+    Column("written_at", UtcMicros, nullable=False),
+    Index("ix_public_messages_incident", "incident", "id"),
+    Index("ix_public_messages_service", "service", "id"),
+)

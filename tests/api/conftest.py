@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -105,15 +106,31 @@ def reports() -> dict[str, object] | None:
 
 
 @pytest.fixture
+def catalog_text() -> str:
+    """The catalogue the agent runs; a test module may override this fixture."""
+    return CATALOG
+
+
+@pytest.fixture
+def more_settings() -> dict[str, Any]:
+    """Settings beyond the defaults; a test module may override this fixture."""
+    return {}
+
+
+@pytest.fixture
 async def running(
-    tmp_path: Path, anonymous_board: bool, reports: dict[str, object] | None
+    tmp_path: Path,
+    anonymous_board: bool,
+    reports: dict[str, object] | None,
+    catalog_text: str,
+    more_settings: dict[str, Any],
 ) -> AsyncIterator[Running]:
     catalog_path = tmp_path / "services.yaml"
-    catalog_path.write_text(CATALOG, encoding="utf-8")
+    catalog_path.write_text(catalog_text, encoding="utf-8")
     tokens, entries = tokens_and_entries()
     settings = Settings(
         catalog=str(catalog_path), db=str(tmp_path / "vigia.db"), tokens=entries,
-        anonymous_board=anonymous_board, reports=reports,
+        anonymous_board=anonymous_board, reports=reports, **more_settings,
     )  # fmt: skip
     store = SqlStore.open(f"sqlite:///{tmp_path / 'vigia.db'}")
     agent = Agent(settings, load(catalog_path), store, SystemClock(), serve_http=False)

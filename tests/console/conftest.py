@@ -1,1 +1,7 @@
-from tests.api.conftest import anonymous_board, reports, running  # noqa: F401 (fixtures)
+from tests.api.conftest import (  # noqa: F401 (fixtures)
+    anonymous_board,
+    catalog_text,
+    more_settings,
+    reports,
+    running,
+)

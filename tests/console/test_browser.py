@@ -73,20 +73,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # scheduled reports on: `vigia run` makes the due month and quarter at start (HTML: fast)
     reports = f"reports: {{directory: '{tmp / 'archive'}', format: html}}\n"
     (tmp / "vigia.yaml").write_text(f"tokens:\n{entries}{reports}", encoding="utf-8")
-    port, db = _free_port(), tmp / "vigia.db"
+    proc, url = start_agent(tmp)
+    yield Stack(url, estate, tokens, tmp / "vigia.db", tmp / "archive")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    estate.close()
+
+
+def start_agent(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`vigia run` on tmp's vigia.yaml, services.yaml and vigia.db, once it answers /healthz."""
+    port = _free_port()
     command = [
         sys.executable, "-m", "agent.cli", "--config", str(tmp / "vigia.yaml"),
-        "--catalog", str(tmp / "services.yaml"), "--db", str(db),
+        "--catalog", str(tmp / "services.yaml"), "--db", str(tmp / "vigia.db"),
         "run", "--listen", f"127.0.0.1:{port}",
     ]  # fmt: skip
     with open(tmp / "agent.log", "ab") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     _wait(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, 30, tmp / "agent.log")
-    yield Stack(url, estate, tokens, db, tmp / "archive")
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
-    estate.close()
+    return proc, url
 
 
 def _wait(condition: Any, seconds: float, log: Path | None = None) -> None:

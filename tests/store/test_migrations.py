@@ -118,3 +118,20 @@ def test_a_store_opens_on_a_bare_path(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     finally:
         store.close()
+
+
+def test_step_8_adds_the_public_messages_table_to_a_version_7_database(store: SqlStore) -> None:
+    with store.transaction(write=True) as conn:
+        conn.execute(schema.public_messages.delete())
+        schema.public_messages.drop(conn)
+        schema.report_archive.drop(conn)  # step 9 too: a database as version 7 left it
+        conn.execute(schema.schema_version.delete().where(schema.schema_version.c.version >= 8))
+    assert store.schema_version() == 7
+    store.migrate()
+    assert store.schema_version() == migrations.LATEST_VERSION
+    with store.transaction() as conn:
+        assert inspect(conn).has_table("public_messages")
+        [description] = conn.execute(
+            select(schema.schema_version.c.description).where(schema.schema_version.c.version == 8)
+        ).scalars()
+    assert "public messages" in description
