@@ -44,12 +44,18 @@ COMMANDS = (
     token,
 )
 EXIT_USAGE = 2
+EXIT_CODES = """exit codes:
+  0  ok
+  1  something is not ok (check: a probe failed; run: its address could not be bound)
+  2  usage or configuration error (unknown option, invalid catalogue or settings, bad value)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vigia",
         description="Service-availability agent: probes, incidents, restore times, QUAR.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -59,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         # after the subcommand too (`vigia check --catalog F`); SUPPRESS keeps a value given
         # before the subcommand from being reset by the subcommand's own default
         add_global_options(subcommand, default=argparse.SUPPRESS)
+        subcommand.epilog = EXIT_CODES
+        subcommand.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
