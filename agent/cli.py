@@ -107,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_log_filter()  # every ${NAME} value masked in every line, whatever logger wrote it
     for chatty in ("apscheduler", "httpcore", "uvicorn"):  # one line per probe is noise
         logging.getLogger(chatty).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    # a PDF report logs each layout step (INFO) and each CSS property of the charts' SVG it
+    # leaves to its SVG renderer (WARNING, hundreds of lines): shown with -v only
+    for pdf_side in ("weasyprint", "fontTools"):
+        logging.getLogger(pdf_side).setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     # httpx logs every request's full URL at INFO (webhook tokens, user:password@): never
     logging.getLogger("httpx").setLevel(logging.WARNING)
     flags = {"catalog": args.catalog, "db": args.db, "listen": getattr(args, "listen", None)}
@@ -116,8 +120,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CatalogError as exc:
         print(f"vigia: invalid settings:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
-    result: int = args.handler(args)
+    try:
+        result: int = args.handler(args)
+    except BrokenPipeError:  # `vigia status --json | head`: the reader had enough
+        _silence_stdout()
+        return 1
     return result
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush raises nothing more."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

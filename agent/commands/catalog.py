@@ -55,6 +55,7 @@ def _print_problems(path: str, exc: CatalogError, as_json: bool) -> None:
 
 def _size(path: str | Path) -> str:
     try:
-        return f"{Path(path).stat().st_size / 1e6:.1f} MB"
+        size = Path(path).stat().st_size
     except OSError:
         return "the file"
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
