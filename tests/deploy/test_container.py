@@ -151,12 +151,17 @@ def volume() -> Iterator[str]:
     _podman("volume", "rm", "--force", name)
 
 
+def _config_directory(directory: Path, catalog: str) -> Path:
+    """/etc/vigia for the container: the catalogue, readable by its vigia user."""
+    (directory / "services.yaml").write_text(catalog)
+    directory.chmod(0o755)
+    (directory / "services.yaml").chmod(0o644)
+    return directory
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "services.yaml").write_text(CATALOG)
-    tmp_path.chmod(0o755)  # the container's vigia user reads it
-    (tmp_path / "services.yaml").chmod(0o644)
-    return tmp_path
+    return _config_directory(tmp_path, CATALOG)
 
 
 def test_the_agent_runs_read_only_with_its_state_in_the_volume(
@@ -197,3 +202,21 @@ def test_the_entrypoint_is_vigia_so_every_subcommand_runs(
     assert helped.stdout.startswith("usage: vigia")
     wrong = _podman("run", "--rm", *run_options, "--read-only", image, "no-such-command")
     assert wrong.returncode == 2 and "invalid choice" in wrong.stderr
+
+
+def test_icmp_checks_run_unprivileged_with_the_documented_sysctl(
+    image: str, run_options: list[str], tmp_path: Path
+) -> None:
+    """docs/operations.md: the vigia group may ping in the container, no capability needed."""
+    icmp = CATALOG.replace(
+        "tcp: {host: 127.0.0.1, port: 9330}", "icmp: {host: 127.0.0.1, count: 1}"
+    )
+    config = _config_directory(tmp_path, icmp)
+    check = [*run_options, "--read-only", "--volume", f"{config}:/etc/vigia:ro"]
+    denied = _podman("run", "--rm", *check, image, "check")
+    assert denied.returncode == 1 and "ICMP not permitted" in denied.stdout, denied.stdout
+    allowed = _podman(
+        "run", "--rm", "--sysctl", "net.ipv4.ping_group_range=10001 10001", *check, image, "check"
+    )
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert " ok " in allowed.stdout
