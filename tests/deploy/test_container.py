@@ -7,6 +7,7 @@ host's loopback. Hosts where rootful podman or the base cannot work skip with th
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -180,17 +181,18 @@ def test_the_agent_runs_read_only_with_its_state_in_the_volume(
         assert written.returncode != 0 and "Read-only file system" in written.stderr
         state = agent.exec("ls", "/var/lib/vigia").stdout.split()
         assert "vigia.db" in state, state
+        window = ["--start", "2099-01-01T02:00", "--end", "2099-01-01T03:00", "--reason", "kept"]
+        added = agent.exec("vigia", "maintenance", "add", "--service", "itself", *window)
+        assert added.returncode == 0, added.stderr
     finally:
         agent.stop()
-    # the state outlives the container: a new one on the same volume opens the same database
-    again = Agent(image, run_options, config, volume)
-    try:
-        assert again.healthz()[0] == 200
-        listed = again.exec("vigia", "status", "--json")
-        assert listed.returncode == 0, listed.stderr
-        assert '"itself"' in listed.stdout
-    finally:
-        again.stop()
+    # the state outlives the container: a new one on the same volume reads what was written
+    listed = _podman(
+        "run", "--rm", *run_options, "--read-only", "--volume", f"{volume}:/var/lib/vigia",
+        "--volume", f"{config}:/etc/vigia:ro", image, "maintenance", "list", "--json",
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert [w["reason"] for w in json.loads(listed.stdout)] == ["kept"]
 
 
 def test_the_entrypoint_is_vigia_so_every_subcommand_runs(
