@@ -140,6 +140,12 @@ class Agent:
     def logs(self) -> str:
         return _podman("logs", self.name).stderr[-2000:]
 
+    def terminate(self) -> tuple[int, str]:
+        """SIGTERM, as `podman stop` sends: (exit code, the log's last lines)."""
+        _podman("stop", "--time", "20", self.name)
+        code = _podman("inspect", "--format", "{{.State.ExitCode}}", self.name).stdout
+        return int(code.strip()), self.logs()
+
     def stop(self) -> None:
         _podman("rm", "--force", "--time", "10", self.name)
 
@@ -184,6 +190,8 @@ def test_the_agent_runs_read_only_with_its_state_in_the_volume(
         window = ["--start", "2099-01-01T02:00", "--end", "2099-01-01T03:00", "--reason", "kept"]
         added = agent.exec("vigia", "maintenance", "add", "--service", "itself", *window)
         assert added.returncode == 0, added.stderr
+        code, log = agent.terminate()  # vigia is PID 1: SIGTERM reaches it and it drains
+        assert code == 0 and "vigia stopped cleanly" in log, log
     finally:
         agent.stop()
     # the state outlives the container: a new one on the same volume reads what was written
