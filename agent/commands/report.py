@@ -59,8 +59,9 @@ def handle_monthly(args: argparse.Namespace) -> int:
         period = parse_period(args.month, settings.timezone)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    progress = Progress(f"report {period.label}", 2 + len(formats))
+    progress.step(f"reading the catalogue {settings.catalog}")
     quar, catalog, store = open_quar(settings), open_catalog(settings), open_store(settings)
-    progress = Progress(f"report {period.label}", 1 + len(formats))
     progress.step(f"figures of {len(catalog.services)} services")
     try:
         calendar = MaintenanceCalendar(
