@@ -46,12 +46,18 @@ COMMANDS = (
     token,
 )
 EXIT_USAGE = 2
+EXIT_CODES = """exit codes:
+  0  ok
+  1  something is not ok (check: a probe failed; run: its address could not be bound)
+  2  usage or configuration error (unknown option, invalid catalogue or settings, bad value)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vigia",
         description="Service-availability agent: probes, incidents, restore times, QUAR.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -61,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         # after the subcommand too (`vigia check --catalog F`); SUPPRESS keeps a value given
         # before the subcommand from being reset by the subcommand's own default
         add_global_options(subcommand, default=argparse.SUPPRESS)
+        subcommand.epilog = EXIT_CODES
+        subcommand.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
@@ -101,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_log_filter()  # every ${NAME} value masked in every line, whatever logger wrote it
     for chatty in ("apscheduler", "httpcore", "uvicorn"):  # one line per probe is noise
         logging.getLogger(chatty).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    # a PDF report logs each layout step (INFO) and each CSS property of the charts' SVG it
+    # leaves to its SVG renderer (WARNING, hundreds of lines): shown with -v only
+    for pdf_side in ("weasyprint", "fontTools"):
+        logging.getLogger(pdf_side).setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     # httpx logs every request's full URL at INFO (webhook tokens, user:password@): never
     logging.getLogger("httpx").setLevel(logging.WARNING)
     flags = {"catalog": args.catalog, "db": args.db, "listen": getattr(args, "listen", None)}
@@ -110,8 +122,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CatalogError as exc:
         print(f"vigia: invalid settings:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
-    result: int = args.handler(args)
+    try:
+        result: int = args.handler(args)
+    except BrokenPipeError:  # `vigia status --json | head`: the reader had enough
+        _silence_stdout()
+        return 1
     return result
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush raises nothing more."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ def worker_entry(
     if getattr(args, "listen", None):
         values["listen"] = args.listen
     values.setdefault("token", environ.get(TOKEN_VARIABLE) or None)
+    if not values.get("listen") and environ.get("VIGIA_LISTEN"):  # the container's health port
+        values["listen"] = environ["VIGIA_LISTEN"]
     missing = [n for n in ("location", "core", "token") if not values.get(n)]
     if missing:
         raise CommandError(

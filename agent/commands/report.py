@@ -14,6 +14,7 @@ from agent.commands.common import CommandError, guarded, open_catalog, open_stor
 from agent.commands.indicators import open_quar
 from agent.maintenance import MaintenanceCalendar
 from agent.periods import parse_period
+from agent.progress import Progress
 from agent.reports.i18n import LANGUAGES
 
 
@@ -58,7 +59,10 @@ def handle_monthly(args: argparse.Namespace) -> int:
         period = parse_period(args.month, settings.timezone)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    progress = Progress(f"report {period.label}", 2 + len(formats))
+    progress.step(f"reading the catalogue {settings.catalog}")
     quar, catalog, store = open_quar(settings), open_catalog(settings), open_store(settings)
+    progress.step(f"figures of {len(catalog.services)} services")
     try:
         calendar = MaintenanceCalendar(
             catalog, store.windows(), settings.allow_retroactive_maintenance
@@ -71,9 +75,12 @@ def handle_monthly(args: argparse.Namespace) -> int:
     finally:
         store.close()
     try:
-        written = write_monthly(report, args.out, formats, args.lang)
+        written = write_monthly(
+            report, args.out, formats, args.lang, lambda f: progress.step(f"writing {f}")
+        )
     except PdfUnavailableError as exc:
         raise CommandError(str(exc)) from None
+    progress.finish(f"{len(written)} files")
     for path in written:
         print(path)
     return 0

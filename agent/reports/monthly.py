@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -290,22 +290,31 @@ def _daily(
 
 
 def write_monthly(
-    report: MonthlyReport, out: Path, formats: Sequence[str], lang: str
+    report: MonthlyReport,
+    out: Path,
+    formats: Sequence[str],
+    lang: str,
+    starting: Callable[[str], None] = lambda _format: None,
 ) -> list[Path]:
-    """Write the requested formats into `out`; returns the files written."""
+    """Write the requested formats into `out`; returns the files written. `starting` is told
+    each format before it is written (the command's progress)."""
     out.mkdir(parents=True, exist_ok=True)
     stem = f"vigia-{report.period.label}"
     written: list[Path] = []
     html = render_html(report, lang) if {"html", "pdf"} & set(formats) else ""
     if "html" in formats:
+        starting("html")
         written.append(_write(out / f"{stem}.html", html))
     if "json" in formats:
+        starting("json")
         text = json.dumps(report_json(report), ensure_ascii=False, indent=2)
         written.append(_write(out / f"{stem}.json", text + "\n"))
     if "csv" in formats:
+        starting("csv")
         written.append(_write_csv(out / f"{stem}-servicos.csv", service_rows(report)))
         written.append(_write_csv(out / f"{stem}-quar.csv", quar_rows(report)))
     if "pdf" in formats:
+        starting("pdf")
         from agent.reports.pdf import write_pdf
 
         written.append(write_pdf(html, out / f"{stem}.pdf"))

@@ -43,10 +43,16 @@ def test_every_command_is_found() -> None:
 @pytest.mark.parametrize("path", LEAVES, ids=" ".join)
 def test_global_options_are_accepted_after_the_subcommand(path: list[str]) -> None:
     parser, needed = build_parser(), _required_arguments(path)
-    after = parser.parse_args([*path, *needed, "--db", "after.db", "--catalog", "c.yaml", "-v"])
-    assert (after.db, after.catalog, after.verbose) == ("after.db", "c.yaml", True)
-    before = parser.parse_args(["--db", "before.db", *path, *needed])
-    assert (before.db, before.catalog, before.verbose) == ("before.db", None, False)
+    after = parser.parse_args(
+        [*path, *needed, "--db", "after.db", "--catalog", "c.yaml", "--config", "s.yaml", "-v"]
+    )
+    assert (after.db, after.catalog, after.config, after.verbose) == (
+        "after.db", "c.yaml", "s.yaml", True
+    )  # fmt: skip
+    before = parser.parse_args(["--config", "b.yaml", "--db", "before.db", "-v", *path, *needed])
+    assert (before.db, before.catalog, before.config, before.verbose) == (
+        "before.db", None, "b.yaml", True
+    )  # fmt: skip
 
 
 def test_every_subcommand_help_lists_the_global_options() -> None:
