@@ -68,3 +68,10 @@ def test_the_command_exits_2_with_the_reason_and_no_traceback(tmp_path: Path) ->
     )  # fmt: skip
     assert done.returncode == 2
     assert "--core" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_vigia_listen_gives_the_health_port_a_flag_still_wins() -> None:
+    base = ["--location", "porto", "--core", "https://c:1", "--token", "t"]
+    assert _entry(base, environ={"VIGIA_LISTEN": "127.0.0.1:9331"}).listen == "127.0.0.1:9331"
+    flagged = [*base, "--listen", "127.0.0.1:9444"]
+    assert _entry(flagged, environ={"VIGIA_LISTEN": "127.0.0.1:9331"}).listen == "127.0.0.1:9444"
