@@ -23,6 +23,7 @@ import httpx
 
 from checks.context import ProbeContext
 from checks.http_clients import DEFAULT_HEADERS, ProbeConnections
+from checks.http_cookies import ChainCookies, sets_cookies
 from checks.result import Measurement, Verdict
 from checks.specs import HttpSpec
 
@@ -133,6 +134,7 @@ async def probe(spec: HttpSpec, timeout: float, ctx: ProbeContext, *, check_id: 
 async def _fetch(connections: ProbeConnections, run: _Run) -> _Fetched:
     request = _first_request(run)
     redirects = 0
+    cookies: ChainCookies | None = None  # built at the first redirect that sets a cookie
     while True:
         response = await _send(connections, request, run)
         response.request = request
@@ -150,6 +152,11 @@ async def _fetch(connections: ProbeConnections, run: _Run) -> _Fetched:
             redirects += 1
             if redirects > run.spec.max_redirects:
                 raise _Failed(f"more than {run.spec.max_redirects} redirects")
+            if cookies is None and sets_cookies(response):
+                cookies = ChainCookies(request)
+            if cookies is not None:
+                cookies.keep(response)
+                cookies.send_with(next_request)
             request = next_request
         finally:
             await response.aclose()
