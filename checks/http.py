@@ -266,7 +266,17 @@ def needs_body(spec: HttpSpec) -> bool:
     """Whether the verdict reads the body. Without a body condition it is judged on the status
     and headers alone and the body is never read: a large page is not an outage, and costs
     nothing (blackbox_exporter reads it whole)."""
-    return bool(spec.body_contains or spec.body_regex or spec.json_ or spec.static)
+    return bool(_body_conditions(spec) or spec.static)
+
+
+def _body_conditions(spec: HttpSpec) -> bool:
+    return bool(
+        spec.body_contains
+        or spec.body_regex
+        or spec.body_not_contains
+        or spec.body_not_regex
+        or spec.json_
+    )
 
 
 # A kept-alive connection is reusable only once its answer was read to the end: a small body
@@ -339,14 +349,22 @@ def judge(spec: HttpSpec, fetched: _Fetched, run: _Run) -> Verdict:
 
 def _first_failure(spec: HttpSpec, response: httpx.Response, body: bytes) -> str | None:
     reason = _status_failure(spec, response.status_code) or _header_failure(spec, response)
-    if reason or not (spec.body_contains or spec.body_regex or spec.json_):
+    if reason or not _body_conditions(spec):
         return reason
     text = body.decode(_encoding(response), errors="replace")
+    return _text_failure(spec, text) or (_json_failure(spec.json_, text) if spec.json_ else None)
+
+
+def _text_failure(spec: HttpSpec, text: str) -> str | None:
     if spec.body_contains is not None and spec.body_contains not in text:
         return f"body does not contain {_quote(spec.body_contains)}"
     if spec.body_regex is not None and not _regex(spec.body_regex).search(text):
         return f"body does not match /{_clip(spec.body_regex)}/"
-    return _json_failure(spec.json_, text) if spec.json_ else None
+    if spec.body_not_contains is not None and spec.body_not_contains in text:
+        return f"body contains {_quote(spec.body_not_contains)}"
+    if spec.body_not_regex is not None and (found := _regex(spec.body_not_regex).search(text)):
+        return f"body matches /{_clip(spec.body_not_regex)}/ ({_quote(found.group(0))})"
+    return None
 
 
 def _status_failure(spec: HttpSpec, status: int) -> str | None:

@@ -551,3 +551,28 @@ async def test_the_answering_address_is_reported_and_checked_against_the_expecte
     assert good.measurements["address_expected"] is True
     assert bad.measurements["address_expected"] is False
     assert bad.outcome is Outcome.OK  # a SOC signal, not an outage
+
+
+# --- body conditions that fail on a match ----------------------------------------------------
+
+
+async def test_a_200_error_page_containing_the_forbidden_text_is_down(ctx: ProbeContext) -> None:
+    page = "<h1>Erro</h1><p>could not connect to database</p>"
+    async with HttpServer(
+        {"/": lambda _: Reply(200, page), "/ok": lambda _: Reply(200, "fine")}
+    ) as s:
+        contains = await run(ctx, url=s.url(), body_not_contains="could not connect to database")
+        regex = await run(ctx, url=s.url(), body_not_regex=r"could not connect to \w+")
+        healthy = await run(ctx, url=s.url("/ok"), body_not_contains="could not connect")
+    assert contains.outcome is Outcome.FAIL
+    assert contains.reason == "body contains 'could not connect to database'"
+    assert regex.reason == (
+        r"body matches /could not connect to \w+/ ('could not connect to database')"
+    )
+    assert healthy.outcome is Outcome.OK, healthy.reason
+    assert healthy.measurements["body_bytes"] == 4  # a body condition: the body is read
+
+
+def test_a_bad_body_not_regex_is_refused_at_load() -> None:
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        HttpSpec(url="http://127.0.0.1/", body_not_regex="(unclosed")
