@@ -348,7 +348,11 @@ def judge(spec: HttpSpec, fetched: _Fetched, run: _Run) -> Verdict:
 
 
 def _first_failure(spec: HttpSpec, response: httpx.Response, body: bytes) -> str | None:
-    reason = _status_failure(spec, response.status_code) or _header_failure(spec, response)
+    reason = (
+        _transport_failure(spec, response)
+        or _status_failure(spec, response.status_code)
+        or _header_failure(spec, response)
+    )
     if reason or not _body_conditions(spec):
         return reason
     text = body.decode(_encoding(response), errors="replace")
@@ -364,6 +368,17 @@ def _text_failure(spec: HttpSpec, text: str) -> str | None:
         return f"body contains {_quote(spec.body_not_contains)}"
     if spec.body_not_regex is not None and (found := _regex(spec.body_not_regex).search(text)):
         return f"body matches /{_clip(spec.body_not_regex)}/ ({_quote(found.group(0))})"
+    return None
+
+
+def _transport_failure(spec: HttpSpec, response: httpx.Response) -> str | None:
+    if spec.require_tls is None:
+        return None
+    final = response.request.url
+    if spec.require_tls and final.scheme != "https":
+        return f"downgrade: the chain ends on plain http ({_clip(str(final))})"
+    if not spec.require_tls and final.scheme == "https":
+        return f"the chain ends on https ({_clip(str(final))}), require_tls is false"
     return None
 
 

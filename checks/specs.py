@@ -60,6 +60,8 @@ class HttpSpec(Spec):
     json_: dict[str, Any] | None = Field(default=None, alias="json")  # {"$.status": "UP"}
     expect_headers: dict[str, str] = Field(default_factory=dict)  # header -> regex
     max_latency: Duration | None = None  # over it: degraded
+    # the final URL of the chain: true, https (a downgrade fails); false, plain http
+    require_tls: bool | None = None
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     static: bool = False  # page content should not change (defacement watch)
     expect_addresses: list[str] = Field(default_factory=list)  # SOC: answers only from these IPs

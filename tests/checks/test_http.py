@@ -576,3 +576,26 @@ async def test_a_200_error_page_containing_the_forbidden_text_is_down(ctx: Probe
 def test_a_bad_body_not_regex_is_refused_at_load() -> None:
     with pytest.raises(ValueError, match="not a valid regular expression"):
         HttpSpec(url="http://127.0.0.1/", body_not_regex="(unclosed")
+
+
+async def test_require_tls_fails_a_chain_that_ends_on_plain_http(
+    ctx: ProbeContext, pki: Pki
+) -> None:
+    async with HttpServer({"/": lambda _: Reply(200)}) as plain:
+        down = {"/": _to(plain.url("/"))}
+        async with HttpServer(down, pki.server_context()) as secure:
+            common = {"url": secure.url(), "ca_bundle": pki.ca_bundle}
+            downgraded = await run(ctx, require_tls=True, **common)
+            unasked = await run(ctx, **common)
+            plain_wanted = await run(ctx, url=plain.url(), require_tls=False)
+            tls_unwanted = await run(
+                ctx,
+                url=secure.url("/x"),
+                require_tls=False,
+                **{"ca_bundle": pki.ca_bundle, "expect_status": [404]},
+            )
+    assert downgraded.outcome is Outcome.FAIL
+    assert downgraded.reason == f"downgrade: the chain ends on plain http ({plain.url('/')})"
+    assert unasked.outcome is Outcome.OK, unasked.reason
+    assert plain_wanted.outcome is Outcome.OK, plain_wanted.reason
+    assert tls_unwanted.reason.startswith("the chain ends on https"), tls_unwanted.reason
