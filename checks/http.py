@@ -23,6 +23,7 @@ import httpx
 
 from checks.context import ProbeContext
 from checks.http_clients import DEFAULT_HEADERS, ProbeConnections
+from checks.http_cookies import ChainCookies, sets_cookies
 from checks.result import Measurement, Verdict
 from checks.specs import HttpSpec
 
@@ -133,6 +134,7 @@ async def probe(spec: HttpSpec, timeout: float, ctx: ProbeContext, *, check_id: 
 async def _fetch(connections: ProbeConnections, run: _Run) -> _Fetched:
     request = _first_request(run)
     redirects = 0
+    cookies: ChainCookies | None = None  # built at the first redirect that sets a cookie
     while True:
         response = await _send(connections, request, run)
         response.request = request
@@ -150,6 +152,11 @@ async def _fetch(connections: ProbeConnections, run: _Run) -> _Fetched:
             redirects += 1
             if redirects > run.spec.max_redirects:
                 raise _Failed(f"more than {run.spec.max_redirects} redirects")
+            if cookies is None and sets_cookies(response):
+                cookies = ChainCookies(request)
+            if cookies is not None:
+                cookies.keep(response)
+                cookies.send_with(next_request)
             request = next_request
         finally:
             await response.aclose()
@@ -259,7 +266,17 @@ def needs_body(spec: HttpSpec) -> bool:
     """Whether the verdict reads the body. Without a body condition it is judged on the status
     and headers alone and the body is never read: a large page is not an outage, and costs
     nothing (blackbox_exporter reads it whole)."""
-    return bool(spec.body_contains or spec.body_regex or spec.json_ or spec.static)
+    return bool(_body_conditions(spec) or spec.static)
+
+
+def _body_conditions(spec: HttpSpec) -> bool:
+    return bool(
+        spec.body_contains
+        or spec.body_regex
+        or spec.body_not_contains
+        or spec.body_not_regex
+        or spec.json_
+    )
 
 
 # A kept-alive connection is reusable only once its answer was read to the end: a small body
@@ -331,15 +348,38 @@ def judge(spec: HttpSpec, fetched: _Fetched, run: _Run) -> Verdict:
 
 
 def _first_failure(spec: HttpSpec, response: httpx.Response, body: bytes) -> str | None:
-    reason = _status_failure(spec, response.status_code) or _header_failure(spec, response)
-    if reason or not (spec.body_contains or spec.body_regex or spec.json_):
+    reason = (
+        _transport_failure(spec, response)
+        or _status_failure(spec, response.status_code)
+        or _header_failure(spec, response)
+    )
+    if reason or not _body_conditions(spec):
         return reason
     text = body.decode(_encoding(response), errors="replace")
+    return _text_failure(spec, text) or (_json_failure(spec.json_, text) if spec.json_ else None)
+
+
+def _text_failure(spec: HttpSpec, text: str) -> str | None:
     if spec.body_contains is not None and spec.body_contains not in text:
         return f"body does not contain {_quote(spec.body_contains)}"
     if spec.body_regex is not None and not _regex(spec.body_regex).search(text):
         return f"body does not match /{_clip(spec.body_regex)}/"
-    return _json_failure(spec.json_, text) if spec.json_ else None
+    if spec.body_not_contains is not None and spec.body_not_contains in text:
+        return f"body contains {_quote(spec.body_not_contains)}"
+    if spec.body_not_regex is not None and (found := _regex(spec.body_not_regex).search(text)):
+        return f"body matches /{_clip(spec.body_not_regex)}/ ({_quote(found.group(0))})"
+    return None
+
+
+def _transport_failure(spec: HttpSpec, response: httpx.Response) -> str | None:
+    if spec.require_tls is None:
+        return None
+    final = response.request.url
+    if spec.require_tls and final.scheme != "https":
+        return f"downgrade: the chain ends on plain http ({_clip(str(final))})"
+    if not spec.require_tls and final.scheme == "https":
+        return f"the chain ends on https ({_clip(str(final))}), require_tls is false"
+    return None
 
 
 def _status_failure(spec: HttpSpec, status: int) -> str | None:

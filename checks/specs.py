@@ -55,9 +55,13 @@ class HttpSpec(Spec):
     expect_status: list[int] | None = None  # None: any 2xx
     body_contains: str | None = None
     body_regex: str | None = None
+    body_not_contains: str | None = None  # an error page served with 200: DOWN
+    body_not_regex: str | None = None
     json_: dict[str, Any] | None = Field(default=None, alias="json")  # {"$.status": "UP"}
     expect_headers: dict[str, str] = Field(default_factory=dict)  # header -> regex
     max_latency: Duration | None = None  # over it: degraded
+    # the final URL of the chain: true, https (a downgrade fails); false, plain http
+    require_tls: bool | None = None
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     static: bool = False  # page content should not change (defacement watch)
     expect_addresses: list[str] = Field(default_factory=list)  # SOC: answers only from these IPs
@@ -79,7 +83,7 @@ class HttpSpec(Spec):
                 raise ValueError(f"{status!r} is not an HTTP status")
         return value
 
-    @field_validator("body_regex")
+    @field_validator("body_regex", "body_not_regex")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
         return _compilable(value)

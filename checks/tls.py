@@ -17,6 +17,7 @@ from datetime import datetime
 
 from cryptography import x509
 
+from checks.cert_chain import FirstExpiry, counted_chain, first_expiry
 from checks.context import ProbeContext
 from checks.result import Measurement, Verdict
 from checks.specs import TlsSpec
@@ -34,6 +35,7 @@ _HANDSHAKE = "during the TLS handshake"
 @dataclass(frozen=True, slots=True)
 class _Seen:
     der: bytes
+    chain: list[bytes]  # whose expiry counts, leaf first (checks/cert_chain.py)
     version: str
     cipher: str
 
@@ -92,7 +94,7 @@ async def _handshake(spec: TlsSpec, context: ssl.SSLContext, state: _State) -> _
         if der is None:
             raise ssl.SSLError("the server sent no certificate")
         cipher = tls.cipher()
-        return _Seen(der, tls.version() or "", cipher[0] if cipher else "")
+        return _Seen(der, counted_chain(tls), tls.version() or "", cipher[0] if cipher else "")
     finally:
         # Abort rather than close: a probe needs no close_notify exchange with the peer.
         writer.transport.abort()
@@ -103,14 +105,14 @@ async def _handshake(spec: TlsSpec, context: ssl.SSLContext, state: _State) -> _
 
 def judge(spec: TlsSpec, seen: _Seen, state: _State, now: datetime) -> Verdict:
     cert = x509.load_der_x509_certificate(seen.der)
-    not_after = cert.not_valid_after_utc
-    days = (not_after - now).total_seconds() / 86400
     fingerprint = hashlib.sha256(seen.der).hexdigest()
     state.measurements.setdefault("verified", True)
     m = state.measurements
     m.update(describe_certificate(cert, fingerprint))
-    m.update(days_left=math.floor(days), tls_version=seen.version, cipher=seen.cipher)
-    expiry = f"not after {m['not_after']}"
+    first = first_expiry(seen.chain or [seen.der])
+    days = days_left(first, now)
+    m.update(expiry_measurements(first, now), tls_version=seen.version, cipher=seen.cipher)
+    expiry = first.expiry_text(str(m["not_after"]))
     if days < 0:
         return Verdict.fail(f"certificate expired {_days(-days)} ago ({expiry})", **m)
     reason = (
@@ -130,8 +132,30 @@ def describe_certificate(cert: x509.Certificate, fingerprint: str) -> dict[str, 
         "issuer": cert.issuer.rfc4514_string(),
         "serial": serial_text(cert.serial_number),
         "fingerprint_sha256": fingerprint,
-        "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "leaf_not_after": _timestamp(cert.not_valid_after_utc),
     }
+
+
+def days_left(first: FirstExpiry, now: datetime) -> float:
+    return (first.certificate.not_valid_after_utc - now).total_seconds() / 86400
+
+
+def expiry_measurements(first: FirstExpiry, now: datetime) -> dict[str, Measurement]:
+    """`not_after` and `days_left` of the chain's first expiry (they feed the expiry metric
+    and alerts), which certificate it is, and the chain's length; the leaf's own date is
+    `leaf_not_after`."""
+    measured: dict[str, Measurement] = {
+        "not_after": _timestamp(first.certificate.not_valid_after_utc),
+        "days_left": math.floor(days_left(first, now)),
+        "expires_first": first.name,
+        "expires_first_role": first.role,
+        "chain_length": first.chain_length,
+    }
+    return measured
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def serial_text(serial: int) -> str:

@@ -307,3 +307,20 @@ def test_a_check_kind_without_settings_is_an_error_not_a_crash() -> None:
     assert errors_of(text) == [
         "services[1].checks[0]: 'tcp' is empty: give its settings (services.yaml:29)"
     ]
+
+
+def test_body_not_conditions_are_validated_with_path_and_line() -> None:
+    text = edited(
+        "url: https://app.seg-social.pt/",
+        "url: https://app.seg-social.pt/\n"
+        '          body_not_regex: "(x"\n'
+        "          body_not_contains: [1]",
+    )
+    problems = errors_of(text)
+    assert len(problems) == 2, problems
+    assert any(
+        p.startswith("services[0].checks[0].http.body_not_regex: '(x' is not a valid regular")
+        and p.endswith("(services.yaml:18)")
+        for p in problems
+    ), problems
+    assert any(p.startswith("services[0].checks[0].http.body_not_contains") for p in problems)

@@ -9,14 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import ipaddress
 import ssl
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.x509.oid import NameOID
 
 from checks.context import ProbeContext
 from checks.http_clients import HttpClientPool
@@ -274,3 +281,66 @@ async def ticking(every: float = 0.05) -> AsyncIterator[list[float]]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def chain_context(pki: Pki, *, intermediate_days: float, leaf_days: float) -> ssl.SSLContext:
+    """A server presenting leaf + intermediate, the intermediate signed by `pki`'s CA and
+    expiring in `intermediate_days` (trustme cannot date a CA), the leaf in `leaf_days`."""
+    root_key = pki.ca._private_key
+    root = pki.ca._certificate
+    inter_key = ec.generate_private_key(ec.SECP256R1())
+    inter = _signed(
+        _name("vigia test intermediate"),
+        inter_key.public_key(),
+        root.subject,
+        root_key,
+        days_from_now(intermediate_days),
+        ca=True,
+    )
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _signed(
+        _name("localhost"),
+        leaf_key.public_key(),
+        inter.subject,
+        inter_key,
+        days_from_now(leaf_days),
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    with tempfile.TemporaryDirectory() as directory:
+        chain, key = Path(directory, "chain.pem"), Path(directory, "key.pem")
+        chain.write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in (leaf, inter)))
+        key.write_bytes(leaf_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+        context.load_cert_chain(chain, key)
+    return context
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _signed(
+    subject: x509.Name,
+    public_key: Any,
+    issuer: x509.Name,
+    issuer_key: Any,
+    not_after: datetime,
+    *,
+    ca: bool = False,
+) -> x509.Certificate:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(days=30))
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), True)
+    )
+    if ca:
+        usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+        builder = builder.add_extension(usage, critical=True)
+    else:
+        names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())

@@ -337,14 +337,56 @@ async def test_a_redirect_to_an_invalid_location_is_a_protocol_error(ctx: ProbeC
     assert "invalid redirect location" in verdict.reason
 
 
-async def test_cookies_set_by_a_service_are_never_sent_back(ctx: ProbeContext) -> None:
-    # A monitor sees what a new visitor sees: no session carried from one run to the next.
+async def test_cookies_set_on_a_redirect_go_with_the_chain_and_never_to_the_next_run(
+    ctx: ProbeContext,
+) -> None:
+    # A login that sets its session on a 302 and wants it on the target: browsers, curl -L
+    # and blackbox_exporter pass. The next run starts as a new visitor, with no cookie.
     cookie = {"Set-Cookie": "session=abc; Path=/"}
-    routes = {"/": lambda _: Reply(302, headers={"Location": "/in", **cookie}), "/in": _ok}
+    routes = {
+        "/": lambda _: Reply(302, headers={"Location": "/in", **cookie}),
+        "/in": _needs_session,
+    }
     async with HttpServer(routes) as server:
-        await run(ctx, url=server.url())
-        await run(ctx, url=server.url())
-        assert [r.headers.get("cookie") for r in server.requests] == [None] * 4
+        first = await run(ctx, url=server.url())
+        second = await run(ctx, url=server.url())
+        sent = [r.headers.get("cookie") for r in server.requests]
+    assert (first.outcome, second.outcome) == (Outcome.OK, Outcome.OK), first.reason
+    assert sent == [None, "session=abc", None, "session=abc"]
+
+
+def _needs_session(request: Request) -> Reply:
+    if "session=abc" not in request.headers.get("cookie", ""):
+        return Reply(400, "no session")
+    return _ok(request)
+
+
+async def test_chain_cookies_join_the_checks_own_and_follow_cookie_rules(
+    ctx: ProbeContext,
+) -> None:
+    routes = {
+        "/": lambda _: Reply(302, headers={"Location": "/a", "Set-Cookie": "s=1; Path=/"}),
+        "/a": lambda _: Reply(
+            302, headers={"Location": "/b/end", "Set-Cookie": "only_a=1; Path=/a"}
+        ),
+        "/b/end": lambda _: Reply(200, "ok"),
+    }
+    async with HttpServer(routes) as server:
+        verdict = await run(ctx, url=server.url(), headers={"Cookie": "mine=7"})
+        sent = [r.headers.get("cookie") for r in server.requests]
+    assert verdict.outcome is Outcome.OK, verdict.reason
+    # the check's own cookie on every hop of its origin, then the jar's for each path
+    assert sent == ["mine=7", "mine=7; s=1", "mine=7; s=1"]
+
+
+async def test_chain_cookies_of_one_host_do_not_go_to_another(ctx: ProbeContext) -> None:
+    async with HttpServer({"/": lambda _: Reply(200)}) as other:
+        away = other.url("/", host="localhost")  # another host: 127.0.0.1's cookies stay
+        routes = {"/": lambda _: Reply(302, headers={"Location": away, "Set-Cookie": "s=1"})}
+        async with HttpServer(routes) as first:
+            verdict = await run(ctx, url=first.url(), headers={"Cookie": "mine=7"})
+    assert verdict.outcome is Outcome.OK, verdict.reason
+    assert "cookie" not in other.requests[0].headers
 
 
 def _ok(_: Request) -> Reply:
@@ -509,3 +551,51 @@ async def test_the_answering_address_is_reported_and_checked_against_the_expecte
     assert good.measurements["address_expected"] is True
     assert bad.measurements["address_expected"] is False
     assert bad.outcome is Outcome.OK  # a SOC signal, not an outage
+
+
+# --- body conditions that fail on a match ----------------------------------------------------
+
+
+async def test_a_200_error_page_containing_the_forbidden_text_is_down(ctx: ProbeContext) -> None:
+    page = "<h1>Erro</h1><p>could not connect to database</p>"
+    async with HttpServer(
+        {"/": lambda _: Reply(200, page), "/ok": lambda _: Reply(200, "fine")}
+    ) as s:
+        contains = await run(ctx, url=s.url(), body_not_contains="could not connect to database")
+        regex = await run(ctx, url=s.url(), body_not_regex=r"could not connect to \w+")
+        healthy = await run(ctx, url=s.url("/ok"), body_not_contains="could not connect")
+    assert contains.outcome is Outcome.FAIL
+    assert contains.reason == "body contains 'could not connect to database'"
+    assert regex.reason == (
+        r"body matches /could not connect to \w+/ ('could not connect to database')"
+    )
+    assert healthy.outcome is Outcome.OK, healthy.reason
+    assert healthy.measurements["body_bytes"] == 4  # a body condition: the body is read
+
+
+def test_a_bad_body_not_regex_is_refused_at_load() -> None:
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        HttpSpec(url="http://127.0.0.1/", body_not_regex="(unclosed")
+
+
+async def test_require_tls_fails_a_chain_that_ends_on_plain_http(
+    ctx: ProbeContext, pki: Pki
+) -> None:
+    async with HttpServer({"/": lambda _: Reply(200)}) as plain:
+        down = {"/": _to(plain.url("/"))}
+        async with HttpServer(down, pki.server_context()) as secure:
+            common = {"url": secure.url(), "ca_bundle": pki.ca_bundle}
+            downgraded = await run(ctx, require_tls=True, **common)
+            unasked = await run(ctx, **common)
+            plain_wanted = await run(ctx, url=plain.url(), require_tls=False)
+            tls_unwanted = await run(
+                ctx,
+                url=secure.url("/x"),
+                require_tls=False,
+                **{"ca_bundle": pki.ca_bundle, "expect_status": [404]},
+            )
+    assert downgraded.outcome is Outcome.FAIL
+    assert downgraded.reason == f"downgrade: the chain ends on plain http ({plain.url('/')})"
+    assert unasked.outcome is Outcome.OK, unasked.reason
+    assert plain_wanted.outcome is Outcome.OK, plain_wanted.reason
+    assert tls_unwanted.reason.startswith("the chain ends on https"), tls_unwanted.reason

@@ -23,6 +23,7 @@ from checks.specs import TlsSpec
 from tests.checks.loopback import (
     Pki,
     RawServer,
+    chain_context,
     days_from_now,
     never_answers,
     probe_context,
@@ -185,3 +186,57 @@ async def test_closed_port_is_refused(ctx: ProbeContext) -> None:
         port = server.port
     verdict = await tls.probe(TlsSpec(host="127.0.0.1", port=port), TIMEOUT, ctx, check_id="s/t")
     assert verdict.reason == "connection refused"
+
+
+# --- the chain's first expiry ------------------------------------------------------------------
+
+
+async def test_an_intermediate_expiring_first_is_the_expiry_and_is_named(
+    ctx: ProbeContext, pki: Pki
+) -> None:
+    # the leaf is valid for 60 days, the intermediate the server presents for 5: in 5 days
+    # every client fails, so 5 days is what the probe, the alerts and the metric say
+    context = chain_context(pki, intermediate_days=5.5, leaf_days=60)
+    async with RawServer(serve_tls, context) as server:
+        verdict = await check(ctx, server, pki, min_days=21)
+    assert verdict.outcome is Outcome.DEGRADED, verdict.reason
+    m = verdict.measurements
+    assert m["verified"] is True
+    assert m["days_left"] == 5
+    assert (m["expires_first"], m["expires_first_role"]) == (
+        "vigia test intermediate",
+        "intermediate",
+    )
+    assert m["chain_length"] == 2  # the trusted root the server did not send does not count
+    assert str(m["not_after"]) < str(m["leaf_not_after"])
+    assert verdict.reason.startswith(
+        "certificate expires in 5 days (intermediate 'vigia test intermediate', not after "
+    )
+
+
+async def test_an_expired_intermediate_fails_and_is_named(ctx: ProbeContext, pki: Pki) -> None:
+    context = chain_context(pki, intermediate_days=-1.5, leaf_days=60)
+    async with RawServer(serve_tls, context) as server:
+        verdict = await check(ctx, server, pki)
+    assert verdict.outcome is Outcome.FAIL
+    assert verdict.reason.startswith(
+        "certificate expired 1 day ago (intermediate 'vigia test intermediate', not after "
+    ), verdict.reason
+    assert verdict.measurements["verified"] is False
+    assert verdict.measurements["days_left"] == -2
+
+
+async def test_a_leaf_expiring_before_its_intermediate_is_the_expiry(
+    ctx: ProbeContext, pki: Pki
+) -> None:
+    context = chain_context(pki, intermediate_days=400, leaf_days=10.5)
+    async with RawServer(serve_tls, context) as server:
+        verdict = await check(ctx, server, pki, min_days=21)
+    m = verdict.measurements
+    assert (m["days_left"], m["expires_first"], m["expires_first_role"]) == (
+        10,
+        "localhost",
+        "leaf",
+    )
+    assert m["not_after"] == m["leaf_not_after"]
+    assert verdict.reason.startswith("certificate expires in 10 days (not after ")
