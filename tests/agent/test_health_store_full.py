@@ -61,10 +61,10 @@ async def agent_on(tiny_fs: Path, tmp_path: Path) -> AsyncIterator[tuple[Agent, 
 
 def fill(fs: Path) -> Path:
     filler = fs / "filler"
-    with filler.open("wb") as out, contextlib.suppress(OSError):  # ENOSPC ends it
+    # Unbuffered, and the suppress outermost: ENOSPC may come from a write or from the close.
+    with contextlib.suppress(OSError), filler.open("wb", buffering=0) as out:
         while True:
             out.write(b"\0" * 65536)
-            out.flush()
     return filler
 
 

@@ -35,7 +35,15 @@ async def _run(ctx: ProbeContext, plugin: str, timeout: float) -> Verdict:
 
 
 def _marked_processes() -> int:
-    """Processes of any plugin run still alive, wherever they were reparented."""
+    """Processes of any plugin run still alive, wherever they were reparented, after the
+    grace a SIGKILL needs to land (a child killed mid-exec dies a moment later)."""
+    deadline = time.monotonic() + 2.0
+    while (found := _marked_now()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def _marked_now() -> int:
     found = 0
     for proc in psutil.process_iter():
         try:
