@@ -16,6 +16,8 @@ from agent.scheduler import ProbeScheduler
 from checks.clock import SystemClock
 from checks.specs import TcpSpec
 
+pytestmark = pytest.mark.slow  # thousands of hung probes for tens of seconds
+
 HANGING = 2_000
 INTERVAL = 2.0
 
