@@ -80,7 +80,6 @@ async def serve(
         app, host=host, port=port, log_level="warning", lifespan="off",
         http=with_header_timeout(limits.header_timeout),
         limit_concurrency=limits.max_connections,
-        h11_max_incomplete_event_size=16 * 1024,  # a request line and headers, not a book
         ssl_certfile=limits.tls_cert, ssl_keyfile=limits.tls_key,
     )  # fmt: skip
     install_log_filter(loggers=("uvicorn", "uvicorn.error", "uvicorn.access"))  # own handlers
