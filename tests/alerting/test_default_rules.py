@@ -4,13 +4,17 @@ them), through the evaluator with an injected clock."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from agent.catalog.model import Catalog
 from alerting.evaluator import AlertEvaluator
+from checks.result import ProbeResult
+from checks.runner import run_probe
 from checks.specs import DnsSpec, HttpSpec, TlsSpec
 from tests.alerting.test_evaluator import Harness, with_tiers
+from tests.checks.loopback import HttpServer, Pki, Reply, probe_context
 from tests.engine.builders import catalog, check, service
 
 
@@ -175,3 +179,44 @@ def test_an_unhealthy_agent_fires_agent_unhealthy_with_its_reasons_and_stops_the
     h.tick(30)
     assert h.named("AgentUnhealthy") == [("firing", ""), ("resolved", "")]
     assert h.named("Watchdog")[-1] == ("firing", "")
+
+
+async def _probed(spec: HttpSpec) -> ProbeResult:
+    ctx = probe_context()
+    try:
+        return await run_probe("svc/http", "http", spec, 2.0, ctx)
+    finally:
+        await ctx.aclose()
+
+
+async def test_an_https_page_redirecting_to_plain_http_raises_tls_downgrade_on_the_soc_route(
+    tmp_path: Path,
+) -> None:
+    pki = Pki(tmp_path)
+    async with HttpServer({"/": lambda _: Reply(200, "ok")}) as plain:
+        moved = {"/": lambda _: Reply(302, headers={"Location": plain.url("/")})}
+        async with HttpServer(moved, pki.server_context()) as secure:
+            spec = HttpSpec(url=secure.url(), ca_bundle=pki.ca_bundle, require_tls=True)
+            downgraded = await _probed(spec)
+            unasked = await _probed(spec.model_copy(update={"require_tls": None}))
+    h = Harness(_kind("http", spec))
+    h.sent += h.evaluator.observe(unasked, h.engine.observe(unasked))
+    assert h.named("TlsDowngrade") == []  # the same chain, but nobody asked for TLS
+    h.clock.set(downgraded.started_at)
+    h.sent += h.evaluator.observe(downgraded, h.engine.observe(downgraded))
+    [alert] = [n for n in h.sent if n.labels["alertname"] == "TlsDowngrade"]
+    assert alert.labels["team"] == "soc" and alert.labels["severity"] == "critical"
+    assert plain.url("/") in alert.annotations["summary"]
+    soc = {n.labels["alertname"] for n in h.sent if n.labels["team"] == "soc"}
+    assert soc == {"TlsDowngrade"}  # not mistaken for defacement (PageContentLost)
+
+
+def test_only_a_downgrade_reason_raises_tls_downgrade() -> None:
+    h = Harness(HTTP)
+    h.feed(
+        "svc/http",
+        "f",
+        reason="the chain ends on https (https://svc.example/), require_tls is false",
+    )
+    h.feed("svc/http", "f", start=60, reason="status 503, expected 2xx")
+    assert h.named("TlsDowngrade") == []
