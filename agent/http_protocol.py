@@ -4,7 +4,7 @@ uvicorn times out idle keep-alive connections but not a request whose headers tr
 byte at a time, so 500 such sockets are held for ever. Here each request's headers must be
 complete within `header_timeout` seconds of the connection (or of the request's first byte),
 and within `max_header_bytes` (llhttp itself buffers a header of any length). httptools rather
-than h11: it parses in C, half the server's cost per request (bench/RESULTS.md, status page).
+than h11: it parses in C (the cost per request is in bench/RESULTS.md, status page).
 """
 
 from __future__ import annotations
