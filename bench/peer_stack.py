@@ -286,6 +286,9 @@ def run_blackbox(
         _sleep_until(t0 + args.duration)
         cpu1 = proc_cpu(exporter.pid), proc_cpu(prom.pid)
         t1 = time.time()
+        peaks = scale.peak_rss_mb(exporter.pid), scale.peak_rss_mb(prom.pid)
+        # every scrape started by t1 is stored once it ends (at most the scrape timeout later)
+        _sleep_until(t1 + min(10.0, args.interval) + 1.0)
         window = f"{round((t1 - t0) * 1000)}ms"
         figures: dict[str, Any] = {
             "ready": ready,
@@ -293,8 +296,8 @@ def run_blackbox(
             "t1": t1,
             "exporter_cpu_s": cpu1[0] - cpu0[0],
             "prometheus_cpu_s": cpu1[1] - cpu0[1],
-            "exporter_peak_rss_mb": scale.peak_rss_mb(exporter.pid),
-            "prometheus_peak_rss_mb": scale.peak_rss_mb(prom.pid),
+            "exporter_peak_rss_mb": peaks[0],
+            "prometheus_peak_rss_mb": peaks[1],
             "samples": prom_query(prom_port, f"sum(count_over_time(probe_success[{window}]))", t1),
             "successes": prom_query(prom_port, f"sum(sum_over_time(probe_success[{window}]))", t1),
             "scrapes": prom_query(prom_port, f"sum(count_over_time(up[{window}]))", t1),
@@ -310,6 +313,7 @@ def run_blackbox(
     failed_scrapes = figures["scrapes"] - figures["scrapes_up"]
     figures.update(
         probes=requests,
+        requests=requests,
         connections=connections,
         false_failures=int(figures["samples"] - figures["successes"] + failed_scrapes),
     )
