@@ -344,7 +344,7 @@ def run_vigia(
     catalog.write_text(scale.catalogue_yaml(urls, args.interval, options))
     measured = scale.run_agent(side, catalog, args)
     t0, t1 = measured["cpu_t0"], measured["cpu_t1"]
-    outcomes, modes = _results(side / "vigia.db", t0, t1)
+    outcomes, modes, reasons = _results(side / "vigia.db", t0, t1)
     connections, requests = sampler.between(t0, t1)
     return {
         "t0": t0,
@@ -357,6 +357,7 @@ def run_vigia(
         "outcomes": outcomes,
         "connection_measurement": modes,
         "false_failures": sum(n for outcome, n in outcomes.items() if outcome != "ok"),
+        "failure_reasons": reasons,
         "lateness_p99": measured["db"]["lateness_p99"],
         "skipped_ticks": measured["db"]["skipped_ticks"],
         "startup_s": measured["startup_s"],
@@ -364,16 +365,24 @@ def run_vigia(
     }
 
 
-def _results(db: Path, t0: float, t1: float) -> tuple[dict[str, int], dict[str, int]]:
-    """Outcomes and the `connection` measurement (new/reused/retried) of results in [t0, t1)."""
+def _results(
+    db: Path, t0: float, t1: float
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Outcomes, the `connection` measurement (new/reused/retried) and the commonest reasons
+    of the non-ok ones, of the results started in [t0, t1)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     rows = conn.execute(
-        "SELECT outcome, json_extract(measurements, '$.connection') FROM probe_results"
+        "SELECT outcome, json_extract(measurements, '$.connection'), reason FROM probe_results"
         " WHERE started_at >= ? AND started_at < ?",
         (round(t0 * 1_000_000), round(t1 * 1_000_000)),
     ).fetchall()
     conn.close()
-    return dict(Counter(o for o, _ in rows)), dict(Counter(str(m) for _, m in rows))
+    reasons = Counter(str(r)[:120] for o, _, r in rows if o != "ok")
+    return (
+        dict(Counter(o for o, _, _ in rows)),
+        dict(Counter(str(m) for _, m, _ in rows)),
+        dict(reasons.most_common(5)),
+    )
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -417,7 +426,12 @@ def table(sides: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
                 f" | {_ms(got['cpu_s'], got['probes']):.3f} | {got['peak_rss_mb']:.0f}"
                 f" | {got['false_failures']} {got['outcomes']} | {conn:.2f} |"
             )
-    return "\n".join([*lines, "", *ratios(sides)])
+    reasons = [
+        f"- {name}'s non-ok results: {got['failure_reasons']}"
+        for name, got in sides.items()
+        if got.get("failure_reasons")
+    ]
+    return "\n".join([*lines, "", *ratios(sides), *reasons])
 
 
 def ratios(sides: dict[str, dict[str, Any]]) -> list[str]:
