@@ -34,7 +34,7 @@ CONNECTIONS, REQUESTS = 0, 1  # indexes into the shared counters
 class Options:
     """How the estate behaves (picklable: it goes to the spawned server process)."""
 
-    idle_close: float | None = None  # seconds idle after which the server closes a connection
+    idle_close: float | None = None  # seconds idle after an answer before the server closes
     tls: tuple[tuple[str, str], ...] = ()  # (cert file, key file) per origin, in socket order
     tls_min_version: str = "TLSv1_3"
 
@@ -50,7 +50,6 @@ class _Responder(asyncio.Protocol):
         self.buffer = b""
         if self.counters is not None:
             self.counters[CONNECTIONS] += 1
-        self._arm()
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -67,7 +66,10 @@ class _Responder(asyncio.Protocol):
             self.timer.cancel()
 
     def _arm(self) -> None:
-        """(Re)start the idle timer: the server closes a connection idle for `idle_close` s."""
+        """(Re)start the idle timer after an answer: the server closes a kept-alive connection
+        idle for `idle_close` s, as nginx's keepalive_timeout does. A new connection waits for
+        its first request (a 50 ms timer from the handshake would fail a client that is merely
+        slow to send on a busy machine: not what the estate means to test)."""
         if self.idle_close is None:
             return
         if self.timer is not None:
