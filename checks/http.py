@@ -24,6 +24,7 @@ import httpx
 from checks.context import ProbeContext
 from checks.http_clients import DEFAULT_HEADERS, ProbeConnections
 from checks.http_cookies import ChainCookies, sets_cookies
+from checks.http_headers import header_failure
 from checks.result import Measurement, Verdict
 from checks.specs import HttpSpec
 
@@ -391,13 +392,9 @@ def _status_failure(spec: HttpSpec, status: int) -> str | None:
 
 
 def _header_failure(spec: HttpSpec, response: httpx.Response) -> str | None:
-    for name, pattern in spec.expect_headers.items():
-        value = response.headers.get(name)
-        if value is None:
-            return f"header {name} missing"
-        if not _regex(pattern).search(value):
-            return f"header {name} is {_quote(value)}, expected /{_clip(pattern)}/"
-    return None
+    if not (spec.expect_headers or spec.forbid_headers):
+        return None
+    return header_failure(spec.expect_headers, spec.forbid_headers, response.headers)
 
 
 def _json_failure(expected: dict[str, Any], text: str) -> str | None:

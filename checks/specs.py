@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from checks.durations import Duration
 
@@ -40,6 +49,47 @@ class ClientCert(Spec):
     key: str | None = None
 
 
+class HeaderRule(Spec):
+    """A rule on one response header: a regex for its values, and whether its absence passes.
+
+    As blackbox_exporter's `fail_if_header_[not_]matches`: each value of a repeated header is
+    matched on its own, and a missing header fails unless `allow_missing` is true."""
+
+    regex: str
+    allow_missing: bool = False
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        return _compilable(value) or value
+
+
+def _header_rule(value: Any) -> Any:
+    # `X-Frame-Options: DENY` is shorthand for `{regex: DENY}`; anything else is validated
+    # as a HeaderRule, so a wrong type is reported at the header's own path
+    if isinstance(value, str):
+        return {"regex": value}
+    if not isinstance(value, dict | HeaderRule):
+        raise ValueError(f"{value!r} is not a header rule (a regex, or {{regex, allow_missing}})")
+    return value
+
+
+# RFC 9110 5.6.2: a header name is a token
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _header_name(name: str) -> str:
+    if not _HEADER_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a header name")
+    return name
+
+
+HeaderRules = dict[
+    Annotated[str, AfterValidator(_header_name)],
+    Annotated[HeaderRule, BeforeValidator(_header_rule)],
+]
+
+
 class HttpSpec(Spec):
     url: str
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
@@ -58,7 +108,8 @@ class HttpSpec(Spec):
     body_not_contains: str | None = None  # an error page served with 200: DOWN
     body_not_regex: str | None = None
     json_: dict[str, Any] | None = Field(default=None, alias="json")  # {"$.status": "UP"}
-    expect_headers: dict[str, str] = Field(default_factory=dict)  # header -> regex
+    expect_headers: HeaderRules = Field(default_factory=dict)  # a value must match
+    forbid_headers: HeaderRules = Field(default_factory=dict)  # no value may match
     max_latency: Duration | None = None  # over it: degraded
     # the final URL of the chain: true, https (a downgrade fails); false, plain http
     require_tls: bool | None = None
