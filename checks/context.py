@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from checks.clock import Clock, SystemClock
+from checks.ip_family import Resolver
 
 if TYPE_CHECKING:
     from checks.heartbeat import HeartbeatBook
@@ -17,6 +18,8 @@ class ProbeContext:
     http: HttpClientPool
     heartbeats: HeartbeatBook
     clock: Clock = field(default_factory=SystemClock)
+    # names to addresses for the tcp, tls and dns probes; None: the system's (tests inject)
+    resolve: Resolver | None = None
 
     @classmethod
     def create(cls, clock: Clock | None = None) -> ProbeContext:

@@ -23,6 +23,7 @@ import dns.resolver
 import dns.rrset
 
 from checks.context import ProbeContext
+from checks.ip_family import family_of, resolve
 from checks.result import Measurement, Verdict
 from checks.specs import DnsSpec, is_ip
 
@@ -30,14 +31,16 @@ _SHOWN = 5  # answers quoted in a reason before "..."
 
 
 async def probe(spec: DnsSpec, timeout: float, ctx: ProbeContext, *, check_id: str) -> Verdict:
-    server = spec.resolver or await asyncio.to_thread(_system_nameserver)
+    server = spec.resolver or await asyncio.to_thread(_system_nameserver, spec)
     if server is None:
-        return Verdict.unknown("no system resolver configured (/etc/resolv.conf has no nameserver)")
-    if not is_ip(server):
-        try:
-            server = await _address_of(server, spec.port)
-        except OSError as exc:
-            return Verdict.fail(f"resolver {server!r} has no address: {exc.strerror or exc}")
+        which = "" if spec.ip_family == "any" else f" {spec.ip_family}"
+        return Verdict.unknown(
+            f"no{which} system resolver configured (/etc/resolv.conf has no{which} nameserver)"
+        )
+    try:
+        server, fell_back = await _address_of(server, spec, ctx)
+    except OSError as exc:
+        return Verdict.fail(f"resolver {server!r} has no address: {exc.strerror or exc}")
     where = _where(server, spec.port)
     query = dns.message.make_query(spec.name, spec.type)
     start = ctx.clock.monotonic()
@@ -49,7 +52,11 @@ async def probe(spec: DnsSpec, timeout: float, ctx: ProbeContext, *, check_id: s
     except (OSError, dns.exception.DNSException) as exc:
         return Verdict.fail(f"query to {where} failed: {type(exc).__name__}: {exc}")
     elapsed = max(0.0, ctx.clock.monotonic() - start)
-    return _judge(spec, response, where, elapsed)
+    verdict = _judge(spec, response, where, elapsed)
+    verdict.measurements["ip_family"] = family_of(server)
+    if fell_back:
+        verdict.measurements["ip_fallback"] = True
+    return verdict
 
 
 async def _ask(
@@ -64,20 +71,27 @@ async def _ask(
     return response
 
 
-async def _address_of(name: str, port: int) -> str:
-    """The resolver's own address, when the catalogue names it (`resolver: ns1.example`)."""
-    found = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_DGRAM)
-    if not found:
-        raise OSError(f"{name} has no address")
-    return str(found[0][4][0])
+async def _address_of(server: str, spec: DnsSpec, ctx: ProbeContext) -> tuple[str, bool]:
+    """The resolver's address (`resolver: ns1.example` is resolved here) in the check's
+    `ip_family` (checks/ip_family.py), and whether it is the fallback family's."""
+    if is_ip(server) and spec.ip_family == "any":
+        return server, False
+    kind = socket.SOCK_DGRAM
+    choice = await resolve(server, spec.port, spec.ip_family, spec.ip_fallback, ctx.resolve, kind)
+    return str(choice.addresses[0][4][0]), choice.fell_back
 
 
-def _system_nameserver() -> str | None:
+def _system_nameserver(spec: DnsSpec) -> str | None:
+    """The first nameserver of the system configuration, of the check's family if it has one
+    (else, with `fallback`, the first of any family)."""
     try:
-        nameservers = dns.resolver.Resolver().nameservers
+        nameservers = [str(n) for n in dns.resolver.Resolver().nameservers]
     except dns.resolver.NoResolverConfiguration:
         return None
-    return str(nameservers[0]) if nameservers else None
+    if spec.ip_family == "any" or not nameservers:
+        return nameservers[0] if nameservers else None
+    mine = [n for n in nameservers if family_of(n) == spec.ip_family]
+    return mine[0] if mine else (nameservers[0] if spec.ip_fallback else None)
 
 
 def _where(server: str, port: int) -> str:

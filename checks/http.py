@@ -25,6 +25,7 @@ from checks.context import ProbeContext
 from checks.http_clients import DEFAULT_HEADERS, ProbeConnections
 from checks.http_cookies import ChainCookies, sets_cookies
 from checks.http_headers import header_failure
+from checks.ip_family import NoAddressOfFamily
 from checks.result import Measurement, Verdict
 from checks.specs import HttpSpec
 
@@ -41,13 +42,17 @@ class _Trace:
     httpcore resolves the name inside `connect_tcp`, so DNS time is part of phase_connect
     and no phase_dns is reported. Phases of redirect hops add up; a reused keep-alive
     connection has no connect or TLS phase (`connects` counts the connections opened).
+    `family` is the address family of the last connection opened, `fell_back` whether a
+    `fallback: true` check took the other family for want of its own (checks/ip_family.py).
     """
 
-    __slots__ = ("_starts", "connects", "headers_at", "phase", "phases")
+    __slots__ = ("_starts", "connects", "family", "fell_back", "headers_at", "phase", "phases")
 
     def __init__(self) -> None:
         self.phase = "waiting for a connection"
         self.connects = 0
+        self.family = ""
+        self.fell_back = False
         self.phases: dict[str, float] = {}
         self._starts: dict[str, float] = {}
         self.headers_at = 0.0
@@ -57,7 +62,7 @@ class _Trace:
         step = name.partition(".")[2]
         handler = _STEPS.get(step)
         if handler is not None:
-            handler(self, time.perf_counter())
+            handler(self, time.perf_counter(), info)
 
     def _start(self, key: str, phase: str, now: float) -> None:
         self._starts[key] = now
@@ -72,22 +77,30 @@ class _Trace:
         self.connects += 1
         self._start("connect", "while connecting", now)
 
+    def _connected(self, now: float, info: dict[str, Any]) -> None:
+        self._end("connect", "phase_connect", now)
+        stream = info.get("return_value")
+        self.family = getattr(stream, "family", "")  # our backend's streams say (http_backend)
+        self.fell_back = self.fell_back or getattr(stream, "fell_back", False)
+
     def _headers_received(self, now: float) -> None:
         self._end("sent", "phase_processing", now)
         self.headers_at = now
         self.phase = "while reading the body"
 
 
-_STEPS: dict[str, Callable[[_Trace, float], None]] = {
-    "connect_tcp.started": lambda t, now: t._connecting(now),
-    "connect_tcp.complete": lambda t, now: t._end("connect", "phase_connect", now),
-    "start_tls.started": lambda t, now: t._start("tls", "during the TLS handshake", now),
-    "start_tls.complete": lambda t, now: t._end("tls", "phase_tls", now),
-    "send_request_headers.started": lambda t, now: setattr(t, "phase", "while sending the request"),
-    "send_request_body.complete": lambda t, now: t._start(
+_STEPS: dict[str, Callable[[_Trace, float, dict[str, Any]], None]] = {
+    "connect_tcp.started": lambda t, now, _: t._connecting(now),
+    "connect_tcp.complete": lambda t, now, info: t._connected(now, info),
+    "start_tls.started": lambda t, now, _: t._start("tls", "during the TLS handshake", now),
+    "start_tls.complete": lambda t, now, _: t._end("tls", "phase_tls", now),
+    "send_request_headers.started": lambda t, now, _: setattr(
+        t, "phase", "while sending the request"
+    ),
+    "send_request_body.complete": lambda t, now, _: t._start(
         "sent", "waiting for the response headers", now
     ),
-    "receive_response_headers.complete": lambda t, now: t._headers_received(now),
+    "receive_response_headers.complete": lambda t, now, _: t._headers_received(now),
 }
 
 
@@ -112,6 +125,10 @@ class _Run:
         connection = self.connection or ("new" if self.trace.connects else None)
         if connection is not None:
             self.measurements["connection"] = connection
+        if self.trace.family:
+            self.measurements["ip_family"] = self.trace.family
+        if self.trace.fell_back:
+            self.measurements["ip_fallback"] = True
         return {**self.measurements, **{k: round(v, 6) for k, v in self.trace.phases.items()}}
 
 
@@ -491,6 +508,8 @@ def describe_error(exc: BaseException, phase: str) -> str:
     """One line for a transport error: refused, TLS, DNS, reset, protocol."""
     chain = _causes(exc)
     for cause in chain:
+        if isinstance(cause, NoAddressOfFamily):
+            return str(cause)
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS handshake failed: {(cause.verify_message or cause.reason).rstrip('.')}"
         if isinstance(cause, ssl.SSLError):

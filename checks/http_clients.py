@@ -25,10 +25,14 @@ import httpcore
 import httpx
 
 from checks.http_backend import AsyncioBackend
+from checks.ip_family import IpFamily
 from checks.specs import HttpSpec
 
 # verify, ca_bundle, client cert, client key
 Profile = tuple[bool, str | None, str | None, str | None]
+
+# ip_family, fallback: which addresses the connections may use (checks/ip_family.py)
+Family = tuple[IpFamily, bool]
 
 # What an httpx client would send, always available (br and zstd need optional packages), and
 # who is asking.
@@ -58,6 +62,10 @@ def profile_of(spec: HttpSpec) -> Profile:
         cert.cert if cert else None,
         cert.key if cert else None,
     )
+
+
+def _family_of(spec: HttpSpec) -> Family:
+    return (spec.ip_family, spec.ip_fallback)
 
 
 def _origin(url: str) -> str:
@@ -117,14 +125,14 @@ class HttpClientPool:
         *,
         limits: httpx.Limits = DEFAULT_LIMITS,
         trust_env: bool = False,
-        backend: httpcore.AsyncNetworkBackend | None = None,
+        backend: AsyncioBackend | None = None,
         max_origins: int = MAX_ORIGINS,
     ) -> None:
         self._limits = limits
         self._trust_env = trust_env
         self._max_origins = max_origins
         self._contexts: dict[Profile, ssl.SSLContext] = {}
-        self._kept: OrderedDict[tuple[Profile, str], _KeptAlive] = OrderedDict()
+        self._kept: OrderedDict[tuple[Profile, str, Family], _KeptAlive] = OrderedDict()
         self._backend = backend or AsyncioBackend()
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -140,14 +148,16 @@ class HttpClientPool:
 
     def fresh(self, spec: HttpSpec) -> PooledTransport:
         """A pool of its own for one run: its connections are new and die with the run."""
-        return self._build(profile_of(spec), keepalive=False)
+        return self._build(profile_of(spec), _family_of(spec), keepalive=False)
 
     def lease(self, spec: HttpSpec, url: str) -> _KeptAlive:
-        """The shared keep-alive pool of `url`'s origin, held until `release`."""
-        key = (profile_of(spec), _origin(url))
+        """The shared keep-alive pool of `url`'s origin (and address family), held until
+        `release`."""
+        family = _family_of(spec)
+        key = (profile_of(spec), _origin(url), family)
         kept = self._kept.get(key)
         if kept is None:
-            kept = self._kept[key] = _KeptAlive(self._build(key[0], keepalive=True))
+            kept = self._kept[key] = _KeptAlive(self._build(key[0], family, keepalive=True))
             self._evict_beyond_cap()
         else:
             self._kept.move_to_end(key)
@@ -168,7 +178,7 @@ class HttpClientPool:
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
 
-    def _build(self, profile: Profile, *, keepalive: bool) -> PooledTransport:
+    def _build(self, profile: Profile, family: Family, *, keepalive: bool) -> PooledTransport:
         context = self.context(profile)
         return PooledTransport(
             httpcore.AsyncConnectionPool(
@@ -177,7 +187,7 @@ class HttpClientPool:
                 # a run's own pool keeps its connection for the redirects of its chain only
                 max_keepalive_connections=self._limits.max_keepalive_connections,
                 keepalive_expiry=self._limits.keepalive_expiry if keepalive else None,
-                network_backend=self._backend,
+                network_backend=self._backend.for_family(*family),
             )
         )
 

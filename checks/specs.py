@@ -22,10 +22,36 @@ from pydantic import (
 )
 
 from checks.durations import Duration
+from checks.ip_family import IpFamily, literal_problem
 
 
 class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AddressFamily(Spec):
+    """`ip_family` and `fallback` of the probes that connect (checks/ip_family.py: semantics)."""
+
+    ip_family: IpFamily = "any"
+    fallback: bool | None = None  # ip4/ip6 only; unset: false
+
+    @model_validator(mode="after")
+    def _fallback_needs_a_family(self) -> AddressFamily:
+        if self.fallback is not None and self.ip_family == "any":
+            raise ValueError("fallback needs ip_family ip4 or ip6 (any uses both families)")
+        problem = literal_problem(self.family_target() or "", self.ip_family, self.fallback)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def family_target(self) -> str | None:
+        """The host whose addresses the family filters (a literal of the other family is an
+        error at load)."""
+        return None
+
+    @property
+    def ip_fallback(self) -> bool:
+        return bool(self.fallback)
 
 
 class BasicAuth(Spec):
@@ -90,7 +116,7 @@ HeaderRules = dict[
 ]
 
 
-class HttpSpec(Spec):
+class HttpSpec(AddressFamily):
     url: str
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     # headers and body may carry ${SECRET}s (Authorization, API keys): never in repr or logs
@@ -151,15 +177,21 @@ class HttpSpec(Spec):
     def is_https(self) -> bool:
         return self.url.startswith("https://")
 
+    def family_target(self) -> str | None:
+        return urlsplit(self.url).hostname
 
-class TcpSpec(Spec):
+
+class TcpSpec(AddressFamily):
     host: str
     port: int = Field(ge=1, le=65535)
     send: str | None = Field(default=None, repr=False)  # may carry a secret
     expect: str | None = None  # substring of the banner/answer
 
+    def family_target(self) -> str | None:
+        return self.host
 
-class TlsSpec(Spec):
+
+class TlsSpec(AddressFamily):
     host: str
     port: int = Field(default=443, ge=1, le=65535)
     server_name: str | None = None  # SNI and hostname to match; default: host
@@ -167,6 +199,9 @@ class TlsSpec(Spec):
     fingerprint_sha256: str | None = None  # pin, hex with or without colons
     min_version: Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] = "TLSv1.2"
     ca_bundle: str | None = None
+
+    def family_target(self) -> str | None:
+        return self.host
 
     @field_validator("fingerprint_sha256")
     @classmethod
@@ -179,7 +214,7 @@ class TlsSpec(Spec):
         return clean
 
 
-class DnsSpec(Spec):
+class DnsSpec(AddressFamily):
     name: str
     type: Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "PTR", "CAA"] = "A"
     resolver: str | None = None  # IP address or host name; None: the system resolver
@@ -188,6 +223,9 @@ class DnsSpec(Spec):
     expect_rcode: Literal["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED"] = "NOERROR"
     expect_answers: list[str] | None = None  # exact set
     answer_regex: str | None = None  # every answer must match
+
+    def family_target(self) -> str | None:
+        return self.resolver
 
     @field_validator("answer_regex")
     @classmethod

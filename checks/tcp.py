@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from checks.context import ProbeContext
+from checks.ip_family import NoAddressOfFamily, measured_family, open_connection
 from checks.result import Measurement, Verdict
 from checks.specs import TcpSpec
 
@@ -28,7 +29,7 @@ async def probe(spec: TcpSpec, timeout: float, ctx: ProbeContext, *, check_id: s
     talk = _Conversation()
     try:
         async with asyncio.timeout(timeout):
-            return await _converse(spec, talk)
+            return await _converse(spec, talk, ctx)
     except TimeoutError:
         return Verdict.fail(_timeout_reason(spec, talk, timeout), **talk.measurements)
     except ConnectionRefusedError:
@@ -37,11 +38,16 @@ async def probe(spec: TcpSpec, timeout: float, ctx: ProbeContext, *, check_id: s
         return Verdict.fail(_os_reason(exc, talk), **talk.measurements)
 
 
-async def _converse(spec: TcpSpec, talk: _Conversation) -> Verdict:
+async def _converse(spec: TcpSpec, talk: _Conversation, ctx: ProbeContext) -> Verdict:
     start = time.perf_counter()
-    reader, writer = await asyncio.open_connection(spec.host, spec.port)
+    reader, writer, fell_back = await open_connection(
+        spec.host, spec.port, spec.ip_family, spec.ip_fallback, ctx.resolve
+    )
     talk.connected = True
     talk.measurements["connect_time"] = round(time.perf_counter() - start, 6)
+    talk.measurements.update(
+        measured_family(writer), **({"ip_fallback": True} if fell_back else {})
+    )
     try:
         if spec.send is not None:
             talk.phase = "while sending"
@@ -93,6 +99,8 @@ def _timeout_reason(spec: TcpSpec, talk: _Conversation, timeout: float) -> str:
 
 
 def _os_reason(exc: OSError, talk: _Conversation) -> str:
+    if isinstance(exc, NoAddressOfFamily):
+        return str(exc)
     if isinstance(exc, ConnectionResetError):
         return f"connection reset {talk.phase}"
     detail = exc.strerror or str(exc) or type(exc).__name__

@@ -19,6 +19,7 @@ from cryptography import x509
 
 from checks.cert_chain import FirstExpiry, counted_chain, first_expiry
 from checks.context import ProbeContext
+from checks.ip_family import NoAddressOfFamily, measured_family, open_connection
 from checks.result import Measurement, Verdict
 from checks.specs import TlsSpec
 
@@ -53,7 +54,7 @@ async def probe(spec: TlsSpec, timeout: float, ctx: ProbeContext, *, check_id: s
     state = _State()
     try:
         async with asyncio.timeout(timeout):
-            seen = await _look(spec, state)
+            seen = await _look(spec, state, ctx)
     except TimeoutError:
         return Verdict.fail(_timeout_reason(state, timeout), **state.measurements)
     except ssl.SSLError as exc:  # neither handshake worked: nothing to read
@@ -65,9 +66,10 @@ async def probe(spec: TlsSpec, timeout: float, ctx: ProbeContext, *, check_id: s
     return judge(spec, seen, state, ctx.clock.now())
 
 
-async def _look(spec: TlsSpec, state: _State) -> _Seen:
+async def _look(spec: TlsSpec, state: _State, ctx: ProbeContext) -> _Seen:
     try:
-        return await _handshake(spec, _verified_context(spec.ca_bundle, spec.min_version), state)
+        context = _verified_context(spec.ca_bundle, spec.min_version)
+        return await _handshake(spec, context, state, ctx)
     except ssl.SSLError as exc:
         state.problem = _handshake_reason(exc)
     except ConnectionResetError:
@@ -76,15 +78,22 @@ async def _look(spec: TlsSpec, state: _State) -> _Seen:
         # Some servers reset instead of sending an alert (e.g. no common TLS version).
         state.problem = "TLS handshake failed: connection reset by the server"
     state.measurements["verified"] = False
-    return await _handshake(spec, _reading_context(), state)
+    return await _handshake(spec, _reading_context(), state, ctx)
 
 
-async def _handshake(spec: TlsSpec, context: ssl.SSLContext, state: _State) -> _Seen:
+async def _handshake(
+    spec: TlsSpec, context: ssl.SSLContext, state: _State, ctx: ProbeContext
+) -> _Seen:
     state.phase = "while connecting"
     start = time.perf_counter()
-    _, writer = await asyncio.open_connection(spec.host, spec.port)
+    _, writer, fell_back = await open_connection(
+        spec.host, spec.port, spec.ip_family, spec.ip_fallback, ctx.resolve
+    )
     try:
         state.measurements["connect_time"] = round(time.perf_counter() - start, 6)
+        state.measurements.update(measured_family(writer))
+        if fell_back:
+            state.measurements["ip_fallback"] = True
         state.phase = _HANDSHAKE
         start = time.perf_counter()
         await writer.start_tls(context, server_hostname=spec.server_name or spec.host)
@@ -223,6 +232,8 @@ def _timeout_reason(state: _State, timeout: float) -> str:
 
 
 def _os_reason(exc: OSError, state: _State) -> str:
+    if isinstance(exc, NoAddressOfFamily):
+        return str(exc)
     if state.problem:
         return state.problem
     if isinstance(exc, ConnectionResetError | BrokenPipeError):

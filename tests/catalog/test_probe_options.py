@@ -48,3 +48,43 @@ def test_bad_header_rules_are_all_reported_with_path_and_line() -> None:
 
 def test_the_example_still_loads() -> None:
     assert load_text(EXAMPLE, environ={}).by_id["ssd"]
+
+
+def test_ip_family_loads_on_http_tcp_tls_and_dns() -> None:
+    text = _http("ip_family: ip6")
+    text = edited("port: 443, min_days: 21}", "port: 443, min_days: 21, ip_family: ip4}", text)
+    text = edited(
+        "- tcp: {host: 127.0.0.1, port: 8443}",
+        "- tcp: {host: relay.example, port: 25, ip_family: ip6, fallback: true}\n"
+        "      - dns: {name: x.example, resolver: '::1', ip_family: ip6}",
+        text,
+    )
+    catalog = load_text(text, environ={})
+    families = [
+        (c.spec.ip_family, c.spec.ip_fallback)  # type: ignore[union-attr]
+        for s in catalog.services
+        for c in s.checks
+    ]
+    assert families == [("ip6", False), ("ip4", False), ("ip6", True), ("ip6", False)]
+
+
+def test_bad_ip_family_settings_are_all_reported_with_path_and_line() -> None:
+    text = _http("ip_family: ipv6")
+    text = edited("port: 443, min_days: 21}", "port: 443, min_days: 21, fallback: true}", text)
+    text = edited(
+        "- tcp: {host: 127.0.0.1, port: 8443}",
+        "- tcp: {host: 127.0.0.1, port: 8443, ip_family: ip6}\n"
+        "      - dns: {name: x.example, ip_family: ip4, fallback: maybe}",
+        text,
+    )
+    assert errors_of(text) == [
+        "services[0].checks[0].http.ip_family: 'ipv6': input should be 'ip4', 'ip6' or 'any' "
+        "(services.yaml:18)",
+        "services[0].checks[1].tls: fallback needs ip_family ip4 or ip6 (any uses both "
+        "families) (services.yaml:22)",
+        "services[1].checks[0].tcp: 127.0.0.1 is an IPv4 address, but ip_family is ip6 "
+        "(without fallback) (services.yaml:30)",
+        "services[1].checks[1].dns.fallback: 'maybe': input should be a valid boolean, "
+        "unable to interpret input "
+        "(services.yaml:31)",
+    ]
