@@ -17,14 +17,17 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from checks.cert_chain import counted_chain
 from checks.context import ProbeContext
 from checks.http_clients import DEFAULT_HEADERS, ProbeConnections
 from checks.http_cookies import ChainCookies, sets_cookies
 from checks.http_headers import header_failure
+from checks.http_tls import chain_expiry
 from checks.ip_family import NoAddressOfFamily
 from checks.result import Measurement, Verdict
 from checks.specs import HttpSpec
@@ -46,13 +49,27 @@ class _Trace:
     `fallback: true` check took the other family for want of its own (checks/ip_family.py).
     """
 
-    __slots__ = ("_starts", "connects", "family", "fell_back", "headers_at", "phase", "phases")
+    __slots__ = (
+        "_sni",
+        "_starts",
+        "chains",
+        "connects",
+        "family",
+        "fell_back",
+        "headers_at",
+        "phase",
+        "phases",
+        "tls_version",
+    )
 
     def __init__(self) -> None:
         self.phase = "waiting for a connection"
         self.connects = 0
         self.family = ""
         self.fell_back = False
+        self.chains: list[tuple[str, list[bytes]]] = []  # per TLS connection: name, chain
+        self.tls_version = ""
+        self._sni = ""
         self.phases: dict[str, float] = {}
         self._starts: dict[str, float] = {}
         self.headers_at = 0.0
@@ -83,6 +100,18 @@ class _Trace:
         self.family = getattr(stream, "family", "")  # our backend's streams say (http_backend)
         self.fell_back = self.fell_back or getattr(stream, "fell_back", False)
 
+    def _tls_started(self, now: float, info: dict[str, Any]) -> None:
+        self._start("tls", "during the TLS handshake", now)
+        self._sni = str(info.get("server_hostname") or "")
+
+    def _tls_done(self, now: float, info: dict[str, Any]) -> None:
+        self._end("tls", "phase_tls", now)
+        stream = info.get("return_value")
+        tls = stream.get_extra_info("ssl_object") if stream is not None else None
+        if tls is not None:  # the certificates it presented, for the chain's first expiry
+            self.chains.append((self._sni, counted_chain(tls)))
+            self.tls_version = tls.version() or ""
+
     def _headers_received(self, now: float) -> None:
         self._end("sent", "phase_processing", now)
         self.headers_at = now
@@ -92,8 +121,8 @@ class _Trace:
 _STEPS: dict[str, Callable[[_Trace, float, dict[str, Any]], None]] = {
     "connect_tcp.started": lambda t, now, _: t._connecting(now),
     "connect_tcp.complete": lambda t, now, info: t._connected(now, info),
-    "start_tls.started": lambda t, now, _: t._start("tls", "during the TLS handshake", now),
-    "start_tls.complete": lambda t, now, _: t._end("tls", "phase_tls", now),
+    "start_tls.started": lambda t, now, info: t._tls_started(now, info),
+    "start_tls.complete": lambda t, now, info: t._tls_done(now, info),
     "send_request_headers.started": lambda t, now, _: setattr(
         t, "phase", "while sending the request"
     ),
@@ -114,8 +143,9 @@ class _Fetched:
 class _Run:
     """State of one probe run, kept outside the deadline so a timeout still reports it."""
 
-    def __init__(self, spec: HttpSpec) -> None:
+    def __init__(self, spec: HttpSpec, now: Callable[[], datetime]) -> None:
         self.spec = spec
+        self.now = now
         self.trace = _Trace()
         self.started = time.perf_counter()
         self.measurements: dict[str, Measurement] = {}
@@ -129,11 +159,14 @@ class _Run:
             self.measurements["ip_family"] = self.trace.family
         if self.trace.fell_back:
             self.measurements["ip_fallback"] = True
+        if self.trace.chains:
+            self.measurements.update(chain_expiry(self.trace.chains, self.now()))
+            self.measurements["tls_version"] = self.trace.tls_version
         return {**self.measurements, **{k: round(v, 6) for k, v in self.trace.phases.items()}}
 
 
 async def probe(spec: HttpSpec, timeout: float, ctx: ProbeContext, *, check_id: str) -> Verdict:
-    run = _Run(spec)
+    run = _Run(spec, ctx.clock.now)
     connections = ctx.http.open(spec)
     try:
         async with asyncio.timeout(timeout):
@@ -223,12 +256,15 @@ def _first_request(run: _Run) -> httpx.Request:
     authorization = _authorization(spec)
     if authorization:
         headers["Authorization"] = authorization  # dropped on a redirect to another origin
+    extensions: dict[str, Any] = {"timeout": _NO_STEP_TIMEOUTS, "trace": run.trace}
+    if spec.server_name:
+        extensions["sni_hostname"] = spec.server_name  # SNI and the name verified
     return httpx.Request(
         spec.method,
         spec.url,
         headers=headers,
         content=spec.body.encode() if spec.body is not None else None,
-        extensions={"timeout": _NO_STEP_TIMEOUTS, "trace": run.trace},
+        extensions=extensions,
     )
 
 
@@ -264,9 +300,11 @@ def redirect_request(request: httpx.Request, response: httpx.Response) -> httpx.
         headers.pop("Transfer-Encoding", None)
     elif request.method not in ("GET", "HEAD"):
         content = request.content  # 307/308 repeat the request, body included
-    return httpx.Request(
-        method, url, headers=headers, content=content, extensions=request.extensions
-    )
+    extensions = request.extensions
+    if "sni_hostname" in extensions and url.host != request.url.host:
+        # the check's server_name is its own host's: another host is asked by its own name
+        extensions = {k: v for k, v in extensions.items() if k != "sni_hostname"}
+    return httpx.Request(method, url, headers=headers, content=content, extensions=extensions)
 
 
 def _authorization(spec: HttpSpec) -> str | None:

@@ -27,9 +27,17 @@ import httpx
 from checks.http_backend import AsyncioBackend
 from checks.ip_family import IpFamily
 from checks.specs import HttpSpec
+from checks.tls import legacy_versions
 
-# verify, ca_bundle, client cert, client key
-Profile = tuple[bool, str | None, str | None, str | None]
+# verify, ca_bundle, client cert, client key, min_version, max_version
+Profile = tuple[bool, str | None, str | None, str | None, str | None, str | None]
+
+_TLS = {
+    "TLSv1": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
 
 # ip_family, fallback: which addresses the connections may use (checks/ip_family.py)
 Family = tuple[IpFamily, bool]
@@ -61,6 +69,8 @@ def profile_of(spec: HttpSpec) -> Profile:
         spec.ca_bundle,
         cert.cert if cert else None,
         cert.key if cert else None,
+        spec.min_version,
+        spec.max_version,
     )
 
 
@@ -75,7 +85,7 @@ def _origin(url: str) -> str:
 
 def ssl_context_for(profile: Profile) -> ssl.SSLContext:
     """System CAs (or the bundle) like the TLS probe, so both judge a chain the same way."""
-    verify, ca_bundle, cert, key = profile
+    verify, ca_bundle, cert, key, min_version, max_version = profile
     if verify:
         context = ssl.create_default_context(cafile=ca_bundle)
     else:
@@ -84,6 +94,13 @@ def ssl_context_for(profile: Profile) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
     if cert:
         context.load_cert_chain(cert, key)
+    with legacy_versions():
+        if min_version:
+            if _TLS[min_version] < ssl.TLSVersion.TLSv1_2:
+                context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses < 1.2 otherwise
+            context.minimum_version = _TLS[min_version]
+        if max_version:
+            context.maximum_version = _TLS[max_version]
     return context
 
 
@@ -132,7 +149,7 @@ class HttpClientPool:
         self._trust_env = trust_env
         self._max_origins = max_origins
         self._contexts: dict[Profile, ssl.SSLContext] = {}
-        self._kept: OrderedDict[tuple[Profile, str, Family], _KeptAlive] = OrderedDict()
+        self._kept: OrderedDict[tuple[Profile, str, Family, str | None], _KeptAlive] = OrderedDict()
         self._backend = backend or AsyncioBackend()
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -154,7 +171,8 @@ class HttpClientPool:
         """The shared keep-alive pool of `url`'s origin (and address family), held until
         `release`."""
         family = _family_of(spec)
-        key = (profile_of(spec), _origin(url), family)
+        # a connection made with the check's server_name must not serve another name's check
+        key = (profile_of(spec), _origin(url), family, spec.server_name)
         kept = self._kept.get(key)
         if kept is None:
             kept = self._kept[key] = _KeptAlive(self._build(key[0], family, keepalive=True))

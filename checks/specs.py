@@ -70,6 +70,15 @@ class HttpAuth(Spec):
         return self
 
 
+TlsVersion = Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+TLS_VERSIONS: tuple[TlsVersion, ...] = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+
+def _version_range(low: str | None, high: str | None) -> None:
+    if low and high and TLS_VERSIONS.index(high) < TLS_VERSIONS.index(low):
+        raise ValueError(f"max_version {high} is below min_version {low}")
+
+
 class ClientCert(Spec):
     cert: str
     key: str | None = None
@@ -126,6 +135,10 @@ class HttpSpec(AddressFamily):
     client_cert: ClientCert | None = None
     ca_bundle: str | None = None
     verify: bool = True
+    # TLS of the URL's own host (a redirect to another host gets that host's own name)
+    server_name: str | None = None  # SNI and the name the certificate must match
+    min_version: TlsVersion | None = None  # None: the system's floor (TLS 1.2 on OpenSSL 3)
+    max_version: TlsVersion | None = None  # the newest version the client offers
     follow_redirects: bool = True
     max_redirects: int = Field(default=5, ge=0, le=20)
     expect_status: list[int] | None = None  # None: any 2xx
@@ -151,6 +164,18 @@ class HttpSpec(AddressFamily):
     @classmethod
     def _http_url(cls, value: str) -> str:
         return http_url(value)
+
+    @model_validator(mode="after")
+    def _versions(self) -> HttpSpec:
+        _version_range(self.min_version, self.max_version)
+        return self
+
+    @field_validator("server_name")
+    @classmethod
+    def _server_name(cls, value: str | None) -> str | None:
+        if value is not None and not _HOST_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a host name")
+        return value
 
     @field_validator("expect_status")
     @classmethod
@@ -197,7 +222,9 @@ class TlsSpec(AddressFamily):
     server_name: str | None = None  # SNI and hostname to match; default: host
     min_days: int = Field(default=21, ge=0)  # below: degraded
     fingerprint_sha256: str | None = None  # pin, hex with or without colons
-    min_version: Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] = "TLSv1.2"
+    min_version: TlsVersion = "TLSv1.2"
+    # the newest version offered; below min_version: a second handshake that must be refused
+    max_version: TlsVersion | None = None
     ca_bundle: str | None = None
 
     def family_target(self) -> str | None:

@@ -7,11 +7,14 @@ is followed by a second, unverified handshake that only reads the certificate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import math
 import ssl
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,8 +56,10 @@ class _State:
 async def probe(spec: TlsSpec, timeout: float, ctx: ProbeContext, *, check_id: str) -> Verdict:
     state = _State()
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout):  # one deadline for both looks
             seen = await _look(spec, state, ctx)
+            if below_policy_probe(spec):
+                await _offer_old_versions(spec, state, ctx)
     except TimeoutError:
         return Verdict.fail(_timeout_reason(state, timeout), **state.measurements)
     except ssl.SSLError as exc:  # neither handshake worked: nothing to read
@@ -66,9 +71,42 @@ async def probe(spec: TlsSpec, timeout: float, ctx: ProbeContext, *, check_id: s
     return judge(spec, seen, state, ctx.clock.now())
 
 
+def below_policy_probe(spec: TlsSpec) -> bool:
+    """`max_version` under `min_version`: not a cap on the handshake but a question, asked by
+    a second handshake offering only versions up to `max_version`: does the server still
+    accept a version the policy forbids? (A SOC finding: TLS 1.0/1.1 still offered.)"""
+    return spec.max_version is not None and _ORDER.index(spec.max_version) < _ORDER.index(
+        spec.min_version
+    )
+
+
+async def _offer_old_versions(spec: TlsSpec, state: _State, ctx: ProbeContext) -> None:
+    assert spec.max_version is not None
+    state.phase = f"offering versions up to {spec.max_version}"
+    _, writer, _ = await open_connection(
+        spec.host, spec.port, spec.ip_family, spec.ip_fallback, ctx.resolve
+    )
+    try:
+        await writer.start_tls(
+            _old_versions_context(spec.max_version),
+            server_hostname=spec.server_name or spec.host,
+        )
+        tls: ssl.SSLObject = writer.get_extra_info("ssl_object")
+        accepted = tls.version() or spec.max_version
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError, EOFError):
+        # an alert (protocol version, handshake failure), a reset or a close: refused
+        state.measurements["accepts_below_policy"] = False
+        return
+    finally:
+        writer.transport.abort()
+    state.measurements["accepts_below_policy"] = True
+    state.measurements["below_policy_version"] = accepted
+
+
 async def _look(spec: TlsSpec, state: _State, ctx: ProbeContext) -> _Seen:
     try:
-        context = _verified_context(spec.ca_bundle, spec.min_version)
+        cap = None if below_policy_probe(spec) else spec.max_version
+        context = _verified_context(spec.ca_bundle, spec.min_version, cap)
         return await _handshake(spec, context, state, ctx)
     except ssl.SSLError as exc:
         state.problem = _handshake_reason(exc)
@@ -125,7 +163,10 @@ def judge(spec: TlsSpec, seen: _Seen, state: _State, now: datetime) -> Verdict:
     if days < 0:
         return Verdict.fail(f"certificate expired {_days(-days)} ago ({expiry})", **m)
     reason = (
-        _version_failure(spec, seen.version) or state.problem or _pin_failure(spec, fingerprint)
+        _version_failure(spec, seen.version)
+        or _below_policy_failure(spec, m)
+        or state.problem
+        or _pin_failure(spec, fingerprint)
     )
     if reason:
         return Verdict.fail(reason, **m)
@@ -178,6 +219,17 @@ def _version_failure(spec: TlsSpec, negotiated: str) -> str | None:
     return None
 
 
+def _below_policy_failure(spec: TlsSpec, measured: dict[str, Measurement]) -> str | None:
+    # the words "policy requires" raise the TlsVersionBelowPolicy alert (alerting/rules.yaml)
+    if not measured.get("accepts_below_policy"):
+        return None
+    accepted = measured.get("below_policy_version")
+    return (
+        f"server still accepts {accepted} (offered up to {spec.max_version}), "
+        f"policy requires {spec.min_version} or newer"
+    )
+
+
 def _pin_failure(spec: TlsSpec, fingerprint: str) -> str | None:
     pinned = spec.fingerprint_sha256
     if pinned is None or pinned == fingerprint:
@@ -194,13 +246,41 @@ def _days(days: float) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _verified_context(ca_bundle: str | None, min_version: str) -> ssl.SSLContext:
+def _verified_context(
+    ca_bundle: str | None, min_version: str, max_version: str | None = None
+) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=ca_bundle)
     version = _VERSIONS[min_version]
     if version < ssl.TLSVersion.TLSv1_2:
         context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS < 1.2 otherwise
-    context.minimum_version = version
+    with legacy_versions():
+        context.minimum_version = version
+        if max_version is not None:  # blackbox_exporter's tls_config.max_version: a cap
+            context.maximum_version = _VERSIONS[max_version]
     return context
+
+
+@functools.lru_cache(maxsize=4)
+def _old_versions_context(max_version: str) -> ssl.SSLContext:
+    """Offers every version up to `max_version` with every cipher, verifies nothing: it only
+    asks whether the server would still talk that way."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    with legacy_versions():
+        context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        context.maximum_version = _VERSIONS[max_version]
+    return context
+
+
+@contextlib.contextmanager
+def legacy_versions() -> Iterator[None]:
+    """Python deprecates TLS 1.0/1.1 as a context's bound; a probe that asks for them on
+    purpose (a policy floor below 1.2, the below-policy question) says so here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
 
 
 @functools.lru_cache(maxsize=1)

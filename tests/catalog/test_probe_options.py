@@ -88,3 +88,30 @@ def test_bad_ip_family_settings_are_all_reported_with_path_and_line() -> None:
         "unable to interpret input "
         "(services.yaml:31)",
     ]
+
+
+def test_tls_options_of_the_http_probe_and_the_tls_max_version_load() -> None:
+    text = _http("server_name: app.seg-social.pt", "min_version: TLSv1.2", "max_version: TLSv1.3")
+    text = edited(
+        "port: 443, min_days: 21}", "port: 443, min_days: 21, max_version: TLSv1.1}", text
+    )
+    checks = load_text(text, environ={}).by_id["ssd"].checks
+    assert checks[0].spec.server_name == "app.seg-social.pt"  # type: ignore[union-attr]
+    assert checks[1].spec.max_version == "TLSv1.1"  # type: ignore[union-attr]
+
+
+def test_bad_tls_options_are_all_reported_with_path_and_line() -> None:
+    text = _http("server_name: 'no such name'", "min_version: TLSv1.3", "max_version: TLSv1.2")
+    text = edited("port: 443, min_days: 21}", "port: 443, min_days: 21, max_version: SSLv3}", text)
+    where = "services[0].checks"
+    assert errors_of(text) == [
+        f"{where}[0].http.server_name: 'no such name' is not a host name (services.yaml:18)",
+        f"{where}[1].tls.max_version: 'SSLv3': input should be 'TLSv1', 'TLSv1.1', 'TLSv1.2' "
+        "or 'TLSv1.3' (services.yaml:24)",
+    ]
+    # the range is judged once the fields are valid
+    text = _http("min_version: TLSv1.3", "max_version: TLSv1.2")
+    assert errors_of(text) == [
+        "services[0].checks[0].http: max_version TLSv1.2 is below min_version TLSv1.3 "
+        "(services.yaml:16)"
+    ]
