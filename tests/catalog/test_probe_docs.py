@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from checks import specs
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "probes.md"
-KINDS = {
+KINDS: dict[str, type[BaseModel]] = {
     "http": specs.HttpSpec,
     "tcp": specs.TcpSpec,
     "tls": specs.TlsSpec,
