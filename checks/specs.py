@@ -164,7 +164,8 @@ class TcpSpec(Spec):
         if not self.verify:
             given.append("verify")
         if given and not upgrades:
-            raise ValueError(f"{', '.join(given)} need tls: true, starttls or a starttls step")
+            needs = "only with tls: true, starttls or a starttls step"
+            raise ValueError(f"{', '.join(given)}: {needs}")
         if (self.tls or self.starttls) and any(step.starttls for step in self.steps):
             raise ValueError("a starttls step on a connection that is already TLS")
         _check_captures(self.steps)
