@@ -4,11 +4,15 @@ at once."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+import yaml
 
 from agent.catalog.loader import load_text
-from checks.specs import TcpSpec, TlsSpec
+from checks.specs import KINDS, DnsSpec, TcpSpec, TlsSpec
 from tests.catalog.example import errors_of, line_of
+from tests.catalog.test_probe_docs import DOCS
 
 HEAD = """\
 version: 1
@@ -151,3 +155,90 @@ def test_a_secret_in_a_send_is_never_printed_in_an_error() -> None:
     assert "tok-very-secret" not in " ".join(found)
     spec = load_text(text.replace(", bogus: 1", ""), environ={"SMTP_TOKEN": "tok-very-secret"})
     assert "tok-very-secret" not in repr(spec.services[0].checks[0].spec)
+
+
+def test_bad_dns_rules_rcodes_and_tls_options_are_all_reported() -> None:
+    text = catalogue(
+        """
+- dns:
+    name: seg-social.pt
+    expect_rcode: [NOERROR, NXDMAIN]
+    recursion_desired: sometimes
+    server_name: dns.example.test
+    validate_answer_rrs:
+      fail_if_matches_regexp: ["\\\\tA\\\\t(10"]
+      fail_if_not_matching: ["x"]
+    validate_authority_rrs: {fail_if_none_matches_regexp: "SOA"}
+"""
+    )
+    found = errors_of(text)
+    prefix = "services[0].checks[0].dns"
+    assert found[0].startswith(f"{prefix}.expect_rcode[1]: 'NXDMAIN': input should be ")
+    assert found[0].endswith(f"(services.yaml:{line_of(text, 'NXDMAIN')})")
+    assert found[1].startswith(f"{prefix}.recursion_desired: 'sometimes': input should be")
+    assert found[2].startswith(
+        f"{prefix}.validate_answer_rrs.fail_if_matches_regexp: '\\\\tA\\\\t(10' is not a valid "
+        "regular expression"
+    )
+    assert found[2].endswith(f"(services.yaml:{line_of(text, 'fail_if_matches_regexp')})")
+    assert found[3] == (
+        f"{prefix}.validate_answer_rrs.fail_if_not_matching: unknown key 'fail_if_not_matching' "
+        f"(services.yaml:{line_of(text, 'fail_if_not_matching')})"
+    )
+    assert found[4].startswith(
+        f"{prefix}.validate_authority_rrs.fail_if_none_matches_regexp: 'SOA': input should be "
+        "a valid list"
+    )
+    assert len(found) == 5, found
+
+
+def test_dns_tls_options_need_protocol_tls_and_rcodes_a_non_empty_list() -> None:
+    text = catalogue(
+        """
+- dns: {name: a.example.test, server_name: dns.example.test, ca_bundle: /etc/ca.pem}
+- dns: {name: b.example.test, expect_rcode: []}
+- dns: {name: c.example.test, protocol: doh}
+"""
+    )
+    found = errors_of(text)
+    assert found[0] == (
+        "services[0].checks[0].dns: server_name, ca_bundle: only with protocol: tls "
+        "(services.yaml:8)"
+    )
+    assert found[1] == (
+        "services[0].checks[1].dns.expect_rcode: list at least one rcode (services.yaml:9)"
+    )
+    assert found[2].startswith("services[0].checks[2].dns.protocol: 'doh': input should be ")
+
+
+def test_good_dns_options_load() -> None:
+    text = catalogue(
+        """
+- dns:
+    name: seg-social.pt
+    type: MX
+    protocol: tls
+    resolver: 127.0.0.1
+    server_name: dns.example.test
+    expect_rcode: [NOERROR, NXDOMAIN]
+    recursion_desired: false
+    validate_additional_rrs: {fail_if_all_match_regexp: ["\\\\t0\\\\tIN"]}
+"""
+    )
+    spec = load_text(text, environ={}).services[0].checks[0].spec
+    assert isinstance(spec, DnsSpec)
+    assert spec.valid_rcodes == ("NOERROR", "NXDOMAIN") and spec.server_port == 853
+    assert spec.validate_additional_rrs.fail_if_all_match_regexp == ["\\t0\\tIN"]
+    assert not spec.validate_answer_rrs.configured and spec.validate_additional_rrs.configured
+
+
+def test_every_yaml_example_of_the_probe_docs_validates() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    checked = 0
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
+        for item in yaml.safe_load(block):
+            for kind, fields in item.items():
+                if kind in KINDS:
+                    KINDS[kind].model_validate(fields)
+                    checked += 1
+    assert checked >= 14
