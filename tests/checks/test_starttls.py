@@ -207,3 +207,32 @@ async def test_tls_from_the_start_on_tcp(ctx: ProbeContext, pki: Pki) -> None:
     assert verdict.outcome is Outcome.OK, verdict.reason
     assert verdict.measurements["days_left"] == 12
     assert plain.outcome is Outcome.FAIL  # the same port without TLS hears no banner
+
+
+@pytest.mark.parametrize(
+    ("service", "check", "protocol"),
+    [("email", "tcp", "smtp"), ("email", "smtp-certificado", "smtp"),
+     ("active-directory", "ldap-starttls", "ldap")],
+)  # fmt: skip
+async def test_the_shipped_mail_relay_and_directory_checks_work_on_real_exchanges(
+    service: str, check: str, protocol: str, ctx: ProbeContext, pki: Pki
+) -> None:
+    """The shipped catalogue's checks, aimed at loopback servers instead of the placeholders."""
+    from agent.catalog.loader import load
+    from tests.catalog.test_shipped import SHIPPED
+
+    shipped = {c.name: c.spec for c in load(SHIPPED, environ={}).by_id[service].checks}[check]
+    behaviour = Behaviour()
+    async with server(protocol, pki, behaviour, not_after=days_from_now(90)) as running:
+        aimed = shipped.model_copy(
+            update={
+                "host": "127.0.0.1",
+                "port": running.port,
+                "server_name": "localhost",
+                "ca_bundle": pki.ca_bundle,
+            }
+        )
+        probe = tcp.probe if isinstance(aimed, TcpSpec) else tls.probe
+        verdict = await probe(aimed, TIMEOUT, ctx, check_id=f"{service}/{check}")  # type: ignore[arg-type]
+    assert verdict.outcome is Outcome.OK, verdict.reason
+    assert verdict.measurements["days_left"] == 89
