@@ -120,15 +120,15 @@ def _judge(spec: DnsSpec, response: dns.message.Message, where: str, elapsed: fl
     rrsets = [rrset for rrset in response.answer if rrset.rdtype == rdtype]
     answers = sorted({normalise(rdtype, rdata_text(rdata)) for rrset in rrsets for rdata in rrset})
     rcode = dns.rcode.to_text(response.rcode())
-    records = dns_rules.sections(response)
+    counts = dns_rules.counts(response)
     measurements: dict[str, Measurement] = {
         "answers": answers,
         "rcode": rcode,
         "ttl": min((rrset.ttl for rrset in rrsets), default=None),
         "query_time": elapsed,
-        **{f"{section}_rrs": len(texts) for section, texts in records.items()},
+        **{f"{section}_rrs": count for section, count in counts.items()},
     }
-    reason = _mismatch(spec, rcode, answers, where) or _broken_rule(spec, records)
+    reason = _mismatch(spec, rcode, answers, where) or _broken_rule(spec, response)
     if reason:
         return Verdict.fail(reason, **measurements)
     return Verdict.ok(**measurements)
@@ -164,9 +164,13 @@ def _needs_answers(spec: DnsSpec) -> bool:
     return "NXDOMAIN" not in spec.valid_rcodes and not any(r.configured for r in rules)
 
 
-def _broken_rule(spec: DnsSpec, records: dict[str, list[str]]) -> str:
+def _broken_rule(spec: DnsSpec, response: dns.message.Message) -> str:
+    """The first record rule broken; no record is formatted for a check without rules."""
     for section, rules in dns_rules.rules_of(spec).items():
-        if rules.configured and (broken := dns_rules.violation(section, records[section], rules)):
+        if not rules.configured:
+            continue
+        records = dns_rules.record_texts(dns_rules.section(response, section))
+        if broken := dns_rules.violation(section, records, rules):
             return f"{spec.name} {spec.type}: {broken}"
     return ""
 

@@ -39,12 +39,16 @@ def record_texts(rrsets: list[dns.rrset.RRset]) -> list[str]:
     ]
 
 
-def sections(response: dns.message.Message) -> dict[str, list[str]]:
-    return {
-        "answer": record_texts(response.answer),
-        "authority": record_texts(response.authority),
-        "additional": record_texts(response.additional),
-    }
+SECTIONS = ("answer", "authority", "additional")
+
+
+def section(response: dns.message.Message, name: str) -> list[dns.rrset.RRset]:
+    return list(getattr(response, name))
+
+
+def counts(response: dns.message.Message) -> dict[str, int]:
+    """Records per section (the exporter's probe_dns_*_rrs)."""
+    return {name: sum(len(rrset) for rrset in section(response, name)) for name in SECTIONS}
 
 
 def rules_of(spec: DnsSpec) -> dict[str, RecordRules]:
