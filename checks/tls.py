@@ -1,4 +1,5 @@
-"""TLS probe: handshake, chain and hostname, version policy, expiry, optional pin.
+"""TLS probe: handshake (after STARTTLS when asked), chain and hostname, version policy,
+expiry, optional pin.
 
 The SOC wants the certificate's details even when it is not trusted, so a failed verification
 is followed by a second, unverified handshake that only reads the certificate.
@@ -17,10 +18,13 @@ from datetime import datetime
 
 from cryptography import x509
 
+from checks import starttls
 from checks.cert_chain import FirstExpiry, counted_chain, first_expiry
 from checks.context import ProbeContext
+from checks.lines import MAX_HEARD, LineReader, TooMuch
 from checks.result import Measurement, Verdict
 from checks.specs import TlsSpec
+from checks.starttls import StartTlsRefused
 
 _VERSIONS = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -56,6 +60,10 @@ async def probe(spec: TlsSpec, timeout: float, ctx: ProbeContext, *, check_id: s
             seen = await _look(spec, state)
     except TimeoutError:
         return Verdict.fail(_timeout_reason(state, timeout), **state.measurements)
+    except StartTlsRefused as exc:  # no TLS to look at: the server said why
+        return Verdict.fail(str(exc), **state.measurements)
+    except TooMuch:
+        return Verdict.fail(f"{MAX_HEARD} bytes received {state.phase}", **state.measurements)
     except ssl.SSLError as exc:  # neither handshake worked: nothing to read
         return Verdict.fail(state.problem or _handshake_reason(exc), **state.measurements)
     except ConnectionRefusedError:
@@ -82,9 +90,11 @@ async def _look(spec: TlsSpec, state: _State) -> _Seen:
 async def _handshake(spec: TlsSpec, context: ssl.SSLContext, state: _State) -> _Seen:
     state.phase = "while connecting"
     start = time.perf_counter()
-    _, writer = await asyncio.open_connection(spec.host, spec.port)
+    reader, writer = await asyncio.open_connection(spec.host, spec.port)
     try:
         state.measurements["connect_time"] = round(time.perf_counter() - start, 6)
+        if spec.starttls is not None:
+            await starttls.negotiate(spec.starttls, LineReader(reader), writer, state)
         state.phase = _HANDSHAKE
         start = time.perf_counter()
         await writer.start_tls(context, server_hostname=spec.server_name or spec.host)

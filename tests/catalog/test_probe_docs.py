@@ -22,7 +22,7 @@ KINDS: dict[str, type[BaseModel]] = {
     "nagios": specs.NagiosSpec,
     "host": specs.HostSpec,
 }
-NESTED = (specs.BasicAuth, specs.HttpAuth, specs.ClientCert)
+NESTED = (specs.BasicAuth, specs.HttpAuth, specs.ClientCert, specs.DialogueStep, specs.RecordRules)
 
 
 def _section(kind: str) -> str:
