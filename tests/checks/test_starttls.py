@@ -13,7 +13,7 @@ import pytest
 from checks import starttls, tcp, tls
 from checks.context import ProbeContext
 from checks.result import Outcome, Verdict
-from checks.specs import TcpSpec, TlsSpec
+from checks.specs import DialogueStep, TcpSpec, TlsSpec
 from tests.checks.loopback import (
     Pki,
     RawServer,
@@ -199,7 +199,7 @@ async def test_tls_from_the_start_on_tcp(ctx: ProbeContext, pki: Pki) -> None:
     async with RawServer(banner, context) as running:
         verdict = await tcp_check(running.port, ctx, pki, tls=True, steps=[{"expect": "^\\* OK"}])
         plain = await tcp.probe(
-            TcpSpec(host="127.0.0.1", port=running.port, steps=[{"expect": "^\\* OK"}]),
+            TcpSpec(host="127.0.0.1", port=running.port, steps=[DialogueStep(expect="^\\* OK")]),
             0.5,
             ctx,
             check_id="imap/tcp",

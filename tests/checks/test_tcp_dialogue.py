@@ -16,7 +16,7 @@ from checks.context import ProbeContext
 from checks.result import Outcome, Verdict
 from checks.runner import run_probe
 from checks.secrets import SECRETS
-from checks.specs import TcpSpec
+from checks.specs import DialogueStep, TcpSpec
 from tests.checks.loopback import Pki, RawServer, probe_context
 from tests.checks.starttls_servers import SERVERS, Behaviour
 
@@ -182,7 +182,10 @@ async def test_the_secret_sent_never_shows_in_the_reason(ctx: ProbeContext) -> N
     spec = TcpSpec(
         host="127.0.0.1",
         port=1,
-        steps=[{"expect": r"^challenge (\d+)", "send": f"answer {secret}\r\n"}, {"expect": "^ok"}],
+        steps=[
+            DialogueStep(expect=r"^challenge (\d+)", send=f"answer {secret}\r\n"),
+            DialogueStep(expect="^ok"),
+        ],
     )
     async with RawServer(challenge(secret_echo=True)) as server:
         spec = spec.model_copy(update={"port": server.port})
