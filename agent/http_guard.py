@@ -69,6 +69,18 @@ def allowed_hosts(settings: Settings) -> frozenset[str]:
     return frozenset(names - {""})
 
 
+def host_allowed(allowed: frozenset[str], raw: bytes) -> bool:
+    """A Host header (name, optional port, IPv6 in brackets) names a host served here."""
+    if "*" in allowed:
+        return True
+    host = raw.decode("latin-1").strip().lower()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else ""
+    else:
+        host = host.rpartition(":")[0] if ":" in host else host
+    return host in allowed
+
+
 class HttpGuard:
     def __init__(self, app: App, policy: GuardPolicy) -> None:
         self.app, self.policy = app, policy
@@ -110,14 +122,7 @@ class HttpGuard:
         return LOGIN_BODY_LIMIT if path == "/login" else FORM_BODY_LIMIT
 
     def _host_ok(self, raw: bytes) -> bool:
-        if "*" in self.policy.allowed_hosts:
-            return True
-        host = raw.decode("latin-1").strip().lower()
-        if host.startswith("["):
-            host = host[1 : host.find("]")] if "]" in host else ""
-        else:
-            host = host.rpartition(":")[0] if ":" in host else host
-        return host in self.policy.allowed_hosts
+        return host_allowed(self.policy.allowed_hosts, raw)
 
     def _may_write(self, path: str, headers: dict[bytes, bytes]) -> bool:
         """API writes need a valid bearer token up front; the route still checks the role.

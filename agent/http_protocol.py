@@ -1,18 +1,26 @@
-"""uvicorn's httptools protocol with a header-read timeout and a header size cap.
+"""uvicorn's httptools protocol with a header-read timeout, a header size cap and answers
+from memory.
 
 uvicorn times out idle keep-alive connections but not a request whose headers trickle in a
 byte at a time, so 500 such sockets are held for ever. Here each request's headers must be
 complete within `header_timeout` seconds of the connection (or of the request's first byte),
 and within `max_header_bytes` (llhttp itself buffers a header of any length). httptools rather
 than h11: it parses in C (the cost per request is in bench/RESULTS.md, status page).
+
+An `answer` hook may answer a request from memory once its headers are parsed: the bytes are
+written at once and no ASGI cycle, task or middleware runs. It is for responses already made
+(the public status page under a crowd); whatever the hook returns None for goes to the app.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 _TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -25,9 +33,38 @@ class HeadersTooLarge(Exception):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class MemoryAnswer:
+    status: int
+    head: bytes  # header lines, each ending in CRLF, without the server's Date and Server
+    body: bytes
+
+
+# (method, raw path, query string, headers with lower-case names) -> an answer, or None
+AnswerHook = Callable[[bytes, bytes, bytes, list[tuple[bytes, bytes]]], MemoryAnswer | None]
+
+
+class _NoWaiter:
+    def set(self) -> None:
+        pass  # uvicorn wakes the cycle's app on connection loss; no app runs here
+
+
+class _Answered:
+    """Stands for the ASGI cycle of a request answered from memory: already complete."""
+
+    response_complete = True
+    keep_alive = True
+    disconnected = False
+    message_event = _NoWaiter()
+
+
+ANSWERED: Any = _Answered()
+
+
 class HeaderTimeoutProtocol(HttpToolsProtocol):
     header_timeout = 10.0
     max_header_bytes = 16 * 1024
+    answer: AnswerHook | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._header_timer: asyncio.TimerHandle | None = None
@@ -65,7 +102,42 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         if self._header_bytes > self.max_header_bytes:
             self._refuse_oversized()
             raise HeadersTooLarge  # stops the parser: the app never sees this request
-        super().on_headers_complete()
+        if not self._answered_from_memory():
+            super().on_headers_complete()
+
+    def _answered_from_memory(self) -> bool:
+        hook = type(self).answer
+        if hook is None or (self.cycle is not None and not self.cycle.response_complete):
+            return False  # no hook, or a request still in the app: keep the order of answers
+        parser = self.parser
+        if parser.get_http_version() != "1.1" or not parser.should_keep_alive():
+            return False
+        if parser.should_upgrade():
+            return False
+        url = httptools.parse_url(self.url)
+        found = hook(parser.get_method(), url.path, url.query or b"", self.headers)
+        if found is None:
+            return False
+        self._write(found)
+        self.cycle = ANSWERED
+        self.loop.call_soon(self._after_memory_answer)
+        return True
+
+    def _write(self, found: MemoryAnswer) -> None:
+        defaults = b"".join(
+            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+        )
+        self.transport.write(
+            b"".join((STATUS_LINE[found.status], defaults, found.head, b"\r\n", found.body))
+        )
+
+    def _after_memory_answer(self) -> None:
+        """After the parser's pass: count the request and arm keep-alive, unless another
+        request (pipelined behind it) has started meanwhile and will do that itself."""
+        if self.cycle is ANSWERED:
+            self.on_response_complete()
+        else:
+            self.server_state.total_requests += 1
 
     def on_message_complete(self) -> None:
         self._reading_headers = True  # what comes next is the next request's headers
@@ -100,6 +172,11 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def with_header_timeout(seconds: float) -> type[HeaderTimeoutProtocol]:
-    attributes: dict[str, Any] = {"header_timeout": seconds}
+def server_protocol(
+    seconds: float, answer: AnswerHook | None = None
+) -> type[HeaderTimeoutProtocol]:
+    attributes: dict[str, Any] = {
+        "header_timeout": seconds,
+        "answer": staticmethod(answer) if answer else None,
+    }
     return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), attributes)

@@ -155,9 +155,9 @@ class Agent:
             self._spawn(self._every(CONNECTIVITY_EVERY_SECONDS, self.connectivity.refresh))
         if self.serve_http:
             app = create_app(self.metrics.render, self.health, agent=self)
-            self._spawn(
-                self._fatal_on_error(serve(app, self.settings.listen, self.stop, self.settings))
-            )
+            answer = app.state.vigia_status.answer  # the status page, from memory under a crowd
+            serving = serve(app, self.settings.listen, self.stop, self.settings, answer)
+            self._spawn(self._fatal_on_error(serving))
         log.info("vigia running: %d checks, store %r", self.scheduler.job_count, self.store)
         self.started.set()
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from agent.http_guard import GuardPolicy, HttpGuard
-from agent.http_protocol import with_header_timeout
+from agent.http_protocol import AnswerHook, server_protocol
 from agent.settings import Settings, split_host_port
 from checks.secrets import install_log_filter
 
@@ -72,13 +72,18 @@ class _Server(uvicorn.Server):
 
 
 async def serve(
-    app: FastAPI, listen: str, stop: asyncio.Event, settings: Settings | None = None
+    app: FastAPI,
+    listen: str,
+    stop: asyncio.Event,
+    settings: Settings | None = None,
+    answer: AnswerHook | None = None,
 ) -> None:
+    """`answer` may answer requests from memory before the app (agent/http_protocol.py)."""
     host, port = split_host_port(listen)
     limits = settings or Settings()
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", lifespan="off",
-        http=with_header_timeout(limits.header_timeout),
+        http=server_protocol(limits.header_timeout, answer),
         limit_concurrency=limits.max_connections,
         ssl_certfile=limits.tls_cert, ssl_keyfile=limits.tls_key,
     )  # fmt: skip

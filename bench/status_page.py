@@ -16,9 +16,10 @@ window, and over an idle window of the same length before it (the agent's own ba
 work: scheduler, writer, alerting, metrics). Target (issue #16): under 0.1 core at 500/s.
 
 `--floor` drives the same load at the agent's HTTP server set up as `vigia run` sets it up
-(agent.server.serve: its header-timeout h11 protocol, uvloop) in front of a trivial ASGI app
-that answers 304 at once: what any route costs before the app does anything. `--app` times
-the ASGI app alone, in-process (a real Agent, no sockets): what the status page itself costs.
+(agent.server.serve: httptools with the header timeout, uvloop, no memory answers) in front
+of a trivial ASGI app that answers 304 at once: what any route costs before the app does
+anything. `--app` times the ASGI app alone, in-process (a real Agent, no sockets): what the
+status page itself costs.
 """
 
 from __future__ import annotations

@@ -206,14 +206,92 @@ class HttpSpec(AddressFamily):
         return urlsplit(self.url).hostname
 
 
+StartTls = Literal["smtp", "imap", "pop3", "ldap", "ftp"]
+_CAPTURE = re.compile(r"\$\{(\d+)\}")  # `${1}` in a send; `${NAME}` is a secret (yamlsource)
+
+
+class DialogueStep(Spec):
+    """One step of a tcp dialogue: wait for a line matching `expect`, then `send` (which may
+    use the match's groups as `${1}`, `${0}` the whole match), then upgrade to TLS."""
+
+    expect: str | None = None  # a regex, tried on each line received (checks/dialogue.py)
+    send: str | None = Field(default=None, repr=False)  # sent as written; may carry a secret
+    starttls: bool = False  # after this step's send: the TLS handshake on this connection
+    timeout: Duration | None = None  # this step's own limit; default: the check's step_timeout
+
+    @field_validator("expect")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        return _compilable(value)
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("a step timeout must be above 0")
+        return value
+
+    @model_validator(mode="after")
+    def _does_something(self) -> DialogueStep:
+        if self.expect is None and self.send is None and not self.starttls:
+            raise ValueError("a step needs expect, send or starttls")
+        return self
+
+
 class TcpSpec(AddressFamily):
     host: str
     port: int = Field(ge=1, le=65535)
     send: str | None = Field(default=None, repr=False)  # may carry a secret
     expect: str | None = None  # substring of the banner/answer
+    steps: list[DialogueStep] = Field(default_factory=list, max_length=64)
+    step_timeout: Duration | None = None  # each step's limit, within the check's timeout
+    tls: bool = False  # TLS from the first byte
+    starttls: StartTls | None = None  # the protocol's STARTTLS exchange, then TLS
+    server_name: str | None = None  # SNI and the name the certificate must match; default host
+    ca_bundle: str | None = None
+    verify: bool = True  # false: any certificate (still read and reported)
+
+    @field_validator("step_timeout")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("step_timeout must be above 0")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TcpSpec:
+        if self.steps and (self.send is not None or self.expect is not None):
+            raise ValueError("give either send/expect or steps, not both")
+        if self.tls and self.starttls:
+            raise ValueError("give either tls: true (TLS from the start) or starttls, not both")
+        upgrades = self.tls or self.starttls or any(step.starttls for step in self.steps)
+        given = [k for k in ("server_name", "ca_bundle") if getattr(self, k) is not None]
+        if not self.verify:
+            given.append("verify")
+        if given and not upgrades:
+            needs = "only with tls: true, starttls or a starttls step"
+            raise ValueError(f"{', '.join(given)}: {needs}")
+        if (self.tls or self.starttls) and any(step.starttls for step in self.steps):
+            raise ValueError("a starttls step on a connection that is already TLS")
+        _check_captures(self.steps)
+        return self
 
     def family_target(self) -> str | None:
         return self.host
+
+
+def _check_captures(steps: list[DialogueStep]) -> None:
+    """A `${N}` in a send must name a group of the latest expect before it (or its own)."""
+    groups: int | None = None
+    for index, step in enumerate(steps):
+        if step.expect is not None:
+            groups = re.compile(step.expect).groups
+        for wanted in _CAPTURE.findall(step.send or ""):
+            where = f"steps[{index}].send uses ${{{wanted}}}"
+            if groups is None:
+                raise ValueError(f"{where} but no step before it has an expect")
+            if int(wanted) > groups:
+                raise ValueError(f"{where} but the latest expect has {groups} group(s)")
 
 
 class TlsSpec(AddressFamily):
@@ -226,6 +304,7 @@ class TlsSpec(AddressFamily):
     # the newest version offered; below min_version: a second handshake that must be refused
     max_version: TlsVersion | None = None
     ca_bundle: str | None = None
+    starttls: StartTls | None = None  # the certificate of a mail relay or a directory
 
     def family_target(self) -> str | None:
         return self.host
@@ -241,15 +320,53 @@ class TlsSpec(AddressFamily):
         return clean
 
 
+Rcode = Literal[
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+    "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "BADVERS",
+]  # fmt: skip
+
+
+def _listed(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class RecordRules(Spec):
+    """blackbox_exporter's rules on one section's records, each record in its text form
+    `name<TAB>ttl<TAB>class<TAB>type<TAB>data` (checks/dns_rules.py)."""
+
+    fail_if_matches_regexp: list[str] = Field(default_factory=list)  # no record may match
+    fail_if_not_matches_regexp: list[str] = Field(default_factory=list)  # every record must
+    fail_if_all_match_regexp: list[str] = Field(default_factory=list)  # not every record may
+    fail_if_none_matches_regexp: list[str] = Field(default_factory=list)  # one record must
+
+    @field_validator("*")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            _compilable(pattern)
+        return value
+
+    @property
+    def configured(self) -> bool:
+        return any(getattr(self, name) for name in type(self).model_fields)
+
+
 class DnsSpec(AddressFamily):
     name: str
     type: Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "PTR", "CAA"] = "A"
     resolver: str | None = None  # IP address or host name; None: the system resolver
-    port: int = Field(default=53, ge=1, le=65535)
-    protocol: Literal["udp", "tcp"] = "udp"
-    expect_rcode: Literal["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED"] = "NOERROR"
+    port: int | None = Field(default=None, ge=1, le=65535)  # None: 53, or 853 over TLS
+    protocol: Literal["udp", "tcp", "tls"] = "udp"  # tls: DNS over TLS (RFC 7858)
+    server_name: str | None = None  # tls: the name the resolver's certificate must match
+    ca_bundle: str | None = None  # tls: the CAs to trust
+    # one, or the several that pass (one is read as a list of one)
+    expect_rcode: Annotated[list[Rcode], BeforeValidator(_listed)] = ["NOERROR"]
+    recursion_desired: bool = True  # the RD flag; false asks an authoritative server only
     expect_answers: list[str] | None = None  # exact set
     answer_regex: str | None = None  # every answer must match
+    validate_answer_rrs: RecordRules = RecordRules()
+    validate_authority_rrs: RecordRules = RecordRules()
+    validate_additional_rrs: RecordRules = RecordRules()
 
     def family_target(self) -> str | None:
         return self.resolver
@@ -258,6 +375,28 @@ class DnsSpec(AddressFamily):
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
         return _compilable(value)
+
+    @field_validator("expect_rcode")
+    @classmethod
+    def _some_rcode(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one rcode")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_options(self) -> DnsSpec:
+        given = [k for k in ("server_name", "ca_bundle") if getattr(self, k) is not None]
+        if given and self.protocol != "tls":
+            raise ValueError(f"{', '.join(given)}: only with protocol: tls")
+        return self
+
+    @property
+    def valid_rcodes(self) -> tuple[str, ...]:
+        return tuple(self.expect_rcode)
+
+    @property
+    def server_port(self) -> int:
+        return self.port or (853 if self.protocol == "tls" else 53)
 
     @field_validator("resolver")
     @classmethod

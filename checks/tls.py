@@ -1,4 +1,5 @@
-"""TLS probe: handshake, chain and hostname, version policy, expiry, optional pin.
+"""TLS probe: handshake (after STARTTLS when asked), chain and hostname, version policy,
+expiry, optional pin.
 
 The SOC wants the certificate's details even when it is not trusted, so a failed verification
 is followed by a second, unverified handshake that only reads the certificate.
@@ -20,11 +21,14 @@ from datetime import datetime
 
 from cryptography import x509
 
+from checks import starttls
 from checks.cert_chain import FirstExpiry, counted_chain, first_expiry
 from checks.context import ProbeContext
 from checks.ip_family import NoAddressOfFamily, measured_family, open_connection
+from checks.lines import MAX_HEARD, LineReader, TooMuch
 from checks.result import Measurement, Verdict
 from checks.specs import TlsSpec
+from checks.starttls import StartTlsRefused
 
 _VERSIONS = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -62,6 +66,10 @@ async def probe(spec: TlsSpec, timeout: float, ctx: ProbeContext, *, check_id: s
                 await _offer_old_versions(spec, state, ctx)
     except TimeoutError:
         return Verdict.fail(_timeout_reason(state, timeout), **state.measurements)
+    except StartTlsRefused as exc:  # no TLS to look at: the server said why
+        return Verdict.fail(str(exc), **state.measurements)
+    except TooMuch:
+        return Verdict.fail(f"{MAX_HEARD} bytes received {state.phase}", **state.measurements)
     except ssl.SSLError as exc:  # neither handshake worked: nothing to read
         return Verdict.fail(state.problem or _handshake_reason(exc), **state.measurements)
     except ConnectionRefusedError:
@@ -82,11 +90,12 @@ def below_policy_probe(spec: TlsSpec) -> bool:
 
 async def _offer_old_versions(spec: TlsSpec, state: _State, ctx: ProbeContext) -> None:
     assert spec.max_version is not None
-    state.phase = f"offering versions up to {spec.max_version}"
-    _, writer, _ = await open_connection(
-        spec.host, spec.port, spec.ip_family, spec.ip_fallback, ctx.resolve
-    )
+    offering = f"offering versions up to {spec.max_version}"
+    state.phase = offering
+    # the same way in as the first look: a mail relay's old versions sit behind its STARTTLS
+    writer = await _connect(spec, state, ctx, measure=False)
     try:
+        state.phase = offering
         await writer.start_tls(
             _old_versions_context(spec.max_version),
             server_hostname=spec.server_name or spec.host,
@@ -123,15 +132,8 @@ async def _handshake(
     spec: TlsSpec, context: ssl.SSLContext, state: _State, ctx: ProbeContext
 ) -> _Seen:
     state.phase = "while connecting"
-    start = time.perf_counter()
-    _, writer, fell_back = await open_connection(
-        spec.host, spec.port, spec.ip_family, spec.ip_fallback, ctx.resolve
-    )
+    writer = await _connect(spec, state, ctx)
     try:
-        state.measurements["connect_time"] = round(time.perf_counter() - start, 6)
-        state.measurements.update(measured_family(writer))
-        if fell_back:
-            state.measurements["ip_fallback"] = True
         state.phase = _HANDSHAKE
         start = time.perf_counter()
         await writer.start_tls(context, server_hostname=spec.server_name or spec.host)
@@ -145,6 +147,30 @@ async def _handshake(
     finally:
         # Abort rather than close: a probe needs no close_notify exchange with the peer.
         writer.transport.abort()
+
+
+async def _connect(
+    spec: TlsSpec, state: _State, ctx: ProbeContext, *, measure: bool = True
+) -> asyncio.StreamWriter:
+    """A connection of the check's family, through the STARTTLS exchange when asked: ready
+    for the handshake. `measure`: record its connect time and family (the below-policy
+    question's connection does not: the measurements are the certificate look's)."""
+    start = time.perf_counter()
+    reader, writer, fell_back = await open_connection(
+        spec.host, spec.port, spec.ip_family, spec.ip_fallback, ctx.resolve
+    )
+    try:
+        if measure:
+            state.measurements["connect_time"] = round(time.perf_counter() - start, 6)
+            state.measurements.update(measured_family(writer))
+            if fell_back:
+                state.measurements["ip_fallback"] = True
+        if spec.starttls is not None:
+            await starttls.negotiate(spec.starttls, LineReader(reader), writer, state)
+    except BaseException:
+        writer.transport.abort()
+        raise
+    return writer
 
 
 # --- judging ---------------------------------------------------------------------------------

@@ -1,10 +1,15 @@
 """Serving /status and /status/feed.atom from memory, so a crowd cannot load the agent.
 
-A pure ASGI layer in front of the router (inside the HTTP guard): a request costs a dict lookup
-and a send. The public view is rebuilt at most once per `status_page.refresh` seconds, by the
-first request after it expires, while the others keep getting the previous one; each
-language's page and feed is rendered (and gzip-compressed) once per view. Responses carry an
-ETag and a Cache-Control max-age, and a matching If-None-Match gets a 304 with no body.
+Two ways in. While the view is fresh and its rendering made, the HTTP server's protocol asks
+`StatusPages.answer` as soon as a request's headers are parsed and writes the bytes it returns
+without starting the ASGI application (agent/http_protocol.py): a crowd then costs a header
+parse and a socket write. Otherwise (first request, expired view, a language not yet rendered,
+anything unusual about the request) the ASGI layer in front of the router (inside the HTTP
+guard) answers, and rebuilds. The public view is rebuilt at most once per `status_page.refresh`
+seconds, by the first request after it expires, while the others keep getting the previous
+one; each language's page and feed is rendered (and gzip-compressed) once per view. Responses
+carry an ETag and a Cache-Control max-age, and a matching If-None-Match gets a 304 with no body.
+Both ways give the same status, headers and body (tests/status/test_status_from_memory.py).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from agent.http_guard import SECURITY_HEADERS, allowed_hosts, host_allowed
+from agent.http_protocol import MemoryAnswer
 from agent.status.i18n import DEFAULT, LANGUAGES
 from agent.status.render import FEED, PAGE, Renderer
 from agent.status.view import PublicView, build_view
@@ -35,6 +42,8 @@ App = Callable[..., Awaitable[None]]
 HTML = b"text/html; charset=utf-8"
 ATOM = b"application/atom+xml; charset=utf-8"
 KINDS = {PAGE: "html", PAGE + "/": "html", FEED: "atom"}
+RAW_KINDS = {path.encode(): kind for path, kind in KINDS.items()}
+Headers = list[tuple[bytes, bytes]]
 RETRY_AFTER = b"10"
 GZIP_LEVEL = 6  # once per rendering: the page shrinks about tenfold
 
@@ -66,7 +75,9 @@ class StatusPages:
         self._built_at = 0.0
         self._lock = asyncio.Lock()
         self._rendered: dict[tuple[str, str], Rendered] = {}
+        self._hosts = allowed_hosts(agent.settings)  # not reloadable: fixed for the process
         self.builds = 0  # views built so far (self-metrics, tests)
+        self.answered_from_memory = 0  # requests the protocol answered without the app
 
     @property
     def enabled(self) -> bool:
@@ -82,8 +93,38 @@ class StatusPages:
             found = self._rendered[key] = self._render(kind, lang)
         return found
 
+    def answer(
+        self, method: bytes, raw_path: bytes, query: bytes, headers: Headers
+    ) -> MemoryAnswer | None:
+        """The whole answer to a plain GET/HEAD of a fresh, rendered page; None for the app.
+
+        Anything the app would treat differently (off, another path or method, a body, a Host
+        the guard refuses, a bad language, an expired view) goes to the app, which answers it.
+        """
+        kind = RAW_KINDS.get(raw_path)
+        if kind is None or method not in (b"GET", b"HEAD") or not self.enabled:
+            return None
+        if self._view is None or self._expired():
+            return None
+        lang = _language(query) if query else DEFAULT
+        page = self._rendered.get((kind, lang)) if lang is not None else None
+        fields = dict(headers)
+        if page is None or not _plain_request(fields) or not self._host_ok(fields):
+            return None
+        status, answer_headers, body = _response(fields, page, self.refresh)
+        self.answered_from_memory += 1
+        head = b"".join(name + b": " + value + b"\r\n" for name, value in answer_headers)
+        return MemoryAnswer(status, head, b"" if method == b"HEAD" else body)
+
+    @property
+    def refresh(self) -> float:
+        return self.agent.settings.status_page.refresh
+
+    def _host_ok(self, fields: dict[bytes, bytes]) -> bool:
+        return host_allowed(self._hosts, fields.get(b"host", b""))
+
     def _expired(self) -> bool:
-        return self._monotonic() - self._built_at >= self.agent.settings.status_page.refresh
+        return self._monotonic() - self._built_at >= self.refresh
 
     async def _refresh(self) -> None:
         if self._lock.locked() and self._view is not None:
@@ -153,7 +194,16 @@ def _language(query: bytes) -> str | None:
 
 
 async def _answer(scope: Scope, send: Send, page: Rendered, refresh: float) -> None:
-    zipped = _accepts_gzip(scope)
+    status, headers, body = _response(_headers(scope), page, refresh)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+
+def _response(
+    fields: dict[bytes, bytes], page: Rendered, refresh: float
+) -> tuple[int, Headers, bytes]:
+    """Status, headers (the guard's security headers included) and body for a request."""
+    zipped = _accepts_gzip(fields.get(b"accept-encoding", b""))
     etag, body = (page.gzip_etag, page.gzipped) if zipped else (page.etag, page.body)
     headers = [
         (b"etag", etag),
@@ -163,34 +213,33 @@ async def _answer(scope: Scope, send: Send, page: Rendered, refresh: float) -> N
     ]
     if zipped:
         headers.append((b"content-encoding", b"gzip"))
-    if _matches(scope, etag):
-        await send({"type": "http.response.start", "status": 304, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
-        return
+    if _matches(fields.get(b"if-none-match"), etag):
+        return 304, [*headers, *SECURITY_HEADERS], b""
     headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+    return 200, [*headers, *SECURITY_HEADERS], body
 
 
-def _header(scope: Scope, wanted: bytes) -> bytes | None:
-    for name, value in scope.get("headers", ()):
-        if name.lower() == wanted:
-            return bytes(value)
-    return None
+def _plain_request(fields: dict[bytes, bytes]) -> bool:
+    """No body and nothing to negotiate: what the protocol may answer without the app."""
+    length = fields.get(b"content-length", b"0").strip()
+    return length in (b"", b"0") and b"transfer-encoding" not in fields and b"expect" not in fields
 
 
-def _accepts_gzip(scope: Scope) -> bool:
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return {name.lower(): bytes(value) for name, value in scope.get("headers", ())}
+
+
+def _accepts_gzip(accept_encoding: bytes) -> bool:
     """gzip listed in Accept-Encoding and not refused with q=0."""
-    for part in (_header(scope, b"accept-encoding") or b"").lower().split(b","):
+    for part in accept_encoding.lower().split(b","):
         coding, _, params = part.strip().partition(b";")
         if coding.strip() == b"gzip":
             return params.replace(b" ", b"") not in (b"q=0", b"q=0.0", b"q=0.00", b"q=0.000")
     return False
 
 
-def _matches(scope: Scope, etag: bytes) -> bool:
+def _matches(value: bytes | None, etag: bytes) -> bool:
     """If-None-Match holds this ETag (weak or strong: a GET compares weakly) or `*`."""
-    value = _header(scope, b"if-none-match")
     if value is None:
         return False
     tags = {tag.strip().removeprefix(b"W/") for tag in value.split(b",")}

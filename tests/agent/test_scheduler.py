@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agent.catalog.loader import load_text
-from agent.catalog.model import Check
+from agent.catalog.model import Catalog, Check
 from agent.scheduler import ProbeScheduler, due_time, phase_seconds
 from checks.clock import SystemClock
 
@@ -24,7 +24,9 @@ class ShiftedClock(SystemClock):
         return super().now() + self.shift
 
 
-def _catalog(count: int, interval: str = "1s", timeout: str = "5s", host: str = "127.0.0.1"):
+def _catalog(
+    count: int, interval: str = "1s", timeout: str = "5s", host: str = "127.0.0.1"
+) -> Catalog:
     services = "\n".join(
         f"""  - id: s{i}
     name: S{i}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from alerting.evaluator import AlertEvaluator
 from alerting.notification import AlertStatus, Notification
 from alerting.rules import Rule, load_rules, parse_rules
 from checks.clock import ManualClock
-from checks.result import Outcome, ProbeResult
+from checks.result import Measurement, Outcome, ProbeResult
 from checks.specs import TlsSpec
 from tests.engine.builders import T0, at, catalog, check, service
 
@@ -60,8 +61,11 @@ class Harness:
         start: float = 0,
         step: float = 60,
         reason: str = "connection refused",
-        **measurements: object,
+        measured: Mapping[str, Measurement] | None = None,
+        **measurements: Measurement,
     ) -> None:
+        """`measured`: measurements as a mapping, for a name chosen at run time."""
+        measurements = {**(measured or {}), **measurements}
         for i, letter in enumerate(plan):
             moment = start + i * step
             self.clock.set(at(moment))

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from checks import specs
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "probes.md"
-KINDS = {
+KINDS: dict[str, type[BaseModel]] = {
     "http": specs.HttpSpec,
     "tcp": specs.TcpSpec,
     "tls": specs.TlsSpec,
@@ -22,7 +22,14 @@ KINDS = {
     "nagios": specs.NagiosSpec,
     "host": specs.HostSpec,
 }
-NESTED = (specs.BasicAuth, specs.HttpAuth, specs.ClientCert, specs.HeaderRule)
+NESTED = (
+    specs.BasicAuth,
+    specs.HttpAuth,
+    specs.ClientCert,
+    specs.HeaderRule,
+    specs.DialogueStep,
+    specs.RecordRules,
+)
 
 
 def _section(kind: str) -> str:

@@ -142,7 +142,8 @@ async def test_header_reasons_never_raise_the_defacement_alert(ctx: ProbeContext
 
 
 def test_a_plain_regex_is_shorthand_for_a_rule() -> None:
-    spec = HttpSpec(url="http://x/", expect_headers={"X-A": "a"}, forbid_headers={"X-B": "b"})
+    rules = {"url": "http://x/", "expect_headers": {"X-A": "a"}, "forbid_headers": {"X-B": "b"}}
+    spec = HttpSpec.model_validate(rules)
     assert spec.expect_headers == {"X-A": HeaderRule(regex="a")}
     assert spec.forbid_headers["X-B"].allow_missing is False
 

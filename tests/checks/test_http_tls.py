@@ -50,7 +50,7 @@ async def get(ctx: ProbeContext, **spec: Any) -> Verdict:
 def _recording_sni(context: ssl.SSLContext) -> list[str | None]:
     """The server names clients asked `context` for, in order."""
     seen: list[str | None] = []
-    context.sni_callback = lambda _sock, name, _ctx: seen.append(name)  # type: ignore[assignment,misc,return-value]
+    context.sni_callback = lambda _sock, name, _ctx: seen.append(name)
     return seen
 
 

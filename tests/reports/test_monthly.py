@@ -363,8 +363,8 @@ def test_timeline_time_equals_the_availability_sweep(
     transitions = tuple(
         sorted((Transition("s", _at(m), state) for m, state in steps), key=lambda t: t.at)
     )
-    spans = [tuple((_at(a), _at(b))) for a, b in unknown]
-    windows = [tuple((_at(a), _at(b))) for a, b in planned]
+    spans = [(_at(a), _at(b)) for a, b in unknown]
+    windows = [(_at(a), _at(b)) for a, b in planned]
     limit = None if known is None else _at(known)
     timeline = Timeline(transitions, tuple(spans), tuple(windows), limit)
     lo, hi = _at(start), _at(start + length)
@@ -390,8 +390,8 @@ def test_timeline_split_equals_the_sweep_of_each_range(
     transitions = tuple(
         sorted((Transition("s", _at(m), state) for m, state in steps), key=lambda t: t.at)
     )
-    spans = [tuple((_at(a), _at(b))) for a, b in unknown]
-    windows = [tuple((_at(a), _at(b))) for a, b in planned]
+    spans = [(_at(a), _at(b)) for a, b in unknown]
+    windows = [(_at(a), _at(b)) for a, b in planned]
     limit = None if known is None else _at(known)
     timeline = Timeline(transitions, tuple(spans), tuple(windows), limit)
     bounds = [_at(start)]
