@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from checks.http_clients import HttpClientPool
 from checks.ip_family import AddressInfo, Resolver
 from checks.result import Outcome, Verdict
 from checks.specs import DnsSpec, HttpSpec, TcpSpec, TlsSpec
-from tests.checks.dnsserver import DnsServer, _Udp
+from tests.checks.dnsserver import DnsServer, _tcp_client, _Udp
 from tests.checks.loopback import Pki
+from tests.checks.starttls_servers import SERVERS, Behaviour
 
 
 def _has_ipv6_loopback() -> bool:
@@ -97,17 +99,26 @@ async def _banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 @contextlib.asynccontextmanager
 async def listening(host: str, handler: Handler, **kwargs: Any) -> AsyncIterator[int]:
     """A server on one address only; yields its port (free on the other family: refused).
-    Every connection it served is aborted on exit."""
+    Every connection it served is aborted, and every handler still running (a STARTTLS server
+    waiting in its handshake) cancelled, on exit."""
     writers: set[asyncio.StreamWriter] = set()
+    tasks: set[asyncio.Task[Any]] = set()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
         writers.add(writer)
         try:
             await handler(reader, writer)
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError, ssl.SSLError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # our own teardown: ending normally keeps asyncio.streams (3.11) quiet
         finally:
-            writer.transport.abort()
+            tasks.discard(task)
+            if writer.transport is not None:  # None: uvloop's start_tls on a closed peer
+                writer.transport.abort()
 
     server = await asyncio.start_server(serve, host, 0, **kwargs)
     try:
@@ -115,7 +126,11 @@ async def listening(host: str, handler: Handler, **kwargs: Any) -> AsyncIterator
     finally:
         server.close()
         for writer in writers:
-            writer.transport.abort()
+            if writer.transport is not None:
+                writer.transport.abort()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), 1)
 
@@ -234,6 +249,46 @@ async def test_tls_probe_reads_the_certificate_over_the_family_asked_for(
     assert v4.reason == "connection refused"
 
 
+async def test_tcp_with_tls_connects_over_the_family_and_reports_it(
+    ctx: ProbeContext, tmp_path: Path
+) -> None:
+    pki = Pki(tmp_path)
+    relay = Behaviour()
+    tls_from_start = listening("::1", _banner, ssl=pki.server_context(DUAL))
+    async with (
+        tls_from_start as port,
+        listening("::1", SERVERS["smtp"](pki.server_context(DUAL), relay)) as smtp,
+    ):
+        implicit = TcpSpec(host=DUAL, port=port, tls=True, ca_bundle=pki.ca_bundle, ip_family="ip6")
+        v6 = await tcp.probe(implicit.model_copy(update={"expect": "220"}), 2.0, ctx, check_id="t")
+        v4 = await tcp.probe(
+            implicit.model_copy(update={"ip_family": "ip4"}), 2.0, ctx, check_id="t"
+        )
+        upgraded = TcpSpec(
+            host=DUAL, port=smtp, starttls="smtp", ca_bundle=pki.ca_bundle, ip_family="ip6"
+        )
+        starttls = await tcp.probe(upgraded, 2.0, ctx, check_id="t")
+    assert (v6.outcome, v6.measurements["ip_family"]) == (Outcome.OK, "ip6"), v6.reason
+    assert v6.measurements["tls_version"] and v6.measurements["days_left"]  # TLS was read
+    assert v4.reason == "connection refused"
+    assert (starttls.outcome, starttls.measurements["ip_family"]) == (Outcome.OK, "ip6")
+    assert relay.upgraded == 1 and "subject" in starttls.measurements
+
+
+async def test_tls_check_starttls_over_the_family_asked_for(
+    ctx: ProbeContext, tmp_path: Path
+) -> None:
+    pki = Pki(tmp_path)
+    relay = Behaviour()
+    async with listening("::1", SERVERS["smtp"](pki.server_context(DUAL), relay)) as port:
+        spec = TlsSpec(host=DUAL, port=port, starttls="smtp", ca_bundle=pki.ca_bundle)
+        v6 = await tls.probe(spec.model_copy(update={"ip_family": "ip6"}), 2.0, ctx, check_id="t")
+        v4 = await tls.probe(spec.model_copy(update={"ip_family": "ip4"}), 2.0, ctx, check_id="t")
+    assert (v6.outcome, v6.measurements["ip_family"]) == (Outcome.OK, "ip6"), v6.reason
+    assert v4.reason == "connection refused"
+    assert relay.upgraded == 1
+
+
 # --- dns -------------------------------------------------------------------------------------
 
 
@@ -270,6 +325,33 @@ async def test_dns_probe_asks_the_resolver_over_the_family_asked_for(ctx: ProbeC
     assert v4.outcome is Outcome.FAIL and "127.0.0.1" in v4.reason
     assert literal.measurements["ip_family"] == "ip6"
     assert server.queries == [("udp", "www.example.org", "A")] * 2
+
+
+async def test_dns_over_tls_asks_the_resolver_over_the_family_asked_for(
+    ctx: ProbeContext, tmp_path: Path
+) -> None:
+    pki = Pki(tmp_path)
+    server = DnsServer(records={("www.example.org", "A"): ["192.0.2.1"]})
+
+    async def dot(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _tcp_client(server, reader, writer, "tls")
+
+    # the certificate names the resolver as the catalogue writes it (the SNI), not [::1]
+    async with listening("::1", dot, ssl=pki.server_context("ns.test")) as port:
+        spec = DnsSpec(
+            name="www.example.org", resolver="ns.test", port=port, protocol="tls",
+            ca_bundle=pki.ca_bundle,
+        )  # fmt: skip
+        v6 = await dns_probe.probe(
+            spec.model_copy(update={"ip_family": "ip6"}), 2.0, ctx, check_id="d"
+        )
+        v4 = await dns_probe.probe(
+            spec.model_copy(update={"ip_family": "ip4"}), 2.0, ctx, check_id="d"
+        )
+    assert (v6.outcome, v6.measurements["ip_family"]) == (Outcome.OK, "ip6"), v6.reason
+    assert v6.measurements["answers"] == ["192.0.2.1"]
+    assert v4.outcome is Outcome.FAIL and "127.0.0.1" in v4.reason, v4.reason
+    assert server.queries == [("tls", "www.example.org", "A")]
 
 
 # --- load-time errors ------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,40 @@ async def test_tls_check_starttls_watches_the_chains_first_expiry(
     assert verdict.reason.startswith("certificate expires in 5 days (intermediate ")
     assert verdict.measurements["verified"] is True
     assert verdict.measurements["expires_first_role"] == "intermediate"
+
+
+def _accepting_tls_1_1(context: ssl.SSLContext) -> ssl.SSLContext:
+    with warnings.catch_warnings():  # the test offers TLS 1.0/1.1 on purpose
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.set_ciphers("ALL:@SECLEVEL=0")
+        context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    return context
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+async def test_the_below_policy_question_is_asked_behind_starttls(
+    legacy: bool, ctx: ProbeContext, pki: Pki
+) -> None:
+    """A mail relay's TLS 1.1 is only reachable after its STARTTLS: the second handshake of
+    max_version below min_version goes through the same exchange on its own connection."""
+    behaviour = Behaviour()
+    context = pki.server_context()
+    if legacy:
+        _accepting_tls_1_1(context)
+    async with RawServer(SERVERS["smtp"](context, behaviour)) as running:
+        verdict = await tls_check(running.port, ctx, pki, starttls="smtp", max_version="TLSv1.1")
+    assert behaviour.upgraded == 2  # the certificate look, then the below-policy question
+    assert behaviour.seen.count(b"STARTTLS\r\n") == 2
+    m = verdict.measurements
+    assert m["tls_version"] == "TLSv1.3" and isinstance(m["days_left"], int)
+    if legacy:
+        assert verdict.reason == (
+            "server still accepts TLSv1.1 (offered up to TLSv1.1), policy requires TLSv1.2 or newer"
+        )
+        assert m["accepts_below_policy"] is True and m["below_policy_version"] == "TLSv1.1"
+    else:
+        assert verdict.outcome is Outcome.OK, verdict.reason
+        assert m["accepts_below_policy"] is False
 
 
 async def test_the_ldap_request_is_the_rfc_4511_extended_request(
