@@ -23,7 +23,7 @@ from agent.api import (
     reports,
     services,
 )
-from agent.api.context import ApiAuthError
+from agent.api.auth import AuthError
 from agent.api.problems import validation_error
 
 if TYPE_CHECKING:
@@ -57,12 +57,12 @@ def api_router() -> APIRouter:
 def mount_api(app: FastAPI, agent: Agent) -> None:
     app.state.vigia_agent = agent
     app.include_router(api_router())
-    app.add_exception_handler(ApiAuthError, _auth_error)  # type: ignore[arg-type]
+    app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _store_away)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
 
 
-async def _auth_error(request: Request, exc: ApiAuthError) -> JSONResponse:
+async def _auth_error(request: Request, exc: AuthError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
     if exc.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
