@@ -22,6 +22,7 @@ from agent.catalog.model import LOCAL, Catalog, Check
 from agent.clock_watch import ClockStep
 from agent.connectivity import Connectivity
 from agent.engine import Engine
+from agent.engine.ids import IncidentIds
 from agent.health import REASONS, AgentHealth, HealthLimits, HealthSample
 from agent.locations.book import LocationBook, silence_limits
 from agent.maintenance import MaintenanceCalendar
@@ -131,7 +132,9 @@ class Agent:
         self.calendar = MaintenanceCalendar(
             self.catalog, windows, self.settings.allow_retroactive_maintenance
         )
-        self.engine = Engine(self.catalog, self.calendar, snapshot)
+        self.incident_ids = IncidentIds(self.store.reserve_ids, self.store.give_back_ids)
+        await asyncio.to_thread(self.incident_ids.prefetch)
+        self.engine = Engine(self.catalog, self.calendar, snapshot, self.incident_ids)
         self.writer = StoreWriter(self.store)
         self.writer.start()
         self.alerting = self._build_alerting(load_rules(self.settings.alert_rules))
@@ -205,6 +208,7 @@ class Agent:
                 await task
         await self.alerting.aclose()
         await self.writer.aclose()
+        await asyncio.to_thread(self.incident_ids.close)  # after the last incident is written
         await self.probes.aclose()
         log.info("vigia stopped cleanly")
 

@@ -75,8 +75,14 @@ class _ServiceRuntime:
 
 class Engine:
     def __init__(
-        self, catalog: Catalog, calendar: MaintenanceCalendar, snapshot: Snapshot | None = None
+        self,
+        catalog: Catalog,
+        calendar: MaintenanceCalendar,
+        snapshot: Snapshot | None = None,
+        new_id: Callable[[], int] | None = None,
     ) -> None:
+        """`new_id` numbers new incidents; the running agent passes ids from the database
+        (agent/engine/ids.py). Without it, a counter continues the snapshot's numbers."""
         self.catalog = catalog
         self.calendar = calendar
         snap = snapshot or Snapshot()
@@ -86,6 +92,7 @@ class Engine:
         self._saved_checks: dict[str, CheckStatus] = {}  # as last emitted for the store
         self._snapshot = snap
         self._next_id = max([snap.next_incident_id, *(i.id + 1 for i in _incidents(snap))])
+        self._new_id = new_id or self._count_id
         self._track(catalog)
         self._snapshot = Snapshot()  # only the first catalogue resumes from it
 
@@ -357,7 +364,7 @@ class Engine:
 
         return cause_of
 
-    def _new_id(self) -> int:
+    def _count_id(self) -> int:
         self._next_id += 1
         return self._next_id - 1
 

@@ -370,6 +370,46 @@ class SqlStore:
             out.setdefault(row.service, []).append(t.transition_from_row(row._mapping))
         return {service: tuple(steps) for service, steps in out.items()}
 
+    # ---- ids from the database ------------------------------------------------------------
+
+    def reserve_ids(self, count: int, name: str = "incident") -> range:
+        """Hand out `count` ids no other caller (node) ever gets: a row lock on the counter
+        serialises reservations. Never below the highest stored incident (a restored or
+        imported database keeps its numbers)."""
+        if count < 1:
+            raise ValueError(f"reserve at least one id, not {count}")
+        table = t.id_counters
+        highest = select(func.coalesce(func.max(t.incidents.c.id), 0) + 1).scalar_subquery()
+        start = (
+            func.max(table.c.next, highest)
+            if self._sqlite
+            else func.greatest(table.c.next, highest)
+        )
+        with self.transaction(write=True) as conn:
+            self._insert_new(conn, table, [{"name": name, "next": 1}])
+            stmt = (
+                update(table)
+                .where(table.c.name == name)
+                .values(next=start + count)
+                .returning(table.c.next)
+            )
+            end = int(conn.execute(stmt).scalar_one())
+        return range(end - count, end)
+
+    def give_back_ids(self, unused: range, name: str = "incident") -> bool:
+        """Return the unused tail of the last reservation, when nobody reserved after it (a
+        clean shutdown leaves no gap in the numbers); True when it was taken back."""
+        if not unused:
+            return False
+        table = t.id_counters
+        stmt = (
+            update(table)
+            .where(table.c.name == name, table.c.next == unused.stop)
+            .values(next=unused.start)
+        )
+        with self.transaction(write=True) as conn:
+            return bool(conn.execute(stmt).rowcount)
+
     def record_agent_heartbeat(self, at: datetime) -> None:
         with self.transaction(write=True) as conn:
             self._upsert(conn, t.agent_heartbeat, ["id"], [{"id": 1, "at": at}])
