@@ -6,7 +6,7 @@ replay result sequences with explicit timestamps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -156,6 +156,36 @@ class Engine:
         effects: list[Effect] = [self._save_check(m.status()) for m in self._checks.values()]
         effects += [self._save_service(r, r.status()) for r in self._services.values()]
         return effects
+
+    # ---- several core nodes: partitions gained and lost (semantics.md §9) ---------------------
+
+    def adopt(self, snapshot: Snapshot, services: Iterable[str]) -> None:
+        """Take these services over from `snapshot`, read from the database after the lease
+        was claimed, exactly as a restart resumes them: an open incident goes on with its id
+        and start, silence is measured from the last stored result."""
+        self._snapshot = snapshot
+        try:
+            self._restart(services)
+        finally:
+            self._snapshot = Snapshot()
+
+    def forget(self, services: Iterable[str]) -> None:
+        """Drop what this node knew of these services (another node owns them now): if they
+        come back, `adopt` reads them afresh."""
+        self._restart(services)
+
+    def _restart(self, services: Iterable[str]) -> None:
+        for sid in services:
+            service = self.catalog.by_id.get(sid)
+            if service is None:
+                continue
+            machines: list[Judge] = []
+            for check in service.checks:
+                self._saved_checks.pop(check.id, None)
+                self._checks[check.id] = self._judge(check, None)
+                machines.append(self._checks[check.id])
+            self._by_service[sid] = machines
+            self._services[sid] = self._resume(service)
 
     def service_status(self, service: str) -> ServiceStatus:
         return self._services[service].status()

@@ -43,6 +43,7 @@ from agent.records import (
     CheckStatus,
     Fragment,
     Incident,
+    ResultPending,
     ResultRecorded,
     ServiceStatus,
     State,
@@ -425,6 +426,16 @@ def check_status_row(status: CheckStatus) -> dict[str, Any]:
 
 def service_status_row(status: ServiceStatus) -> dict[str, Any]:
     return {"service": status.service, "state": str(status.state), "data": encode_record(status)}
+
+
+def pending_row(pending: ResultPending, received_at: datetime) -> dict[str, Any]:
+    return {
+        "partition": pending.partition,
+        "location": pending.location,
+        "started_at": pending.result.started_at,
+        "payload": encode_record(pending.result),
+        "received_at": received_at,
+    }
 
 
 def incident_row(incident: Incident) -> dict[str, Any]:

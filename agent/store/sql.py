@@ -46,6 +46,8 @@ from agent.records import (
     Incident,
     IncidentSaved,
     MaintenanceWindow,
+    PendingConsumed,
+    ResultPending,
     ResultRecorded,
     ServiceStatus,
     ServiceStatusSaved,
@@ -81,6 +83,8 @@ class _Batch:
     checks: dict[str, CheckStatus] = field(default_factory=dict)
     services: dict[str, ServiceStatus] = field(default_factory=dict)
     flapping: list[FlappingChanged] = field(default_factory=list)
+    pending: list[ResultPending] = field(default_factory=list)  # several core nodes only
+    consumed: list[int] = field(default_factory=list)
 
     def add(self, effect: Effect) -> None:
         match effect:
@@ -99,6 +103,10 @@ class _Batch:
                 self.services[status.service] = status
             case FlappingChanged():
                 self.flapping.append(effect)
+            case ResultPending():
+                self.pending.append(effect)
+            case PendingConsumed(ids=ids):
+                self.consumed.extend(ids)
 
 
 def _fold(earlier: TimelineRewritten | None, later: TimelineRewritten) -> TimelineRewritten:
@@ -129,6 +137,15 @@ class SqlStore:
     def __repr__(self) -> str:
         # render_as_string hides the password by default: safe for logs
         return f"SqlStore({self._engine.url.render_as_string()})"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self._sqlite
+
+    def secret_url(self) -> str:
+        """The URL with its password, for a component that opens its own connections (the
+        cluster's lease renewer). Never log it."""
+        return self._engine.url.render_as_string(hide_password=False)
 
     @property
     def database_file(self) -> Path | None:
@@ -205,6 +222,37 @@ class SqlStore:
             self._write_results(conn, list(batch.results.values()))
             self._rewrite_timelines(conn, list(batch.timelines.values()))
             self._write_rest(conn, batch)
+            self._write_pending(conn, batch)
+
+    # ---- results waiting for their partition's owner (several core nodes, §9) ----------------
+
+    def _write_pending(self, conn: Connection, batch: _Batch) -> None:
+        table = t.pending_results
+        if batch.consumed:
+            conn.execute(delete(table).where(table.c.id.in_(batch.consumed)))
+        if batch.pending:
+            now = datetime.now(UTC)
+            rows = [t.pending_row(p, now) for p in batch.pending]
+            conn.execute(insert(table), rows)
+
+    def pending_results(
+        self, partitions: Iterable[int], limit: int = 2000
+    ) -> list[tuple[int, str, ProbeResult]]:
+        """(id, location, result) waiting for these partitions, oldest probe first."""
+        wanted = sorted(set(partitions))
+        if not wanted:
+            return []
+        table = t.pending_results
+        query = (
+            select(table.c.id, table.c.location, table.c.payload)
+            .where(table.c.partition.in_(wanted))
+            .order_by(table.c.started_at, table.c.id)
+            .limit(limit)
+        )
+        return [
+            (int(row["id"]), row["location"], t.decode_record(ProbeResult, row["payload"]))
+            for row in self._fetch(query)
+        ]
 
     def quarantine(self, effects: Sequence[Effect], error: str, at: datetime) -> None:
         """Keep effects the database refused as data, with why, instead of retrying them."""

@@ -1,0 +1,156 @@
+"""Running agents as cluster nodes on one real PostgreSQL database (semantics.md §9): results of
+another node's partition wait in the database and are judged once by the owner; an open
+incident continues on the new owner with its id and start; only the owner notifies."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from agent.catalog.loader import load
+from agent.cluster.partitions import partition_of
+from agent.runtime import Agent
+from agent.settings import ClusterSettings, Settings
+from agent.store.sql import SqlStore
+from checks.clock import SystemClock
+from checks.result import Outcome, ProbeResult
+
+pytestmark = pytest.mark.postgres
+
+PARTITIONS = 4
+LEASE = 2.0
+SERVICES = [f"svc-{n}" for n in range(8)]
+CATALOG = "version: 1\ndefaults: {interval: 1h, timeout: 5s, confirm_down: 2, confirm_up: 1}\n"
+CATALOG += "services:\n" + "".join(
+    f"  - {{id: {s}, name: {s}, macro_service: comunicacoes, tier: bronze,"
+    f" checks: [{{name: beat, heartbeat: {{max_silence: 1h}}}}]}}\n"
+    for s in SERVICES
+)
+
+
+@dataclass
+class Node:
+    agent: Agent
+    task: asyncio.Task[None]
+    store: SqlStore
+
+    def owned(self) -> set[int]:
+        cluster = self.agent.cluster
+        return set() if cluster is None else cluster.member.owned_valid()
+
+    async def stop(self) -> None:
+        self.agent.stop.set()
+        await self.task
+        self.store.close()
+
+
+StartNode = Callable[[str], Awaitable[Node]]
+
+
+@pytest.fixture
+async def start_node(cluster_url: str, tmp_path: Path) -> AsyncIterator[StartNode]:
+    path = tmp_path / "services.yaml"
+    path.write_text(CATALOG, encoding="utf-8")
+    nodes: list[Node] = []
+
+    async def start(name: str) -> Node:
+        cluster = ClusterSettings(node=name, partitions=PARTITIONS, lease_seconds=LEASE)
+        settings = Settings(catalog=str(path), db=cluster_url, cluster=cluster)
+        store = SqlStore.open(cluster_url)
+        agent = Agent(settings, load(path), store, SystemClock(), serve_http=False)
+        node = Node(agent, asyncio.create_task(agent.run()), store)
+        nodes.append(node)
+        await asyncio.wait_for(agent.started.wait(), 10)
+        return node
+
+    yield start
+    for node in nodes:
+        if not node.task.done():
+            await node.stop()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def result(service: str, at: datetime, outcome: Outcome = Outcome.FAIL) -> ProbeResult:
+    reason = "no heartbeat" if outcome is Outcome.FAIL else ""
+    return ProbeResult(f"{service}/beat", at, 0.01, outcome, reason)
+
+
+def count(store: SqlStore, sql: str, **params: object) -> int:
+    with store.transaction() as conn:
+        return int(conn.execute(text(sql), params).scalar_one())
+
+
+def service_in(partitions: set[int]) -> str:
+    return next(s for s in SERVICES if partition_of(s, PARTITIONS) in partitions)
+
+
+async def test_a_result_taken_by_another_node_waits_for_the_owner_and_is_judged_once(
+    start_node: StartNode,
+) -> None:
+    a = await start_node("a")
+    await until(lambda: len(a.owned()) == PARTITIONS)
+    b = await start_node("b")
+    await until(lambda: len(a.owned()) == 2 and len(b.owned()) == 2)
+    service = service_in(b.owned())
+    at = datetime.now(UTC).replace(microsecond=0)
+    a.agent.observe(result(service, at), "heartbeat")  # a worker posted it to node a
+    await a.agent.writer.drain()
+    await until(lambda: count(b.store, "SELECT count(*) FROM pending_results") == 0)
+    stored = "SELECT count(*) FROM probe_results WHERE service = :s"
+    assert count(b.store, stored, s=service) == 1
+    assert b.agent.engine.check_status(f"{service}/beat").last_result_at == at
+    assert a.agent.engine.check_status(f"{service}/beat").last_result_at is None
+
+
+async def test_an_open_incident_continues_on_the_new_owner_with_its_id_and_start(
+    start_node: StartNode,
+) -> None:
+    a = await start_node("a")
+    await until(lambda: len(a.owned()) == PARTITIONS)
+    service = SERVICES[0]
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=60)
+    for n in range(2):  # confirm_down 2: an incident from t0
+        a.agent.observe(result(service, t0 + timedelta(seconds=10 * n)), "heartbeat")
+    opened = a.agent.engine.open_incident(service)
+    assert opened is not None and opened.started_at == t0
+    b = await start_node("b")
+    await a.stop()  # a clean shutdown releases every partition at once
+    await until(lambda: len(b.owned()) == PARTITIONS)
+    carried = b.agent.engine.open_incident(service)
+    assert carried is not None
+    assert (carried.id, carried.started_at) == (opened.id, t0)
+    b.agent.observe(result(service, t0 + timedelta(seconds=20)), "heartbeat")
+    b.agent.observe(result(service, t0 + timedelta(seconds=30), Outcome.OK), "heartbeat")
+    await b.agent.writer.drain()
+    (closed,) = b.store.incidents(service=service)
+    assert (closed.id, closed.started_at) == (opened.id, t0)
+    assert closed.ended_at == t0 + timedelta(seconds=30)
+
+
+async def test_a_new_incident_on_another_node_never_reuses_an_id(start_node: StartNode) -> None:
+    a = await start_node("a")
+    await until(lambda: len(a.owned()) == PARTITIONS)
+    b = await start_node("b")
+    await until(lambda: len(a.owned()) == 2 and len(b.owned()) == 2)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=60)
+    for node in (a, b):
+        for service in [s for s in SERVICES if partition_of(s, PARTITIONS) in node.owned()]:
+            for n in range(2):
+                node.agent.observe(result(service, t0 + timedelta(seconds=n)), "heartbeat")
+        await node.agent.writer.drain()
+    ids = [i.id for i in a.store.incidents()]
+    assert len(ids) == len(SERVICES) == len(set(ids))
