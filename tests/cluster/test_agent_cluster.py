@@ -19,6 +19,8 @@ from agent.cluster.partitions import partition_of
 from agent.runtime import Agent
 from agent.settings import ClusterSettings, Settings
 from agent.store.sql import SqlStore
+from tests.alerting.servers import HttpRecorder
+from alerting.routing import AlertingConfig
 from checks.clock import SystemClock
 from checks.result import Outcome, ProbeResult
 
@@ -51,7 +53,7 @@ class Node:
         self.store.close()
 
 
-StartNode = Callable[[str], Awaitable[Node]]
+StartNode = Callable[..., Awaitable[Node]]
 
 
 @pytest.fixture
@@ -60,9 +62,14 @@ async def start_node(cluster_url: str, tmp_path: Path) -> AsyncIterator[StartNod
     path.write_text(CATALOG, encoding="utf-8")
     nodes: list[Node] = []
 
-    async def start(name: str) -> Node:
+    async def start(name: str, alerting: AlertingConfig | None = None) -> Node:
         cluster = ClusterSettings(node=name, partitions=PARTITIONS, lease_seconds=LEASE)
-        settings = Settings(catalog=str(path), db=cluster_url, cluster=cluster)
+        settings = Settings(
+            catalog=str(path),
+            db=cluster_url,
+            cluster=cluster,
+            alerting=alerting or AlertingConfig(),
+        )
         store = SqlStore.open(cluster_url)
         agent = Agent(settings, load(path), store, SystemClock(), serve_http=False)
         node = Node(agent, asyncio.create_task(agent.run()), store)
@@ -154,3 +161,46 @@ async def test_a_new_incident_on_another_node_never_reuses_an_id(start_node: Sta
         await node.agent.writer.drain()
     ids = [i.id for i in a.store.incidents()]
     assert len(ids) == len(SERVICES) == len(set(ids))
+
+
+def receivers(hook: HttpRecorder, alertmanager: HttpRecorder) -> AlertingConfig:
+    return AlertingConfig.model_validate(
+        {
+            "receivers": [
+                {"name": "hook", "type": "webhook", "url": f"{hook.url}/hook"},
+                {"name": "am", "type": "alertmanager", "urls": [alertmanager.url]},
+            ],
+            "routes": [{"team": "*", "receivers": ["hook", "am"]}],
+        }
+    )
+
+
+def posts(recorder: HttpRecorder, alert_id: str) -> int:
+    return sum(alert_id.encode() in r.body for r in recorder.requests)
+
+
+async def test_a_firing_alert_is_notified_once_and_resent_to_alertmanager_by_the_new_owner(
+    start_node: StartNode,
+) -> None:
+    service = SERVICES[0]
+    with HttpRecorder() as hook, HttpRecorder() as alertmanager:
+        config = receivers(hook, alertmanager)
+        a = await start_node("node-alpha", config)
+        await until(lambda: len(a.owned()) == PARTITIONS)
+        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+        for n in range(2):
+            a.agent.observe(result(service, t0 + timedelta(seconds=n)), "heartbeat")
+        await until(lambda: posts(hook, f"ServiceDown/{service}") == 1)
+        await until(lambda: posts(alertmanager, service) == 1)
+        (fired,) = [r for r in alertmanager.requests if service.encode() in r.body]
+        b = await start_node("node-beta", config)
+        await a.stop()
+        await until(lambda: len(b.owned()) == PARTITIONS)
+        await until(lambda: posts(alertmanager, service) == 2)  # the new owner's resend
+        await asyncio.sleep(1.5)  # time for a wrong second webhook delivery to show
+        assert posts(hook, f"ServiceDown/{service}") == 1
+        resent = [r for r in alertmanager.requests if service.encode() in r.body][-1]
+        for body in (fired.body, resent.body):  # labels never name a node: AM merges them
+            assert b"node-alpha" not in body and b"node-beta" not in body
+    alert = b.agent.alerting.evaluator.alerts[f"ServiceDown/{service}"]
+    assert alert.state == "firing"
