@@ -19,10 +19,10 @@ from agent.cluster.partitions import partition_of
 from agent.runtime import Agent
 from agent.settings import ClusterSettings, Settings
 from agent.store.sql import SqlStore
-from tests.alerting.servers import HttpRecorder
 from alerting.routing import AlertingConfig
 from checks.clock import SystemClock
 from checks.result import Outcome, ProbeResult
+from tests.alerting.servers import HttpRecorder
 
 pytestmark = pytest.mark.postgres
 
