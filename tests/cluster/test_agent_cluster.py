@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 
+from agent.api.auth import hash_token, new_token
 from agent.catalog.loader import load
 from agent.cluster.partitions import partition_of
 from agent.runtime import Agent
-from agent.settings import ClusterSettings, Settings
+from agent.server import create_app
+from agent.settings import ClusterSettings, Settings, TokenEntry
 from agent.store.sql import SqlStore
 from alerting.routing import AlertingConfig
 from checks.clock import SystemClock
@@ -26,6 +29,7 @@ from tests.alerting.servers import HttpRecorder
 
 pytestmark = pytest.mark.postgres
 
+VIEWER = new_token()
 PARTITIONS = 4
 LEASE = 2.0
 SERVICES = [f"svc-{n}" for n in range(8)]
@@ -69,6 +73,7 @@ async def start_node(cluster_url: str, tmp_path: Path) -> AsyncIterator[StartNod
             db=cluster_url,
             cluster=cluster,
             alerting=alerting or AlertingConfig(),
+            tokens=(TokenEntry(name="viewer", role="viewer", hash=hash_token(VIEWER)),),
         )
         store = SqlStore.open(cluster_url)
         agent = Agent(settings, load(path), store, SystemClock(), serve_http=False)
@@ -204,3 +209,25 @@ async def test_a_firing_alert_is_notified_once_and_resent_to_alertmanager_by_the
             assert b"node-alpha" not in body and b"node-beta" not in body
     alert = b.agent.alerting.evaluator.alerts[f"ServiceDown/{service}"]
     assert alert.state == "firing"
+
+
+async def test_the_api_lists_nodes_partitions_owners_and_epochs(start_node: StartNode) -> None:
+    a = await start_node("node-alpha")
+    await until(lambda: len(a.owned()) == PARTITIONS)
+    b = await start_node("node-beta")
+    await until(lambda: len(a.owned()) == 2 and len(b.owned()) == 2)
+    app = create_app(b.agent.registry, b.agent.health, agent=b.agent)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        reply = await client.get("/api/v1/cluster", headers={"Authorization": f"Bearer {VIEWER}"})
+    assert reply.status_code == 200
+    body = reply.json()
+    assert [(n["node"], n["live"]) for n in body["nodes"]] == [
+        ("node-alpha", True),
+        ("node-beta", True),
+    ]
+    holders = {p["partition"]: p["holder"] for p in body["partitions"]}
+    assert sorted(holders.values()) == ["node-alpha"] * 2 + ["node-beta"] * 2
+    assert body["this_node"] == "node-beta" and body["owned"] == sorted(b.owned())
+    moved = [p for p in body["partitions"] if p["holder"] == "node-beta"]
+    assert all(p["epoch"] == 2 and p["expires_in_seconds"] > 0 for p in moved)
