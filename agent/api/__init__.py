@@ -13,6 +13,7 @@ from agent.api import (
     alerts,
     auditlog,
     catalog,
+    cluster,
     heartbeat,
     incidents,
     indicators,
@@ -45,6 +46,7 @@ def api_router() -> APIRouter:
         auditlog,
         reports,
         public_messages,
+        cluster,
     )
     for module in readers:
         router.include_router(module.router, responses=_AUTH)  # type: ignore[arg-type]
