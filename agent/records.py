@@ -157,8 +157,29 @@ class FlappingChanged:
     percent: float
 
 
+@dataclass(frozen=True, slots=True)
+class ResultPending:
+    """A result of a partition this node does not own (several core nodes, semantics.md §9):
+    kept in the database until the partition's owner judges it. Never fenced."""
+
+    result: ProbeResult
+    location: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingConsumed:
+    """Pending results the owner judged: deleted in the fenced transaction that records what
+    they caused, so a result is applied exactly once whichever node dies when."""
+
+    service: str
+    ids: tuple[int, ...]
+
+
 Effect = (
     ResultRecorded
+    | ResultPending
+    | PendingConsumed
     | TimelineRewritten
     | UnknownRecorded
     | IncidentSaved

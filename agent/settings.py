@@ -126,6 +126,25 @@ class StatusPageSettings(BaseModel):
         return value
 
 
+class ClusterSettings(BaseModel):
+    """Several `vigia run` nodes on one PostgreSQL database (semantics.md §9): each owns a
+    share of the partitions through leases. Every node of a cluster sets the same
+    `partitions` and `lease_seconds`, and its own `node`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    node: str = Field(default="", max_length=200)  # "": this host's name and listen port
+    partitions: int = Field(default=64, ge=1, le=4096)
+    lease_seconds: Duration = 15.0
+
+    @field_validator("lease_seconds")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not value >= 1.0:
+            raise ValueError(f"lease_seconds must be at least 1 s, not {value:g}")
+        return value
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -158,6 +177,7 @@ class Settings(BaseModel):
     tls_key: str | None = None
     worker: WorkerEntry | None = None  # this process as a location's worker (`vigia probe`)
     reports: ReportsConfig | None = None  # scheduled reports; none without the section
+    cluster: ClusterSettings | None = None  # several core nodes on PostgreSQL; none: one node
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -5,7 +5,7 @@ acknowledgements operators make from the CLI/API, which the running agent picks 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,8 @@ from sqlalchemy import delete, insert, select, update
 from agent.store import schema
 from agent.store.sql import SqlStore
 from alerting.evaluator import AlertState
+
+Partitions = tuple[set[int], Callable[[str], int]]  # (owned partitions, partition of a service)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,18 +28,46 @@ class Ack:
     created_at: datetime
 
 
-def save_alerts(store: SqlStore, alerts: Sequence[AlertState], at: datetime) -> None:
-    """Replace the stored active alerts with these (a handful of rows: cheap to rewrite)."""
-    rows = [{"alert_id": a.alert_id, "data": _document(a), "updated_at": at} for a in alerts]
+def save_alerts(
+    store: SqlStore,
+    alerts: Sequence[AlertState],
+    at: datetime,
+    partitions: Partitions | None = None,
+) -> None:
+    """Replace the stored active alerts with these (a handful of rows: cheap to rewrite).
+
+    On a cluster node, `partitions` is (the partitions it owns, each alert's partition): only
+    those partitions' rows are replaced, and alerts of no service are not stored (each node
+    judges its own health afresh)."""
+    table = schema.alert_state
+    wipe = delete(table)
+    if partitions is not None:
+        owned, partition_of = partitions
+        alerts = [a for a in alerts if a.service and partition_of(a.service) in owned]
+        wipe = wipe.where(table.c.partition.in_(sorted(owned)))
+    rows = [
+        {
+            "alert_id": a.alert_id,
+            "data": _document(a),
+            "updated_at": at,
+            "partition": partitions[1](a.service) if partitions and a.service else None,
+        }
+        for a in alerts
+    ]
     with store.transaction(write=True) as conn:
-        conn.execute(delete(schema.alert_state))
+        conn.execute(wipe)
         if rows:
-            conn.execute(insert(schema.alert_state), rows)
+            conn.execute(insert(table), rows)
 
 
-def load_alerts(store: SqlStore) -> list[AlertState]:
+def load_alerts(store: SqlStore, partitions: Iterable[int] | None = None) -> list[AlertState]:
+    """The stored active alerts; only those of `partitions` when given (a cluster node)."""
+    table = schema.alert_state
+    query = select(table.c.data)
+    if partitions is not None:
+        query = query.where(table.c.partition.in_(sorted(partitions)))
     with store.transaction() as conn:
-        rows = conn.execute(select(schema.alert_state.c.data)).all()
+        rows = conn.execute(query).all()
     return [schema.decode_record(AlertState, row.data) for row in rows]
 
 

@@ -465,6 +465,22 @@ class AlertEvaluator:
             if a.notified and not a.suppressed
         ]
 
+    def forget(self, services: Iterable[str]) -> None:
+        """Another node owns these services now (semantics.md §9): drop their alerts without
+        resolving them (the new owner carries them on) and what was learnt of their outages."""
+        gone = set(services)
+        for alert_id in [a for a, s in self.alerts.items() if s.service in gone]:
+            del self.alerts[alert_id]
+        for sid in gone:
+            self._down.pop(sid, None)
+            self._seen.pop(sid, None)
+        for parent in list(self._root_of):
+            children = {c: i for c, i in self._root_of[parent].items() if c not in gone}
+            if parent in gone or not children:
+                del self._root_of[parent]
+            else:
+                self._root_of[parent] = children
+
     def snapshot(self) -> list[dict[str, Any]]:
         return [asdict(a) for a in self.alerts.values()]
 

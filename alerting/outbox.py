@@ -23,7 +23,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from agent.store import schema
 from agent.store.sql import SqlStore
@@ -85,6 +96,21 @@ def decode_notification(data: Mapping[str, Any]) -> Notification:
     return schema.decode_record(Notification, data)
 
 
+# Several core nodes (semantics.md §9): the partition of a notification's service (None for
+# the agent's own alerts), the fence of the transaction that stores notifications of these
+# partitions, and which rows this node sends now (its partitions; None rows too or not).
+PartitionOf = Callable[[Notification], int | None]
+OutboxFence = Callable[[Connection, set[int]], None]
+Scope = Callable[[], tuple[set[int], bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class Partitioning:
+    partition_of: PartitionOf
+    fence: OutboxFence
+    scope: Scope
+
+
 class Outbox:
     """The outbox table of a `SqlStore` (schema version 2)."""
 
@@ -98,6 +124,7 @@ class Outbox:
         self._store = store
         self._backoff = backoff or Backoff()
         self._draw = random_draw
+        self.partitioning: Partitioning | None = None  # set on a cluster node
 
     # ---- writing ----------------------------------------------------------------------------
 
@@ -113,14 +140,19 @@ class Outbox:
         """Like `enqueue`, with each notification's own receivers, in one transaction.
         Rows are numbered in the order given: deliver firing before resolved by passing them
         in that order."""
+        split = self.partitioning
         rows = [
-            _new_row(notification, receiver, now)
+            _new_row(
+                notification, receiver, now, split.partition_of(notification) if split else None
+            )
             for notification, receivers in routed
             for receiver in dict.fromkeys(receivers)  # a receiver listed twice gets one row
         ]
         if not rows:
             return 0
         with self._store.transaction(write=True) as conn:
+            if split is not None:  # only the partitions' owner notifies (§9)
+                split.fence(conn, {r["partition"] for r in rows if r["partition"] is not None})
             conn.execute(insert(_TABLE), rows)
         return len(rows)
 
@@ -205,6 +237,10 @@ class Outbox:
         )
         if skip_receivers:
             query = query.where(_TABLE.c.receiver.not_in(list(skip_receivers)))
+        if self.partitioning is not None:
+            partitions, unpartitioned = self.partitioning.scope()
+            mine = _TABLE.c.partition.in_(sorted(partitions))
+            query = query.where(or_(mine, _TABLE.c.partition.is_(None)) if unpartitioned else mine)
         return self._items(query.order_by(_TABLE.c.id).limit(limit))
 
     def backlog(self) -> int:
@@ -251,8 +287,11 @@ class Outbox:
             return [_item(row._mapping) for row in conn.execute(query)]
 
 
-def _new_row(notification: Notification, receiver: str, now: datetime) -> dict[str, Any]:
+def _new_row(
+    notification: Notification, receiver: str, now: datetime, partition: int | None = None
+) -> dict[str, Any]:
     return {
+        "partition": partition,
         "alert_id": notification.alert_id,
         "status": str(notification.status),
         "receiver": receiver,

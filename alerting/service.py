@@ -13,20 +13,35 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from sqlalchemy import Connection
+
+from agent.cluster import lease
+from agent.cluster.errors import LeaseLostError
 from agent.records import Effect
 from agent.store.sql import SqlStore
 from alerting import alert_store
 from alerting.delivery import DeliveryWorker
 from alerting.evaluator import AlertEvaluator
 from alerting.notification import AlertStatus, Notification
-from alerting.outbox import Outbox, OutboxItem
+from alerting.outbox import Outbox, OutboxItem, Partitioning
 from alerting.receivers.factory import build_receivers
 from alerting.routing import AlertingConfig, Router
 from checks.clock import Clock
 from checks.result import ProbeResult
 
+if TYPE_CHECKING:
+    from agent.cluster.member import ClusterMember
+
 log = logging.getLogger(__name__)
+
+
+def _service_of(alert_id: str) -> str | None:
+    """The service of an alert id (`Rule/service` or `Rule/service/check`); None for the
+    agent's own alerts (`Rule`)."""
+    parts = alert_id.split("/")
+    return parts[1] if len(parts) > 1 else None
 
 
 @dataclass
@@ -45,12 +60,21 @@ class AlertingService:
     _resolved: list[Notification] = field(default_factory=list)
     _last_resend: datetime | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # several core nodes (semantics.md §9): only a partition's owner notifies its alerts
+    cluster: ClusterMember | None = None
 
     async def start(self) -> None:
-        restored = await asyncio.to_thread(alert_store.load_alerts, self.store)
-        self.evaluator.alerts = {a.alert_id: a for a in restored}
+        if self.cluster is None:
+            restored = await asyncio.to_thread(alert_store.load_alerts, self.store)
+            self.evaluator.alerts = {a.alert_id: a for a in restored}
+        else:  # a cluster node reads each partition's alerts when it claims the partition
+            self.evaluator.alerts = {}
         self.router = Router(self.config)
         self.outbox = Outbox(self.store)
+        if self.cluster is not None:
+            self.outbox.partitioning = Partitioning(
+                self._partition_of_notification, self._fence, self._scope
+            )
         self.worker = DeliveryWorker(
             self.outbox, build_receivers(self.config), self.clock,
             on_permanent_failure=self._permanent,
@@ -77,8 +101,7 @@ class AlertingService:
         await self.flush()
         resends = self._resends_due()
         if resends:
-            await asyncio.to_thread(self.outbox.enqueue_routed, resends, self.clock.now())
-            self.worker.wake()
+            await self._enqueue(resends)
         await self._save_alerts()
         self.backlog = await asyncio.to_thread(self.outbox.backlog)
 
@@ -87,10 +110,20 @@ class AlertingService:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
+        batch = self._held(batch)
         self._resolved += [n for n in batch if n.status is AlertStatus.RESOLVED]
-        await asyncio.to_thread(
-            self.outbox.enqueue_routed, self.router.route(batch), self.clock.now()
-        )
+        await self._enqueue(self.router.route(batch))
+
+    async def _enqueue(self, routed: list[tuple[Notification, Sequence[str]]]) -> None:
+        """Store the notifications (fenced on a cluster node), then wake the worker."""
+        while routed:
+            try:
+                await asyncio.to_thread(self.outbox.enqueue_routed, routed, self.clock.now())
+                break
+            except LeaseLostError as lost:  # the new owner notifies these services now
+                gone = set(lost.partitions)
+                routed = [r for r in routed if self._partition_of_notification(r[0]) not in gone]
+                log.warning("notifications of partitions %s left to their new owner", sorted(gone))
         self.worker.wake()
 
     def _resends_due(self) -> list[tuple[Notification, Sequence[str]]]:
@@ -113,12 +146,71 @@ class AlertingService:
                 ack.alert_id, ack.author, ack.comment, ack.created_at
             ):
                 log.info("acknowledgement of %s: no such active alert", ack.alert_id)
-        ids = [a.id for a in acks]
+        ids = [a.id for a in acks if self._mine(a.alert_id)]
         await asyncio.to_thread(alert_store.mark_applied, self.store, ids, self.clock.now())
 
     async def _save_alerts(self) -> None:
         alerts = list(self.evaluator.alerts.values())
-        await asyncio.to_thread(alert_store.save_alerts, self.store, alerts, self.clock.now())
+        partitions = None
+        if self.cluster is not None:
+            partitions = (self.cluster.owned_valid(), self.cluster.partition_of)
+        await asyncio.to_thread(
+            alert_store.save_alerts, self.store, alerts, self.clock.now(), partitions
+        )
+
+    # ---- several core nodes (semantics.md §9) -----------------------------------------------
+
+    async def adopt(self, partitions: set[int], services: Iterable[str]) -> None:
+        """Partitions just claimed: their active alerts continue here, and what is firing is
+        sent again to Alertmanager, which merges it into the same alert (its labels never name
+        a node), so a notification the old owner had not delivered yet is not lost."""
+        restored = await asyncio.to_thread(alert_store.load_alerts, self.store, partitions)
+        wanted = set(services)
+        alerts = {a.alert_id: a for a in restored if a.service in wanted}
+        self.evaluator.alerts.update(alerts)
+        firing = [n for n in self.evaluator.firing_notifications() if n.alert_id in alerts]
+        if firing:
+            await self._enqueue(self.router.route(firing, resend=True))
+
+    def forget(self, partitions: set[int], services: Iterable[str]) -> None:
+        gone = set(services)
+        self.evaluator.forget(gone)
+        self._resolved = [n for n in self._resolved if _service_of(n.alert_id) not in gone]
+
+    def _held(self, batch: list[Notification]) -> list[Notification]:
+        if self.cluster is None:
+            return batch
+        return [n for n in batch if self._mine(n.alert_id, held=True)]
+
+    def _mine(self, alert_id: str, held: bool = False) -> bool:
+        """An alert of this node's services (or of no service); `held`: by the lease alone."""
+        service = _service_of(alert_id)
+        if self.cluster is None or service is None:
+            return True
+        return self.cluster.holds(service) if held else self.cluster.owns(service)
+
+    def _partition_of_notification(self, notification: Notification) -> int | None:
+        service = _service_of(notification.alert_id)
+        if self.cluster is None or service is None:
+            return None
+        return self.cluster.partition_of(service)
+
+    def _fence(self, conn: Connection, partitions: set[int]) -> None:
+        assert self.cluster is not None
+        epochs = {p: self.cluster.holdings.epoch(p) for p in partitions}
+        gone = tuple(sorted(p for p, e in epochs.items() if e is None))
+        if gone:
+            raise LeaseLostError(gone, self.cluster.config.node, tuple(-1 for _ in gone))
+        lease.assert_leases(
+            conn, self.cluster.config.node, {p: e for p, e in epochs.items() if e is not None}
+        )
+
+    def _scope(self) -> tuple[set[int], bool]:
+        """The rows this node sends: its partitions'; the agent's own alerts (no partition)
+        are sent by the holder of partition 0, so that exactly one node sends each."""
+        assert self.cluster is not None
+        held = set(self.cluster.holdings.valid())
+        return held, 0 in held
 
     def _permanent(self, item: OutboxItem) -> None:
         self.permanent_failures += 1

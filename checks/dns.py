@@ -12,7 +12,6 @@ import asyncio
 import ipaddress
 import re
 import socket
-import ssl
 
 import dns.asyncquery
 import dns.exception
@@ -29,7 +28,7 @@ from checks.context import ProbeContext
 from checks.ip_family import family_of, resolve
 from checks.result import Measurement, Verdict
 from checks.specs import DnsSpec, is_ip
-from checks.tls_session import TlsFailed, client_context
+from checks.tls_session import TlsFailed, client_context, handshake_reasons
 
 _SHOWN = 5  # answers quoted in a reason before "..."
 
@@ -85,7 +84,7 @@ async def _over_tls(
 ) -> dns.message.Message:
     """RFC 7858, strict profile: the resolver's certificate is verified against `server_name`
     (default: the resolver as written in the catalogue, a name or an address)."""
-    try:
+    with handshake_reasons():
         return await dns.asyncquery.tls(
             query,
             server,
@@ -94,12 +93,6 @@ async def _over_tls(
             ssl_context=client_context(spec.ca_bundle, True),
             server_hostname=spec.server_name or spec.resolver or server,
         )
-    except ssl.SSLCertVerificationError as exc:
-        detail = (exc.verify_message or exc.reason or str(exc)).rstrip(".")
-        raise TlsFailed(f"certificate verification failed: {detail}") from None
-    except ssl.SSLError as exc:
-        detail = (exc.reason or str(exc)).replace("_", " ").lower()
-        raise TlsFailed(f"TLS handshake failed: {detail}") from None
 
 
 async def _address_of(server: str, spec: DnsSpec, ctx: ProbeContext) -> tuple[str, bool]:

@@ -7,10 +7,12 @@ expiry metric and alerts read a tcp check with TLS as they read a tls check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import ssl
 import time
+from collections.abc import Iterator
 from datetime import datetime
 
 from cryptography import x509
@@ -24,19 +26,26 @@ class TlsFailed(Exception):
     """The handshake failed; the message is the reason, ready for a verdict."""
 
 
-async def upgrade(
-    writer: asyncio.StreamWriter, server_name: str, ca_bundle: str | None, verify: bool
-) -> float:
-    """The TLS handshake on an open connection; returns its duration in seconds."""
-    start = time.perf_counter()
+@contextlib.contextmanager
+def handshake_reasons() -> Iterator[None]:
+    """ssl's errors during a handshake as TlsFailed, with a reason a reader can act on."""
     try:
-        await writer.start_tls(client_context(ca_bundle, verify), server_hostname=server_name)
+        yield
     except ssl.SSLCertVerificationError as exc:
         detail = (exc.verify_message or exc.reason or str(exc)).rstrip(".")
         raise TlsFailed(f"certificate verification failed: {detail}") from None
     except ssl.SSLError as exc:
         detail = (exc.reason or str(exc)).replace("_", " ").lower()
         raise TlsFailed(f"TLS handshake failed: {detail}") from None
+
+
+async def upgrade(
+    writer: asyncio.StreamWriter, server_name: str, ca_bundle: str | None, verify: bool
+) -> float:
+    """The TLS handshake on an open connection; returns its duration in seconds."""
+    start = time.perf_counter()
+    with handshake_reasons():
+        await writer.start_tls(client_context(ca_bundle, verify), server_hostname=server_name)
     return round(time.perf_counter() - start, 6)
 
 

@@ -109,24 +109,16 @@ def require(role: Role) -> Callable[..., Principal]:
         token = credentials.credentials if credentials else None
         wait = failures.retry_after(client) if token else None
         if wait is not None:
-            raise ApiAuthError(429, f"too many failed attempts; retry in {wait:.0f} s", wait)
+            raise AuthError(429, f"too many failed attempts; retry in {wait:.0f} s", wait)
         try:
             entries = (*settings.tokens, *probe_entries(settings.locations))
             return authorize(token, entries, role, settings.anonymous_board)
         except AuthError as exc:
             if exc.status == 401 and token:
                 failures.note("token", client)
-            raise ApiAuthError(exc.status, exc.message) from None
+            raise
 
     return dependency
-
-
-class ApiAuthError(Exception):
-    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
 
 
 Probe = Annotated[Principal, Depends(require(Role.PROBE))]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from agent.i18n import DEFAULT, LANGUAGES, Texts
 
-LANGUAGES = ("pt", "en")
-DEFAULT = "pt"
+__all__ = ["CONSOLE", "DEFAULT", "LANGUAGES", "translator"]
 
 _PT: dict[str, str] = {
     "title": "vigia — consola do CCO",
@@ -67,7 +66,7 @@ _PT: dict[str, str] = {
     "grade.superou": "Superou",
     "grade.atingiu": "Atingiu",
     "grade.nao_atingiu": "Não atingiu",
-    "na": "N/D",
+    "na": "N/A",
     "services": "Serviços",
     "live": "Atualização automática",
     "updated": "atualizado",
@@ -292,13 +291,5 @@ _EN: dict[str, str] = {
     "kind.ack": "acknowledgement",
 }
 
-MESSAGES = {"pt": _PT, "en": _EN}
-
-
-def translator(lang: str) -> Callable[[str], str]:
-    table = MESSAGES.get(lang, _PT)
-
-    def t(key: str) -> str:
-        return table.get(key, key)
-
-    return t
+CONSOLE = Texts("console", {"pt": _PT, "en": _EN})
+translator = CONSOLE.translator

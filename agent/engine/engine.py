@@ -6,7 +6,7 @@ replay result sequences with explicit timestamps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -75,8 +75,14 @@ class _ServiceRuntime:
 
 class Engine:
     def __init__(
-        self, catalog: Catalog, calendar: MaintenanceCalendar, snapshot: Snapshot | None = None
+        self,
+        catalog: Catalog,
+        calendar: MaintenanceCalendar,
+        snapshot: Snapshot | None = None,
+        new_id: Callable[[], int] | None = None,
     ) -> None:
+        """`new_id` numbers new incidents; the running agent passes ids from the database
+        (agent/engine/ids.py). Without it, a counter continues the snapshot's numbers."""
         self.catalog = catalog
         self.calendar = calendar
         snap = snapshot or Snapshot()
@@ -86,6 +92,7 @@ class Engine:
         self._saved_checks: dict[str, CheckStatus] = {}  # as last emitted for the store
         self._snapshot = snap
         self._next_id = max([snap.next_incident_id, *(i.id + 1 for i in _incidents(snap))])
+        self._new_id = new_id or self._count_id
         self._track(catalog)
         self._snapshot = Snapshot()  # only the first catalogue resumes from it
 
@@ -149,6 +156,36 @@ class Engine:
         effects: list[Effect] = [self._save_check(m.status()) for m in self._checks.values()]
         effects += [self._save_service(r, r.status()) for r in self._services.values()]
         return effects
+
+    # ---- several core nodes: partitions gained and lost (semantics.md §9) ---------------------
+
+    def adopt(self, snapshot: Snapshot, services: Iterable[str]) -> None:
+        """Take these services over from `snapshot`, read from the database after the lease
+        was claimed, exactly as a restart resumes them: an open incident goes on with its id
+        and start, silence is measured from the last stored result."""
+        self._snapshot = snapshot
+        try:
+            self._restart(services)
+        finally:
+            self._snapshot = Snapshot()
+
+    def forget(self, services: Iterable[str]) -> None:
+        """Drop what this node knew of these services (another node owns them now): if they
+        come back, `adopt` reads them afresh."""
+        self._restart(services)
+
+    def _restart(self, services: Iterable[str]) -> None:
+        for sid in services:
+            service = self.catalog.by_id.get(sid)
+            if service is None:
+                continue
+            machines: list[Judge] = []
+            for check in service.checks:
+                self._saved_checks.pop(check.id, None)
+                self._checks[check.id] = self._judge(check, None)
+                machines.append(self._checks[check.id])
+            self._by_service[sid] = machines
+            self._services[sid] = self._resume(service)
 
     def service_status(self, service: str) -> ServiceStatus:
         return self._services[service].status()
@@ -357,7 +394,7 @@ class Engine:
 
         return cause_of
 
-    def _new_id(self) -> int:
+    def _count_id(self) -> int:
         self._next_id += 1
         return self._next_id - 1
 

@@ -113,6 +113,22 @@ def _create_report_archive(conn: Connection) -> None:
     schema.report_archive.create(conn, checkfirst=True)
 
 
+def _wire_cluster(conn: Connection) -> None:
+    """Incident ids from the database, results waiting for their partition's owner, the
+    commit audit, and the partition of outbox and alert rows (issue #15)."""
+    for table in (schema.id_counters, schema.pending_results, schema.partition_commits):
+        table.create(conn, checkfirst=True)
+    inspector = inspect(conn)
+    for table in (schema.outbox, schema.alert_state):
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        if "partition" not in columns:
+            conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "partition" INTEGER')
+    highest = conn.execute(select(func.max(schema.incidents.c.id))).scalar()
+    exists = select(schema.id_counters.c.name).where(schema.id_counters.c.name == "incident")
+    if conn.execute(exists).first() is None:
+        conn.execute(insert(schema.id_counters), {"name": "incident", "next": (highest or 0) + 1})
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create tables", _create_tables),
     Migration(2, "alert outbox", _create_outbox),
@@ -123,6 +139,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "cluster nodes and partition leases", _create_cluster_tables),
     Migration(8, "public messages of the status page", _create_public_messages),
     Migration(9, "archive of scheduled reports", _create_report_archive),
+    Migration(11, "cluster: incident ids, pending results, commit audit", _wire_cluster),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -43,6 +43,7 @@ from agent.records import (
     CheckStatus,
     Fragment,
     Incident,
+    ResultPending,
     ResultRecorded,
     ServiceStatus,
     State,
@@ -257,6 +258,9 @@ outbox = Table(
     Column("last_error", SafeText, nullable=False),
     Column("last_attempt_at", UtcMicros, nullable=True),
     Column("delivered_at", UtcMicros, nullable=True),
+    # the partition of the alert's service (schema version 11): in a cluster only its owner
+    # sends the row; NULL for alerts of no service (the agent's own), sent by any node
+    Column("partition", Integer, nullable=True),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),  # due(), backlog()
     Index("ix_outbox_receiver_alert", "receiver", "alert_id", "id"),  # per-alert ordering
     Index("ix_outbox_alert", "alert_id", "id"),  # history()
@@ -271,6 +275,9 @@ alert_state = Table(  # the evaluator's active alerts, rewritten each tick
     Column("alert_id", String(400), primary_key=True),
     Column("data", SafeJSON, nullable=False),
     Column("updated_at", UtcMicros, nullable=False),
+    # the partition of the alert's service (schema version 11): a node rewrites only the
+    # rows of the partitions it owns; NULL for alerts of no service
+    Column("partition", Integer, nullable=True),
 )
 
 alert_acks = Table(  # acknowledgements from the CLI/API; the agent applies them
@@ -421,6 +428,16 @@ def service_status_row(status: ServiceStatus) -> dict[str, Any]:
     return {"service": status.service, "state": str(status.state), "data": encode_record(status)}
 
 
+def pending_row(pending: ResultPending, received_at: datetime) -> dict[str, Any]:
+    return {
+        "partition": pending.partition,
+        "location": pending.location,
+        "started_at": pending.result.started_at,
+        "payload": encode_record(pending.result),
+        "received_at": received_at,
+    }
+
+
 def incident_row(incident: Incident) -> dict[str, Any]:
     """Every `Incident` field has a column of the same name (a contract test checks it)."""
     row = {f.name: getattr(incident, f.name) for f in fields(incident)}
@@ -475,4 +492,45 @@ public_messages = Table(
     Column("written_at", UtcMicros, nullable=False),
     Index("ix_public_messages_incident", "incident", "id"),
     Index("ix_public_messages_service", "service", "id"),
+)
+
+
+# ---- several core nodes, wired into the agent (schema version 11; agent/cluster/) ----------
+
+# Numbers the store hands out in blocks (`SqlStore.reserve_ids`): incident ids come from here,
+# not from a process counter, so two nodes on one database never issue the same id.
+id_counters = Table(
+    "id_counters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("next", BigInteger, nullable=False),  # the first id not yet handed out
+)
+
+# Probe results for a partition this node does not own (or no longer owns): they wait here for
+# the owner, who judges them and deletes them in the same fenced transaction (docs/semantics.md
+# "Several core nodes"). `payload` is the ProbeResult as a JSON document.
+pending_results = Table(
+    "pending_results",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("partition", Integer, nullable=False),
+    Column("location", String(LOCATION_CHARS), nullable=False),
+    Column("started_at", UtcMicros, nullable=False),
+    Column("payload", SafeJSON, nullable=False),
+    Column("received_at", UtcMicros, nullable=False),
+    Index("ix_pending_results_partition", "partition", "started_at"),
+)
+
+# The audit of fenced commits: per partition and epoch, who committed and when first and last
+# (database time). A commit after the next epoch began would show as last_at > its first_at.
+partition_commits = Table(
+    "partition_commits",
+    metadata,
+    Column("partition", Integer, nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("node", String(_ID), nullable=False),
+    Column("first_at", UtcMicros, nullable=False),
+    Column("last_at", UtcMicros, nullable=False),
+    Column("batches", BigInteger, nullable=False),
+    PrimaryKeyConstraint("partition", "epoch", name="pk_partition_commits"),
 )

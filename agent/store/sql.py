@@ -46,6 +46,8 @@ from agent.records import (
     Incident,
     IncidentSaved,
     MaintenanceWindow,
+    PendingConsumed,
+    ResultPending,
     ResultRecorded,
     ServiceStatus,
     ServiceStatusSaved,
@@ -81,6 +83,8 @@ class _Batch:
     checks: dict[str, CheckStatus] = field(default_factory=dict)
     services: dict[str, ServiceStatus] = field(default_factory=dict)
     flapping: list[FlappingChanged] = field(default_factory=list)
+    pending: list[ResultPending] = field(default_factory=list)  # several core nodes only
+    consumed: list[int] = field(default_factory=list)
 
     def add(self, effect: Effect) -> None:
         match effect:
@@ -99,6 +103,10 @@ class _Batch:
                 self.services[status.service] = status
             case FlappingChanged():
                 self.flapping.append(effect)
+            case ResultPending():
+                self.pending.append(effect)
+            case PendingConsumed(ids=ids):
+                self.consumed.extend(ids)
 
 
 def _fold(earlier: TimelineRewritten | None, later: TimelineRewritten) -> TimelineRewritten:
@@ -129,6 +137,15 @@ class SqlStore:
     def __repr__(self) -> str:
         # render_as_string hides the password by default: safe for logs
         return f"SqlStore({self._engine.url.render_as_string()})"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self._sqlite
+
+    def secret_url(self) -> str:
+        """The URL with its password, for a component that opens its own connections (the
+        cluster's lease renewer). Never log it."""
+        return self._engine.url.render_as_string(hide_password=False)
 
     @property
     def database_file(self) -> Path | None:
@@ -205,6 +222,37 @@ class SqlStore:
             self._write_results(conn, list(batch.results.values()))
             self._rewrite_timelines(conn, list(batch.timelines.values()))
             self._write_rest(conn, batch)
+            self._write_pending(conn, batch)
+
+    # ---- results waiting for their partition's owner (several core nodes, §9) ----------------
+
+    def _write_pending(self, conn: Connection, batch: _Batch) -> None:
+        table = t.pending_results
+        if batch.consumed:
+            conn.execute(delete(table).where(table.c.id.in_(batch.consumed)))
+        if batch.pending:
+            now = datetime.now(UTC)
+            rows = [t.pending_row(p, now) for p in batch.pending]
+            conn.execute(insert(table), rows)
+
+    def pending_results(
+        self, partitions: Iterable[int], limit: int = 2000
+    ) -> list[tuple[int, str, ProbeResult]]:
+        """(id, location, result) waiting for these partitions, oldest probe first."""
+        wanted = sorted(set(partitions))
+        if not wanted:
+            return []
+        table = t.pending_results
+        query = (
+            select(table.c.id, table.c.location, table.c.payload)
+            .where(table.c.partition.in_(wanted))
+            .order_by(table.c.started_at, table.c.id)
+            .limit(limit)
+        )
+        return [
+            (int(row["id"]), row["location"], t.decode_record(ProbeResult, row["payload"]))
+            for row in self._fetch(query)
+        ]
 
     def quarantine(self, effects: Sequence[Effect], error: str, at: datetime) -> None:
         """Keep effects the database refused as data, with why, instead of retrying them."""
@@ -369,6 +417,46 @@ class SqlStore:
         for row in conn.execute(query):
             out.setdefault(row.service, []).append(t.transition_from_row(row._mapping))
         return {service: tuple(steps) for service, steps in out.items()}
+
+    # ---- ids from the database ------------------------------------------------------------
+
+    def reserve_ids(self, count: int, name: str = "incident") -> range:
+        """Hand out `count` ids no other caller (node) ever gets: a row lock on the counter
+        serialises reservations. Never below the highest stored incident (a restored or
+        imported database keeps its numbers)."""
+        if count < 1:
+            raise ValueError(f"reserve at least one id, not {count}")
+        table = t.id_counters
+        highest = select(func.coalesce(func.max(t.incidents.c.id), 0) + 1).scalar_subquery()
+        start = (
+            func.max(table.c.next, highest)
+            if self._sqlite
+            else func.greatest(table.c.next, highest)
+        )
+        with self.transaction(write=True) as conn:
+            self._insert_new(conn, table, [{"name": name, "next": 1}])
+            stmt = (
+                update(table)
+                .where(table.c.name == name)
+                .values(next=start + count)
+                .returning(table.c.next)
+            )
+            end = int(conn.execute(stmt).scalar_one())
+        return range(end - count, end)
+
+    def give_back_ids(self, unused: range, name: str = "incident") -> bool:
+        """Return the unused tail of the last reservation, when nobody reserved after it (a
+        clean shutdown leaves no gap in the numbers); True when it was taken back."""
+        if not unused:
+            return False
+        table = t.id_counters
+        stmt = (
+            update(table)
+            .where(table.c.name == name, table.c.next == unused.stop)
+            .values(next=unused.start)
+        )
+        with self.transaction(write=True) as conn:
+            return bool(conn.execute(stmt).rowcount)
 
     def record_agent_heartbeat(self, at: datetime) -> None:
         with self.transaction(write=True) as conn:

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from agent.cluster.errors import LeaseLostError
-from agent.records import Effect
+from agent.records import Effect, PendingConsumed, ResultPending, ResultRecorded
 from agent.store.base import Store
 from agent.store.errors import WriterClosedError
 
@@ -41,6 +41,8 @@ class BatchFence(Protocol):
     def fence_for(self, effects: Iterable[Effect]) -> Callable[[Connection], None]: ...
 
     def partitions_of(self, effects: Iterable[Effect]) -> set[int]: ...
+
+    def partition_of(self, service: str) -> int: ...
 
 
 def refused_as_data(exc: Exception) -> bool:
@@ -202,12 +204,35 @@ class StoreWriter:
         await asyncio.to_thread(self._store.apply, effects, fence)
 
     def _without(self, batch: list[Submission], lost: set[int]) -> list[Submission]:
-        """The submissions of `batch` that touch none of the `lost` partitions."""
+        """`batch` without what it would have written for the `lost` partitions: those are
+        another node's now, and it continues them from the database. Their raw results are
+        not lost: they are kept for the new owner (`ResultPending`, semantics.md §9), unless
+        they came from the database's pending results already (`PendingConsumed`), which
+        stay there untouched."""
         assert self._fencing is not None
-        kept = [s for s in batch if not self._fencing.partitions_of(s) & lost]
-        dropped = sum(len(s) for s in batch) - sum(len(s) for s in kept)
+        kept: list[Submission] = []
+        dropped = 0
+        for submission in batch:
+            if not self._fencing.partitions_of(submission) & lost:
+                kept.append(submission)
+                continue
+            dropped += len(submission)
+            if any(isinstance(e, PendingConsumed) for e in submission):
+                continue
+            pending = tuple(
+                ResultPending(e.result, e.location, self._fencing.partition_of(e.result.service))
+                for e in submission
+                if isinstance(e, ResultRecorded)
+            )
+            if pending:
+                kept.append(pending)
         self.fenced_total += dropped
-        log.warning("dropped %d effects of partitions %s: no longer held", dropped, sorted(lost))
+        log.warning(
+            "partitions %s are no longer held: %d effects not written, their results kept "
+            "for the new owner",
+            sorted(lost),
+            dropped,
+        )
         return kept
 
     async def _isolate(self, batch: list[Submission], exc: Exception) -> None:
