@@ -276,6 +276,7 @@ def _body_conditions(spec: HttpSpec) -> bool:
         or spec.body_not_contains
         or spec.body_not_regex
         or spec.json_
+        or spec.expect_json
     )
 
 
@@ -356,7 +357,10 @@ def _first_failure(spec: HttpSpec, response: httpx.Response, body: bytes) -> str
     if reason or not _body_conditions(spec):
         return reason
     text = body.decode(_encoding(response), errors="replace")
-    return _text_failure(spec, text) or (_json_failure(spec.json_, text) if spec.json_ else None)
+    reason = _text_failure(spec, text)
+    if reason is None and (spec.json_ or spec.expect_json):
+        reason = _json_failure(spec, response, text)
+    return reason
 
 
 def _text_failure(spec: HttpSpec, text: str) -> str | None:
@@ -400,11 +404,31 @@ def _header_failure(spec: HttpSpec, response: httpx.Response) -> str | None:
     return None
 
 
-def _json_failure(expected: dict[str, Any], text: str) -> str | None:
+def _json_failure(spec: HttpSpec, response: httpx.Response, text: str) -> str | None:
     try:
         document = json.loads(text)
     except ValueError:
         return f"body is not JSON (starts {_quote(text[:_SNIPPET])})"
+    reason = _json_equality_failure(spec.json_ or {}, document)
+    if reason is None and spec.expect_json:
+        from checks.json_expr import Evaluation  # the CEL runtime loads only when used
+
+        evaluation = Evaluation(document, response.status_code, _joined(response.headers.raw))
+        reason = evaluation.failure(spec.expect_json)
+    return reason
+
+
+def _joined(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Header values by lower-case name, repeated headers joined with ", " (RFC 9110 5.3)."""
+    joined: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        joined[key] = f"{joined[key]}, {text}" if key in joined else text
+    return joined
+
+
+def _json_equality_failure(expected: dict[str, Any], document: Any) -> str | None:
     for path, want in expected.items():
         try:
             found = json_path(document, path)

@@ -7,12 +7,30 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from checks.durations import Duration
+
+
+def _cel(source: str) -> str:
+    from checks.json_expr import compile_expression  # the CEL runtime loads only when used
+
+    compile_expression(source)  # compiled once, here; the probe finds it in the cache
+    return source
+
+
+CelExpression = Annotated[str, AfterValidator(_cel)]
 
 
 class Spec(BaseModel):
@@ -58,6 +76,8 @@ class HttpSpec(Spec):
     body_not_contains: str | None = None  # an error page served with 200: DOWN
     body_not_regex: str | None = None
     json_: dict[str, Any] | None = Field(default=None, alias="json")  # {"$.status": "UP"}
+    # CEL conditions on the JSON answer, each must be true (checks/json_expr.py)
+    expect_json: list[CelExpression] = Field(default_factory=list)
     expect_headers: dict[str, str] = Field(default_factory=dict)  # header -> regex
     max_latency: Duration | None = None  # over it: degraded
     # the final URL of the chain: true, https (a downgrade fails); false, plain http
