@@ -21,11 +21,12 @@ from typing import Any
 
 import httpx
 
+from checks import oauth2
 from checks.context import ProbeContext
 from checks.http_clients import DEFAULT_HEADERS, ProbeConnections
 from checks.http_cookies import ChainCookies, sets_cookies
 from checks.result import Measurement, Verdict
-from checks.specs import HttpSpec
+from checks.specs import HttpSpec, OAuth2
 
 _SNIPPET = 60  # characters of an expected/received value quoted in a reason
 
@@ -106,6 +107,7 @@ class _Run:
         self.started = time.perf_counter()
         self.measurements: dict[str, Measurement] = {}
         self.connection: str | None = None  # new | reused | retried, of the chain's requests
+        self.bearer: str | None = None  # an OAuth2 access token, for auth.oauth2
 
     def measured(self) -> dict[str, Measurement]:
         connection = self.connection or ("new" if self.trace.connects else None)
@@ -119,16 +121,68 @@ async def probe(spec: HttpSpec, timeout: float, ctx: ProbeContext, *, check_id: 
     connections = ctx.http.open(spec)
     try:
         async with asyncio.timeout(timeout):
-            fetched = await _fetch(connections, run)
+            if spec.auth is not None and spec.auth.oauth2 is not None:
+                token = _TokenStep(
+                    spec.auth.oauth2, ctx, oauth2.cache_key(check_id, spec.auth.oauth2)
+                )
+                fetched = await _fetch_with_token(connections, run, token)
+            else:
+                fetched = await _fetch(connections, run)
     except (TimeoutError, httpx.TimeoutException):
         return Verdict.fail(f"timed out after {timeout:g}s {run.trace.phase}", **run.measured())
-    except _Failed as failed:
+    except (_Failed, oauth2.TokenFailure) as failed:
         return Verdict.fail(str(failed), **run.measured())
     except httpx.HTTPError as exc:
         return Verdict.fail(describe_error(exc, run.trace.phase), **run.measured())
     finally:
         await connections.aclose()  # a fresh run's connection dies with it
     return judge(spec, fetched, run)
+
+
+@dataclass(slots=True)
+class _TokenStep:
+    config: OAuth2
+    ctx: ProbeContext
+    key: oauth2.Key
+
+
+async def _fetch_with_token(
+    connections: ProbeConnections, run: _Run, token: _TokenStep
+) -> _Fetched:
+    """The request with the check's OAuth2 token; a cached token the API refuses (401: revoked,
+    or the provider restarted) is dropped and the request made once more with a new one."""
+    cached = await _token(connections, run, token)
+    fetched = await _fetch(connections, run)
+    if fetched.response.status_code == 401 and cached:
+        token.ctx.tokens.drop(token.key)
+        await _token(connections, run, token)
+        run.measurements["token"] = "renewed"
+        fetched = await _fetch(connections, run)
+    return fetched
+
+
+async def _token(connections: ProbeConnections, run: _Run, token: _TokenStep) -> bool:
+    """Set the run's bearer; whether it came from the cache."""
+    config = token.config
+    started = time.perf_counter()
+    run.trace.phase = "during the OAuth2 token request"
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        try:
+            return await connections.for_url(config.token_url).handle_async_request(request)
+        except httpx.HTTPError as exc:
+            reason = describe_error(exc, "in the token step")
+            raise oauth2.TokenFailure(f"{oauth2.step_name(config)}: {reason}") from None
+
+    clock = token.ctx.clock
+    run.bearer, cached = await oauth2.bearer(
+        token.ctx.tokens, token.key, config, send, clock.monotonic
+    )
+    run.measurements["token"] = "cached" if cached else "new"
+    if not cached:
+        run.trace.phases["phase_token"] = time.perf_counter() - started
+    run.trace.phase = "waiting for a connection"
+    return cached
 
 
 async def _fetch(connections: ProbeConnections, run: _Run) -> _Fetched:
@@ -202,14 +256,14 @@ def _first_request(run: _Run) -> httpx.Request:
     spec = run.spec
     headers = httpx.Headers(DEFAULT_HEADERS)
     headers.update(spec.headers)
-    authorization = _authorization(spec)
+    authorization = _authorization(run)
     if authorization:
         headers["Authorization"] = authorization  # dropped on a redirect to another origin
     return httpx.Request(
         spec.method,
         spec.url,
         headers=headers,
-        content=spec.body.encode() if spec.body is not None else None,
+        content=spec.content,
         extensions={"timeout": _NO_STEP_TIMEOUTS, "trace": run.trace},
     )
 
@@ -251,10 +305,12 @@ def redirect_request(request: httpx.Request, response: httpx.Response) -> httpx.
     )
 
 
-def _authorization(spec: HttpSpec) -> str | None:
-    auth = spec.auth
+def _authorization(run: _Run) -> str | None:
+    auth = run.spec.auth
     if auth is None:
         return None
+    if auth.oauth2 is not None:
+        return f"Bearer {run.bearer}"
     if auth.bearer is not None:
         return f"Bearer {auth.bearer.get_secret_value()}"
     assert auth.basic is not None  # the spec validates exactly one scheme

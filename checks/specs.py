@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     field_validator,
     model_validator,
@@ -42,14 +43,47 @@ class BasicAuth(Spec):
     password: SecretStr
 
 
+def _scope(scope: str) -> str:
+    # RFC 6749 3.3: scopes are space-delimited tokens of printable ASCII but " and \
+    if not scope or not all(0x21 <= ord(c) <= 0x7E and c not in '"\\' for c in scope):
+        raise ValueError(f"{scope!r} is not an OAuth2 scope")
+    return scope
+
+
+class OAuth2(Spec):
+    """Client credentials (RFC 6749 4.4): the probe asks `token_url` for a bearer token."""
+
+    token_url: str
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    scopes: list[Annotated[str, AfterValidator(_scope)]] = Field(default_factory=list)
+    audience: str | None = None  # some providers (Auth0, Keycloak) want the API named
+    client_auth: Literal["basic", "body"] = "basic"  # how the client authenticates
+
+    @field_validator("token_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return http_url(value)
+
+    @field_validator("scopes")
+    @classmethod
+    def _scope_tokens(cls, value: list[str]) -> list[str]:
+        for scope in value:  # RFC 6749 3.3: space-delimited, printable ASCII but " and \
+            if not scope or not all(0x21 <= ord(c) <= 0x7E and c not in '"\\' for c in scope):
+                raise ValueError(f"{scope!r} is not an OAuth2 scope")
+        return value
+
+
 class HttpAuth(Spec):
     basic: BasicAuth | None = None
     bearer: SecretStr | None = None
+    oauth2: OAuth2 | None = None
 
     @model_validator(mode="after")
     def _one_scheme(self) -> HttpAuth:
-        if (self.basic is None) == (self.bearer is None):
-            raise ValueError("give exactly one of basic or bearer")
+        given = [s for s in (self.basic, self.bearer, self.oauth2) if s is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of basic, bearer or oauth2")
         return self
 
 
@@ -64,6 +98,7 @@ class HttpSpec(Spec):
     # headers and body may carry ${SECRET}s (Authorization, API keys): never in repr or logs
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
     body: str | None = Field(default=None, repr=False)
+    body_file: str | None = None  # the request body, read from this file at load
     auth: HttpAuth | None = None
     client_cert: ClientCert | None = None
     ca_bundle: str | None = None
@@ -89,6 +124,7 @@ class HttpSpec(Spec):
     reuse_connection: bool | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    _file_body: bytes | None = PrivateAttr(default=None)
 
     @field_validator("url")
     @classmethod
@@ -116,9 +152,46 @@ class HttpSpec(Spec):
                 raise ValueError(f"{path!r} is not a JSON path (start it with '$')")
         return value
 
+    @field_validator("body_file")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            read_body_file(value)  # here, so a missing file's error names `body_file`
+        return value
+
+    @model_validator(mode="after")
+    def _body_from_file(self) -> HttpSpec:
+        if self.body_file is not None:
+            if self.body is not None:
+                raise ValueError("give body or body_file, not both")
+            self._file_body = read_body_file(self.body_file)
+        return self
+
+    @property
+    def content(self) -> bytes | None:
+        """The request body: `body`, or what `body_file` held when the catalogue loaded."""
+        if self.body is not None:
+            return self.body.encode()
+        return self._file_body
+
     @property
     def is_https(self) -> bool:
         return self.url.startswith("https://")
+
+
+MAX_BODY_FILE = 1_048_576  # bytes
+
+
+def read_body_file(path: str) -> bytes:
+    """The file's bytes, read once (a missing file is a load error, not a failing probe)."""
+    try:
+        with open(path, "rb") as file:
+            content = file.read(MAX_BODY_FILE + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read body_file {path!r}: {exc.strerror or exc}") from None
+    if len(content) > MAX_BODY_FILE:
+        raise ValueError(f"body_file {path!r} is larger than {MAX_BODY_FILE} bytes")
+    return content
 
 
 class TcpSpec(Spec):

@@ -22,7 +22,7 @@ KINDS = {
     "nagios": specs.NagiosSpec,
     "host": specs.HostSpec,
 }
-NESTED = (specs.BasicAuth, specs.HttpAuth, specs.ClientCert)
+NESTED = (specs.BasicAuth, specs.HttpAuth, specs.ClientCert, specs.OAuth2)
 
 
 def _section(kind: str) -> str:

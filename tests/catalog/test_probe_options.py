@@ -4,6 +4,8 @@ once."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from agent.catalog.loader import load_text
 from tests.catalog.example import EXAMPLE, edited, errors_of, line_of
 
@@ -43,3 +45,51 @@ def test_expect_json_must_be_a_list_of_strings() -> None:
     assert errors_of(with_http("          expect_json: {a: 1}\n"))[0].startswith(
         "services[0].checks[0].http.expect_json: "
     )
+
+
+OAUTH = (
+    "          auth:\n"
+    "            oauth2:\n"
+    "              token_url: https://idp.seg-social.pt/token\n"
+    "              client_id: vigia\n"
+    '              client_secret: "${IDP_SECRET}"\n'
+    "              scopes: [health]\n"
+)
+
+
+def test_oauth2_loads_with_its_secret_from_the_environment() -> None:
+    text = with_http(OAUTH)
+    catalog = load_text(text, "services.yaml", environ={"IDP_SECRET": "from-the-env-123"})
+    config = catalog.services[0].checks[0].spec.auth.oauth2  # type: ignore[union-attr]
+    assert config.client_secret.get_secret_value() == "from-the-env-123"
+    assert "from-the-env-123" not in repr(catalog)
+
+
+def test_oauth2_mistakes_name_path_and_line() -> None:
+    text = with_http(
+        OAUTH.replace("token_url: https://idp.seg-social.pt/token", "token_url: idp/token").replace(
+            "scopes: [health]", "scopes: [health, 'a b']\n              grant: x"
+        )
+    )
+    environ = {"IDP_SECRET": "x"}
+    assert errors_of(text, environ) == [
+        "services[0].checks[0].http.auth.oauth2.token_url: 'idp/token' is not an http(s) URL "
+        f"(services.yaml:{line_of(text, 'token_url')})",
+        "services[0].checks[0].http.auth.oauth2.scopes[1]: 'a b' is not an OAuth2 scope "
+        f"(services.yaml:{line_of(text, 'scopes')})",
+        "services[0].checks[0].http.auth.oauth2.grant: unknown key 'grant' "
+        f"(services.yaml:{line_of(text, 'grant')})",
+    ]
+
+
+def test_a_missing_body_file_is_a_load_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    text = with_http(f"          body_file: {missing}\n")
+    assert errors_of(text) == [
+        f"services[0].checks[0].http.body_file: cannot read body_file '{missing}': No such file "
+        f"or directory (services.yaml:{line_of(text, 'body_file')})"
+    ]
+    both = tmp_path / "body.json"
+    both.write_text("{}")
+    text = with_http(f"          body_file: {both}\n          body: x\n")
+    assert errors_of(text)[0].startswith("services[0].checks[0].http: give body or body_file")
