@@ -92,13 +92,13 @@ _STEPS: dict[str, Callable[[_Trace, float], None]] = {
 
 
 @dataclass(slots=True)
-class _Fetched:
+class Fetched:
     response: httpx.Response
     body: bytes
     redirects: int
 
 
-class _Run:
+class Run:
     """State of one probe run, kept outside the deadline so a timeout still reports it."""
 
     def __init__(self, spec: HttpSpec) -> None:
@@ -108,6 +108,11 @@ class _Run:
         self.measurements: dict[str, Measurement] = {}
         self.connection: str | None = None  # new | reused | retried, of the chain's requests
         self.bearer: str | None = None  # an OAuth2 access token, for auth.oauth2
+        self.read_body = needs_body(spec)  # a scenario step that captures from it sets it too
+        self.cookies: ChainCookies | None = None  # a scenario's session; None: the chain's own
+        # drain a small unread body so the connection serves again: kept-alive checks, and a
+        # scenario's steps (its next step reuses it)
+        self.keep_connection = bool(spec.reuse_connection)
 
     def measured(self) -> dict[str, Measurement]:
         connection = self.connection or ("new" if self.trace.connects else None)
@@ -117,26 +122,37 @@ class _Run:
 
 
 async def probe(spec: HttpSpec, timeout: float, ctx: ProbeContext, *, check_id: str) -> Verdict:
-    run = _Run(spec)
+    run = Run(spec)
     connections = ctx.http.open(spec)
     try:
         async with asyncio.timeout(timeout):
-            if spec.auth is not None and spec.auth.oauth2 is not None:
-                token = _TokenStep(
-                    spec.auth.oauth2, ctx, oauth2.cache_key(check_id, spec.auth.oauth2)
-                )
-                fetched = await _fetch_with_token(connections, run, token)
-            else:
-                fetched = await _fetch(connections, run)
+            verdict, _ = await exchange(run, connections, ctx, check_id)
     except (TimeoutError, httpx.TimeoutException):
         return Verdict.fail(f"timed out after {timeout:g}s {run.trace.phase}", **run.measured())
-    except (_Failed, oauth2.TokenFailure) as failed:
-        return Verdict.fail(str(failed), **run.measured())
-    except httpx.HTTPError as exc:
-        return Verdict.fail(describe_error(exc, run.trace.phase), **run.measured())
     finally:
         await connections.aclose()  # a fresh run's connection dies with it
-    return judge(spec, fetched, run)
+    return verdict
+
+
+async def exchange(
+    run: Run, connections: ProbeConnections, ctx: ProbeContext, check_id: str
+) -> tuple[Verdict, Fetched | None]:
+    """The request of `run` (its token first, its redirects after) and its verdict, with the
+    answer when one came. The caller bounds it with its deadline (a timeout raises)."""
+    spec = run.spec
+    try:
+        if spec.auth is not None and spec.auth.oauth2 is not None:
+            token = _TokenStep(spec.auth.oauth2, ctx, oauth2.cache_key(check_id, spec.auth.oauth2))
+            fetched = await _fetch_with_token(connections, run, token)
+        else:
+            fetched = await _fetch(connections, run)
+    except httpx.TimeoutException:
+        raise
+    except (_Failed, oauth2.TokenFailure) as failed:
+        return Verdict.fail(str(failed), **run.measured()), None
+    except httpx.HTTPError as exc:
+        return Verdict.fail(describe_error(exc, run.trace.phase), **run.measured()), None
+    return judge(spec, fetched, run), fetched
 
 
 @dataclass(slots=True)
@@ -146,9 +162,7 @@ class _TokenStep:
     key: oauth2.Key
 
 
-async def _fetch_with_token(
-    connections: ProbeConnections, run: _Run, token: _TokenStep
-) -> _Fetched:
+async def _fetch_with_token(connections: ProbeConnections, run: Run, token: _TokenStep) -> Fetched:
     """The request with the check's OAuth2 token; a cached token the API refuses (401: revoked,
     or the provider restarted) is dropped and the request made once more with a new one."""
     cached = await _token(connections, run, token)
@@ -161,7 +175,7 @@ async def _fetch_with_token(
     return fetched
 
 
-async def _token(connections: ProbeConnections, run: _Run, token: _TokenStep) -> bool:
+async def _token(connections: ProbeConnections, run: Run, token: _TokenStep) -> bool:
     """Set the run's bearer; whether it came from the cache."""
     config = token.config
     started = time.perf_counter()
@@ -185,10 +199,14 @@ async def _token(connections: ProbeConnections, run: _Run, token: _TokenStep) ->
     return cached
 
 
-async def _fetch(connections: ProbeConnections, run: _Run) -> _Fetched:
+async def _fetch(connections: ProbeConnections, run: Run) -> Fetched:
     request = _first_request(run)
     redirects = 0
-    cookies: ChainCookies | None = None  # built at the first redirect that sets a cookie
+    # a scenario's session jar sends and keeps every cookie; a single check's is built at the
+    # first redirect that sets a cookie, and only what redirects set goes with the next hop
+    cookies = session = run.cookies
+    if session is not None:
+        session.start_step(request)
     while True:
         response = await _send(connections, request, run)
         response.request = request
@@ -197,19 +215,22 @@ async def _fetch(connections: ProbeConnections, run: _Run) -> _Fetched:
             _note_address(response, run)
             follow = run.spec.follow_redirects
             next_request = redirect_request(request, response) if follow else None
+            if session is not None:
+                session.keep(response)
             if next_request is None:
-                if needs_body(run.spec):
-                    return _Fetched(response, await _read_body(response, run), redirects)
-                if run.spec.reuse_connection:
+                if run.read_body:
+                    return Fetched(response, await _read_body(response, run), redirects)
+                if run.keep_connection:
                     await _drain(response)
-                return _Fetched(response, b"", redirects)
+                return Fetched(response, b"", redirects)
             redirects += 1
             if redirects > run.spec.max_redirects:
                 raise _Failed(f"more than {run.spec.max_redirects} redirects")
             if cookies is None and sets_cookies(response):
                 cookies = ChainCookies(request)
             if cookies is not None:
-                cookies.keep(response)
+                if session is None:
+                    cookies.keep(response)
                 cookies.send_with(next_request)
             request = next_request
         finally:
@@ -222,7 +243,7 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT"})
 _DIED_UNDER_US = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
-async def _send(connections: ProbeConnections, request: httpx.Request, run: _Run) -> httpx.Response:
+async def _send(connections: ProbeConnections, request: httpx.Request, run: Run) -> httpx.Response:
     """One request of the chain. On a kept-alive connection that dies before any byte of the
     answer (the server closed it as the request left: the race of every keep-alive client),
     the request is repeated once on a new connection, and the run says so."""
@@ -252,7 +273,7 @@ def _no_answer(error: httpx.HTTPError) -> bool:
 _NO_STEP_TIMEOUTS = httpx.Timeout(None).as_dict()
 
 
-def _first_request(run: _Run) -> httpx.Request:
+def _first_request(run: Run) -> httpx.Request:
     spec = run.spec
     headers = httpx.Headers(DEFAULT_HEADERS)
     headers.update(spec.headers)
@@ -305,7 +326,7 @@ def redirect_request(request: httpx.Request, response: httpx.Response) -> httpx.
     )
 
 
-def _authorization(run: _Run) -> str | None:
+def _authorization(run: Run) -> str | None:
     auth = run.spec.auth
     if auth is None:
         return None
@@ -352,7 +373,7 @@ async def _drain(response: httpx.Response) -> None:
             return
 
 
-async def _read_body(response: httpx.Response, run: _Run) -> bytes:
+async def _read_body(response: httpx.Response, run: Run) -> bytes:
     cap = run.spec.max_body_bytes
     declared = response.headers.get("content-length", "")
     if run.spec.method != "HEAD" and declared.isdigit() and int(declared) > cap:
@@ -371,7 +392,7 @@ async def _read_body(response: httpx.Response, run: _Run) -> bytes:
     return b"".join(chunks)
 
 
-def _note_address(response: httpx.Response, run: _Run) -> None:
+def _note_address(response: httpx.Response, run: Run) -> None:
     """Which address answered, for checks that pin `expect_addresses` (a SOC signal).
     Only for those: asking the stream for its peer raised the CPU per probe by ~30 % in
     bench/probe_cost.py (--concurrency 5)."""
@@ -388,7 +409,7 @@ def _note_address(response: httpx.Response, run: _Run) -> None:
 # --- judging a complete response -------------------------------------------------------------
 
 
-def judge(spec: HttpSpec, fetched: _Fetched, run: _Run) -> Verdict:
+def judge(spec: HttpSpec, fetched: Fetched, run: Run) -> Verdict:
     latency = time.perf_counter() - run.started
     run.measurements["latency"] = round(latency, 6)
     if fetched.redirects:
@@ -412,7 +433,7 @@ def _first_failure(spec: HttpSpec, response: httpx.Response, body: bytes) -> str
     )
     if reason or not _body_conditions(spec):
         return reason
-    text = body.decode(_encoding(response), errors="replace")
+    text = body.decode(body_encoding(response), errors="replace")
     reason = _text_failure(spec, text)
     if reason is None and (spec.json_ or spec.expect_json):
         reason = _json_failure(spec, response, text)
@@ -423,11 +444,11 @@ def _text_failure(spec: HttpSpec, text: str) -> str | None:
     if spec.body_contains is not None and spec.body_contains not in text:
         return f"body does not contain {_quote(spec.body_contains)}"
     if spec.body_regex is not None and not _regex(spec.body_regex).search(text):
-        return f"body does not match /{_clip(spec.body_regex)}/"
+        return f"body does not match /{clip(spec.body_regex)}/"
     if spec.body_not_contains is not None and spec.body_not_contains in text:
         return f"body contains {_quote(spec.body_not_contains)}"
     if spec.body_not_regex is not None and (found := _regex(spec.body_not_regex).search(text)):
-        return f"body matches /{_clip(spec.body_not_regex)}/ ({_quote(found.group(0))})"
+        return f"body matches /{clip(spec.body_not_regex)}/ ({_quote(found.group(0))})"
     return None
 
 
@@ -436,9 +457,9 @@ def _transport_failure(spec: HttpSpec, response: httpx.Response) -> str | None:
         return None
     final = response.request.url
     if spec.require_tls and final.scheme != "https":
-        return f"downgrade: the chain ends on plain http ({_clip(str(final))})"
+        return f"downgrade: the chain ends on plain http ({clip(str(final))})"
     if not spec.require_tls and final.scheme == "https":
-        return f"the chain ends on https ({_clip(str(final))}), require_tls is false"
+        return f"the chain ends on https ({clip(str(final))}), require_tls is false"
     return None
 
 
@@ -456,7 +477,7 @@ def _header_failure(spec: HttpSpec, response: httpx.Response) -> str | None:
         if value is None:
             return f"header {name} missing"
         if not _regex(pattern).search(value):
-            return f"header {name} is {_quote(value)}, expected /{_clip(pattern)}/"
+            return f"header {name} is {_quote(value)}, expected /{clip(pattern)}/"
     return None
 
 
@@ -491,7 +512,7 @@ def _json_equality_failure(expected: dict[str, Any], document: Any) -> str | Non
         except LookupError as missing:
             return f"JSON {path}: {missing.args[0]}"
         if not _json_equal(found, want):
-            return f"JSON {path} is {_clip(json.dumps(found))}, expected {_clip(json.dumps(want))}"
+            return f"JSON {path} is {clip(json.dumps(found))}, expected {clip(json.dumps(want))}"
     return None
 
 
@@ -552,7 +573,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def _encoding(response: httpx.Response) -> str:
+def body_encoding(response: httpx.Response) -> str:
     charset = response.charset_encoding
     if charset:
         try:
@@ -562,12 +583,12 @@ def _encoding(response: httpx.Response) -> str:
     return "utf-8"
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
     return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…"
 
 
 def _quote(text: str) -> str:
-    return repr(_clip(text))
+    return repr(clip(text))
 
 
 def describe_error(exc: BaseException, phase: str) -> str:

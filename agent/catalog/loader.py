@@ -16,7 +16,7 @@ from agent.catalog.schema import PolicyFields, RawCatalog, RawCheck, RawService,
 from agent.catalog.yamlsource import Path_, Source, parse
 from agent.locations.quorum import majority
 from agent.maintenance import cron_schedule
-from checks.specs import HttpSpec
+from checks.specs import HttpSpec, ScenarioSpec
 
 BUILTIN_TIERS: dict[str, str] = {  # tier -> alert severity; timing comes from `defaults`
     "platina": "critical",
@@ -75,6 +75,7 @@ def load_text(
     _check_references(source)
     if raw is not None:
         _check_locations(source, raw, known)
+        _check_scenarios(source, raw)
     if source.problems or raw is None:
         raise CatalogError(sorted(source.problems, key=lambda p: (p.line or 0, p.path)))
     return _resolve(raw, source_path, known)
@@ -213,6 +214,15 @@ def _check_check_names(source: Source, services: list[tuple[int, dict[str, Any]]
                         f"duplicate check name {name!r}",
                     )
                 names.add(name)
+
+
+def _check_scenarios(source: Source, raw: RawCatalog) -> None:
+    """Step names are distinct and each `{{name}}` is captured by an earlier step."""
+    for i, svc in enumerate(raw.services):
+        for j, check in enumerate(svc.checks):
+            if check.scenario is not None:
+                for path, message in check.scenario.problems():
+                    source.problem(("services", i, "checks", j, "scenario", *path), message)
 
 
 # ---- locations and quorum (semantics.md §8) -------------------------------------------------
@@ -395,10 +405,13 @@ def _reuse_connection(raw: RawCatalog, tier: RawTier | None, svc: RawService) ->
 
 
 def _with_inherited(spec: Any, reuse_connection: bool) -> Any:
-    """An http spec that leaves `reuse_connection` unset gets its service's, tier's or the
-    defaults' value."""
+    """An http spec (or scenario step) that leaves `reuse_connection` unset gets its service's,
+    tier's or the defaults' value."""
     if isinstance(spec, HttpSpec) and spec.reuse_connection is None:
         return spec.model_copy(update={"reuse_connection": reuse_connection})
+    if isinstance(spec, ScenarioSpec):
+        steps = [_with_inherited(step, reuse_connection) for step in spec.steps]
+        return spec.model_copy(update={"steps": steps})
     return spec
 
 

@@ -23,6 +23,7 @@ from checks.specs import (
     HttpSpec,
     IcmpSpec,
     NagiosSpec,
+    ScenarioSpec,
     TcpSpec,
     TlsSpec,
 )
@@ -133,6 +134,7 @@ class RawCheck(TimingFields, QuorumFields):
     name: str | None = Field(default=None, pattern=_ID)
     impact: Impact = Impact.DOWN
     http: HttpSpec | None = None
+    scenario: ScenarioSpec | None = None
     tcp: TcpSpec | None = None
     tls: TlsSpec | None = None
     dns: DnsSpec | None = None

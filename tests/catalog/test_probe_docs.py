@@ -14,6 +14,7 @@ from checks import specs
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "probes.md"
 KINDS = {
     "http": specs.HttpSpec,
+    "scenario": specs.ScenarioSpec,
     "tcp": specs.TcpSpec,
     "tls": specs.TlsSpec,
     "dns": specs.DnsSpec,
@@ -22,7 +23,7 @@ KINDS = {
     "nagios": specs.NagiosSpec,
     "host": specs.HostSpec,
 }
-NESTED = (specs.BasicAuth, specs.HttpAuth, specs.ClientCert, specs.OAuth2)
+NESTED = (specs.BasicAuth, specs.HttpAuth, specs.ClientCert, specs.OAuth2, specs.Capture)
 
 
 def _section(kind: str) -> str:

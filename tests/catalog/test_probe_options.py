@@ -93,3 +93,58 @@ def test_a_missing_body_file_is_a_load_error_naming_it(tmp_path: Path) -> None:
     both.write_text("{}")
     text = with_http(f"          body_file: {both}\n          body: x\n")
     assert errors_of(text)[0].startswith("services[0].checks[0].http: give body or body_file")
+
+
+SCENARIO = """\
+      - name: login-flow
+        scenario:
+          steps:
+            - name: login
+              url: https://auth.seg-social.pt/login
+              method: POST
+              body: "user=vigia&password=${AUTH_PASSWORD}"
+              expect_status: [302]
+              follow_redirects: false
+              capture:
+                session: {header: Location, regex: "ticket=([^&]+)"}
+            - name: page
+              url: "https://app.seg-social.pt/area?ticket={{session}}"
+              headers: {X-Trace: "{{trace}}"}
+              body_contains: "Bem-vindo"
+"""
+
+
+def with_scenario(text: str = SCENARIO) -> str:
+    tls = "      - tls: {host: app.seg-social.pt, port: 443, min_days: 21}\n"
+    return edited(tls, tls + text)
+
+
+def test_a_scenario_loads_as_its_own_kind_with_its_steps() -> None:
+    text = with_scenario(SCENARIO.replace('              headers: {X-Trace: "{{trace}}"}\n', ""))
+    catalog = load_text(text, "services.yaml", environ={"AUTH_PASSWORD": "pw-1234"})
+    check = catalog.checks["ssd/login-flow"]
+    assert check.kind == "scenario"
+    assert [s.name for s in check.spec.steps] == ["login", "page"]  # type: ignore[union-attr]
+    assert check.spec.steps[0].reuse_connection is False  # type: ignore[union-attr]
+
+
+def test_scenario_mistakes_name_path_and_line() -> None:
+    text = with_scenario(
+        SCENARIO.replace("- name: page", "- name: login")
+        .replace("session: {header: Location,", "session: {header: Location, json: $.x,")
+        .replace('body_contains: "Bem', 'body_contain: "Bem')
+    )
+    step = "services[0].checks[2].scenario.steps"
+    assert errors_of(text, {"AUTH_PASSWORD": "pw-5678"}) == [
+        f"{step}[0].capture.session: give exactly one of header, json or body_regex "
+        f"(services.yaml:{line_of(text, 'session:')})",
+        f"{step}[1].body_contain: unknown key 'body_contain' "
+        f"(services.yaml:{line_of(text, 'body_contain:')})",
+    ]
+    text = with_scenario(SCENARIO.replace("- name: page", "- name: login"))
+    assert errors_of(text, {"AUTH_PASSWORD": "pw-5678"}) == [
+        f"{step}[1].name: duplicate step name 'login' "
+        f"(services.yaml:{line_of(text, 'url: ' + chr(34) + 'https://app') - 1})",
+        f"{step}[1].headers.X-Trace: {{{{trace}}}} is not captured by an earlier step "
+        f"(services.yaml:{line_of(text, 'X-Trace')})",
+    ]
