@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import codecs
+import dataclasses
 import functools
 import hashlib
 import json
@@ -25,6 +26,7 @@ from checks import oauth2
 from checks.context import ProbeContext
 from checks.http_clients import DEFAULT_HEADERS, ProbeConnections
 from checks.http_cookies import ChainCookies, sets_cookies
+from checks.http_proxy import shown
 from checks.result import Measurement, Verdict
 from checks.specs import HttpSpec, OAuth2
 
@@ -113,6 +115,7 @@ class Run:
         # drain a small unread body so the connection serves again: kept-alive checks, and a
         # scenario's steps (its next step reuses it)
         self.keep_connection = bool(spec.reuse_connection)
+        self.via: str | None = None  # the proxy of the chain's last request, if any
 
     def measured(self) -> dict[str, Measurement]:
         connection = self.connection or ("new" if self.trace.connects else None)
@@ -151,8 +154,26 @@ async def exchange(
     except (_Failed, oauth2.TokenFailure) as failed:
         return Verdict.fail(str(failed), **run.measured()), None
     except httpx.HTTPError as exc:
-        return Verdict.fail(describe_error(exc, run.trace.phase), **run.measured()), None
-    return judge(spec, fetched, run), fetched
+        reason = describe_error(exc, run.trace.phase)
+        if run.via is not None:
+            reason = _proxy_reason(exc, reason, run.via)
+        return Verdict.fail(reason, **run.measured()), None
+    verdict = judge(spec, fetched, run)
+    if run.via is not None and verdict.reason:
+        verdict = dataclasses.replace(
+            verdict, reason=f"{verdict.reason} (via proxy {shown(run.via)})"
+        )
+    return verdict, fetched
+
+
+def _proxy_reason(error: httpx.HTTPError, reason: str, proxy: str) -> str:
+    """Which hop failed: the proxy itself (refused, unreachable, its CONNECT answer) or the
+    origin behind it."""
+    if isinstance(error, httpx.ProxyError):  # httpcore: "407 Proxy Authentication Required"
+        return f"proxy {shown(proxy)} refused the tunnel: {error}"
+    if isinstance(error, httpx.ConnectError) and not reason.startswith("TLS"):
+        return f"proxy {shown(proxy)}: {reason}"  # the TCP connection goes to the proxy
+    return f"{reason} (via proxy {shown(proxy)})"
 
 
 @dataclass(slots=True)
@@ -248,6 +269,8 @@ async def _send(connections: ProbeConnections, request: httpx.Request, run: Run)
     answer (the server closed it as the request left: the race of every keep-alive client),
     the request is repeated once on a new connection, and the run says so."""
     opened = run.trace.connects
+    if run.spec.proxy is not None:
+        run.via = connections.proxy_for(str(request.url))
     try:
         response = await connections.for_url(str(request.url)).handle_async_request(request)
     except _DIED_UNDER_US as died:
@@ -255,7 +278,7 @@ async def _send(connections: ProbeConnections, request: httpx.Request, run: Run)
         if not (reused and request.method in _IDEMPOTENT and _no_answer(died)):
             raise
         run.connection = "retried"
-        return await connections.retry_transport().handle_async_request(request)
+        return await connections.retry_transport(str(request.url)).handle_async_request(request)
     if run.connection is None:
         run.connection = "new" if run.trace.connects > opened else "reused"
     return response

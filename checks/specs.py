@@ -34,6 +34,15 @@ def _cel(source: str) -> str:
 CelExpression = Annotated[str, AfterValidator(_cel)]
 
 
+def _proxy(value: str) -> str:
+    from checks.http_proxy import proxy_url
+
+    return proxy_url(value)
+
+
+ProxyUrl = Annotated[str, AfterValidator(_proxy)]
+
+
 class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -122,6 +131,10 @@ class HttpSpec(Spec):
     expect_addresses: list[str] = Field(default_factory=list)  # SOC: answers only from these IPs
     # None: inherit (service -> tier -> defaults); the catalogue resolves it, unset is False
     reuse_connection: bool | None = None
+    # a forward proxy (checks/http_proxy.py); None: inherit, the catalogue resolves all three
+    proxy: ProxyUrl | None = Field(default=None, repr=False)  # may hold ${SECRET} credentials
+    proxy_from_env: bool | None = None  # HTTP(S)_PROXY / NO_PROXY of the agent's environment
+    no_proxy: list[str] | None = None  # hosts, domains, addresses or CIDRs reached directly
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     _file_body: bytes | None = PrivateAttr(default=None)

@@ -23,6 +23,7 @@ from checks.specs import (
     HttpSpec,
     IcmpSpec,
     NagiosSpec,
+    ProxyUrl,
     ScenarioSpec,
     TcpSpec,
     TlsSpec,
@@ -100,6 +101,9 @@ class ProbeFields(Strict):
     None means inherit, and at the top: off."""
 
     reuse_connection: bool | None = None  # http: keep connections alive between runs
+    proxy: ProxyUrl | None = Field(default=None, repr=False)  # http: a forward proxy
+    proxy_from_env: bool | None = None  # http: HTTP(S)_PROXY and NO_PROXY of the environment
+    no_proxy: list[str] | None = None  # http: hosts reached directly
 
 
 class PolicyFields(TimingFields, LocationFields, ProbeFields):

@@ -5,6 +5,7 @@ once."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from agent.catalog.loader import load_text
 from tests.catalog.example import EXAMPLE, edited, errors_of, line_of
@@ -147,4 +148,49 @@ def test_scenario_mistakes_name_path_and_line() -> None:
         f"(services.yaml:{line_of(text, 'url: ' + chr(34) + 'https://app') - 1})",
         f"{step}[1].headers.X-Trace: {{{{trace}}}} is not captured by an earlier step "
         f"(services.yaml:{line_of(text, 'X-Trace')})",
+    ]
+
+
+def _http_spec(text: str, environ: dict[str, str] | None = None) -> Any:
+    return load_text(text, "services.yaml", environ=environ or {}).checks["ssd/http"].spec
+
+
+def test_a_proxy_is_inherited_from_defaults_and_service_with_env_credentials() -> None:
+    text = edited(
+        "defaults: {interval: 60s,",
+        'defaults: {proxy: "http://vigia:${PROXY_PASSWORD}@proxy.interno:3128", interval: 60s,',
+    )
+    environ = {"PROXY_PASSWORD": "pr0xy-secret"}
+    spec = _http_spec(text, environ)
+    assert spec.proxy == "http://vigia:pr0xy-secret@proxy.interno:3128"
+    assert "pr0xy-secret" not in repr(spec)
+    service = edited(
+        "    owner: DAD\n    depends_on",
+        "    owner: DAD\n    no_proxy: [seg-social.pt]\n    depends_on",
+        text,
+    )
+    assert _http_spec(service, environ).no_proxy == ["seg-social.pt"]
+    own = with_http("          proxy: http://other:8080\n", text)
+    assert _http_spec(own, environ).proxy == "http://other:8080"
+
+
+def test_proxy_from_env_reads_the_agents_environment_at_load() -> None:
+    text = edited("defaults: {interval: 60s,", "defaults: {proxy_from_env: true, interval: 60s,")
+    environ = {"HTTPS_PROXY": "http://proxy.interno:3128", "NO_PROXY": "localhost, .interno"}
+    spec = _http_spec(text, environ)
+    assert (spec.proxy, spec.no_proxy) == ("http://proxy.interno:3128", ["localhost", ".interno"])
+    assert _http_spec(text, {"HTTP_PROXY": "http://p:1"}).proxy is None  # the URL is https
+    assert _http_spec(text, {}).proxy is None
+    assert errors_of(text, {"HTTPS_PROXY": "socks5://p:1080"}) == [
+        "proxy_from_env: 'socks5://p:1080' is not an http(s) proxy URL (services.yaml)"
+    ]
+
+
+def test_proxy_mistakes_name_path_and_line() -> None:
+    text = with_http("          proxy: ftp://proxy:21\n          no_proxy: localhost\n")
+    assert errors_of(text) == [
+        "services[0].checks[0].http.proxy: 'ftp://proxy:21' is not an http(s) proxy URL "
+        f"(services.yaml:{line_of(text, 'proxy: ftp')})",
+        "services[0].checks[0].http.no_proxy: 'localhost': input should be a valid list "
+        f"(services.yaml:{line_of(text, 'no_proxy')})",
     ]
