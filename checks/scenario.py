@@ -123,7 +123,8 @@ class _Scenario:
             self.captured[name] = found
 
     def _connections(self, spec: HttpSpec) -> ProbeConnections:
-        key = (profile_of(spec), bool(spec.reuse_connection))
+        # the transports of a run depend on the TLS profile, keep-alive and the proxy settings
+        key = (profile_of(spec), bool(spec.reuse_connection), spec.proxy, *(spec.no_proxy or ()))
         connections = self.connections.get(key)
         if connections is None:
             connections = self.connections[key] = self.ctx.http.open(spec)
