@@ -1,4 +1,5 @@
-"""What a probe may use besides its own spec: shared clients, the heartbeat book, a clock."""
+"""What a probe may use besides its own spec: shared clients, the heartbeat book, a clock,
+the OAuth2 token cache."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from checks.clock import Clock, SystemClock
+from checks.oauth2 import TokenCache
 
 if TYPE_CHECKING:
     from checks.heartbeat import HeartbeatBook
@@ -17,6 +19,7 @@ class ProbeContext:
     http: HttpClientPool
     heartbeats: HeartbeatBook
     clock: Clock = field(default_factory=SystemClock)
+    tokens: TokenCache = field(default_factory=TokenCache)  # OAuth2 access tokens, per check
 
     @classmethod
     def create(cls, clock: Clock | None = None) -> ProbeContext:

@@ -25,6 +25,7 @@ import httpcore
 import httpx
 
 from checks.http_backend import AsyncioBackend
+from checks.http_proxy import build_proxy_pool, bypasses
 from checks.specs import HttpSpec
 
 # verify, ca_bundle, client cert, client key
@@ -124,7 +125,7 @@ class HttpClientPool:
         self._trust_env = trust_env
         self._max_origins = max_origins
         self._contexts: dict[Profile, ssl.SSLContext] = {}
-        self._kept: OrderedDict[tuple[Profile, str], _KeptAlive] = OrderedDict()
+        self._kept: OrderedDict[tuple[Profile, str, str | None], _KeptAlive] = OrderedDict()
         self._backend = backend or AsyncioBackend()
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -138,16 +139,18 @@ class HttpClientPool:
             context = self._contexts[profile] = ssl_context_for(profile)
         return context
 
-    def fresh(self, spec: HttpSpec) -> PooledTransport:
+    def fresh(self, spec: HttpSpec, proxy: str | None = None) -> PooledTransport:
         """A pool of its own for one run: its connections are new and die with the run."""
-        return self._build(profile_of(spec), keepalive=False)
+        return self._build(profile_of(spec), keepalive=False, proxy=proxy)
 
-    def lease(self, spec: HttpSpec, url: str) -> _KeptAlive:
-        """The shared keep-alive pool of `url`'s origin, held until `release`."""
-        key = (profile_of(spec), _origin(url))
+    def lease(self, spec: HttpSpec, url: str, proxy: str | None = None) -> _KeptAlive:
+        """The shared keep-alive pool of `url`'s origin (through `proxy`), held until
+        `release`."""
+        key = (profile_of(spec), _origin(url), proxy)
         kept = self._kept.get(key)
         if kept is None:
-            kept = self._kept[key] = _KeptAlive(self._build(key[0], keepalive=True))
+            transport = self._build(key[0], keepalive=True, proxy=proxy)
+            kept = self._kept[key] = _KeptAlive(transport)
             self._evict_beyond_cap()
         else:
             self._kept.move_to_end(key)
@@ -168,8 +171,21 @@ class HttpClientPool:
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
 
-    def _build(self, profile: Profile, *, keepalive: bool) -> PooledTransport:
+    def _build(
+        self, profile: Profile, *, keepalive: bool, proxy: str | None = None
+    ) -> PooledTransport:
         context = self.context(profile)
+        if proxy is not None:
+            return PooledTransport(
+                build_proxy_pool(
+                    proxy,
+                    context,
+                    self._backend,
+                    max_connections=self._limits.max_connections,
+                    max_keepalive_connections=self._limits.max_keepalive_connections,
+                    keepalive_expiry=self._limits.keepalive_expiry if keepalive else None,
+                )
+            )
         return PooledTransport(
             httpcore.AsyncConnectionPool(
                 ssl_context=context,
@@ -198,38 +214,53 @@ class HttpClientPool:
 
 
 class ProbeConnections:
-    """The transports one probe run uses, and their end: a fresh run closes its own pool, a
+    """The transports one probe run uses, and their end: a fresh run closes its own pools, a
     keep-alive run releases the shared pools it held. `retry_transport` is a new connection
-    for the one retry a keep-alive run gets when its reused connection died under it."""
+    for the one retry a keep-alive run gets when its reused connection died under it. With a
+    `proxy`, each URL goes through it or, when `no_proxy` names its host, directly."""
 
     __slots__ = ("_fresh", "_held", "_pool", "_spec")
 
     def __init__(self, pool: HttpClientPool, spec: HttpSpec) -> None:
         self._pool = pool
         self._spec = spec
-        self._fresh: PooledTransport | None = None
+        self._fresh: dict[str | None, PooledTransport] = {}
         self._held: list[_KeptAlive] = []
 
     @property
     def reuses(self) -> bool:
         return bool(self._spec.reuse_connection)
 
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy `url` goes through, or None for a direct connection."""
+        proxy = self._spec.proxy
+        if proxy is None or not self._spec.no_proxy:
+            return proxy
+        host = httpx.URL(url).host
+        return None if bypasses(host, self._spec.no_proxy) else proxy
+
     def for_url(self, url: str) -> PooledTransport:
+        proxy = self.proxy_for(url) if self._spec.proxy is not None else None
         if not self._spec.reuse_connection:
-            return self.retry_transport()
-        kept = self._pool.lease(self._spec, url)
+            return self._fresh_for(proxy)
+        kept = self._pool.lease(self._spec, url, proxy)
         self._held.append(kept)
         return kept.transport
 
-    def retry_transport(self) -> PooledTransport:
-        if self._fresh is None:
-            self._fresh = self._pool.fresh(self._spec)
-        return self._fresh
+    def retry_transport(self, url: str | None = None) -> PooledTransport:
+        proxy = self.proxy_for(url) if url is not None and self._spec.proxy is not None else None
+        return self._fresh_for(proxy)
+
+    def _fresh_for(self, proxy: str | None) -> PooledTransport:
+        fresh = self._fresh.get(proxy)
+        if fresh is None:
+            fresh = self._fresh[proxy] = self._pool.fresh(self._spec, proxy)
+        return fresh
 
     async def aclose(self) -> None:
-        fresh, self._fresh = self._fresh, None
-        if fresh is not None:
-            await fresh.aclose()
+        fresh, self._fresh = list(self._fresh.values()), {}
+        for transport in fresh:
+            await transport.aclose()
         held, self._held = self._held, []
         for kept in held:
             await self._pool.release(kept)

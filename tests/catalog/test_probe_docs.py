@@ -14,6 +14,7 @@ from checks import specs
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "probes.md"
 KINDS: dict[str, type[BaseModel]] = {
     "http": specs.HttpSpec,
+    "scenario": specs.ScenarioSpec,
     "tcp": specs.TcpSpec,
     "tls": specs.TlsSpec,
     "dns": specs.DnsSpec,
@@ -22,7 +23,15 @@ KINDS: dict[str, type[BaseModel]] = {
     "nagios": specs.NagiosSpec,
     "host": specs.HostSpec,
 }
-NESTED = (specs.BasicAuth, specs.HttpAuth, specs.ClientCert, specs.DialogueStep, specs.RecordRules)
+NESTED = (
+    specs.BasicAuth,
+    specs.HttpAuth,
+    specs.ClientCert,
+    specs.DialogueStep,
+    specs.RecordRules,
+    specs.OAuth2,
+    specs.Capture,
+)
 
 
 def _section(kind: str) -> str:
