@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from checks.clock import Clock, SystemClock
+from checks.heartbeat_book import HeartbeatBook
 from checks.oauth2 import TokenCache
 
 if TYPE_CHECKING:
-    from checks.heartbeat import HeartbeatBook
     from checks.http_clients import HttpClientPool
 
 
@@ -23,7 +23,6 @@ class ProbeContext:
 
     @classmethod
     def create(cls, clock: Clock | None = None) -> ProbeContext:
-        from checks.heartbeat import HeartbeatBook
         from checks.http_clients import HttpClientPool
 
         chosen = clock or SystemClock()
