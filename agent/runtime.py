@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
+from agent.agent_view import ReloadStatus
 from agent.api.auth_failures import AuthFailures
 from agent.catalog.errors import CatalogError
 from agent.catalog.loader import load
@@ -44,7 +45,8 @@ from alerting.conditions import (
 )
 from alerting.errors import RulesError
 from alerting.evaluator import AlertEvaluator
-from alerting.rules import Rule, load_rules
+from alerting.rule_file import load_rules
+from alerting.rules import Rule
 from alerting.service import AlertingService
 from checks.clock import Clock
 from checks.context import ProbeContext
@@ -69,13 +71,6 @@ ResultHook = Callable[[ProbeResult], None]
 SettingsSource = Callable[[], Settings]
 # What a reload takes from a re-read settings file; everything else needs a restart.
 RELOADABLE_SETTINGS = ("tokens", "anonymous_board", "status_page")
-
-
-@dataclass
-class ReloadStatus:
-    ok: bool = True
-    error: str = ""
-    at: datetime | None = None
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     field_validator,
     model_validator,
@@ -23,6 +24,25 @@ from pydantic import (
 
 from checks.durations import Duration
 from checks.ip_family import IpFamily, literal_problem
+
+
+def _cel(source: str) -> str:
+    from checks.json_expr import compile_expression  # the CEL runtime loads only when used
+
+    compile_expression(source)  # compiled once, here; the probe finds it in the cache
+    return source
+
+
+CelExpression = Annotated[str, AfterValidator(_cel)]
+
+
+def _proxy(value: str) -> str:
+    from checks.http_proxy import proxy_url
+
+    return proxy_url(value)
+
+
+ProxyUrl = Annotated[str, AfterValidator(_proxy)]
 
 
 class Spec(BaseModel):
@@ -59,14 +79,47 @@ class BasicAuth(Spec):
     password: SecretStr
 
 
+def _scope(scope: str) -> str:
+    # RFC 6749 3.3: scopes are space-delimited tokens of printable ASCII but " and \
+    if not scope or not all(0x21 <= ord(c) <= 0x7E and c not in '"\\' for c in scope):
+        raise ValueError(f"{scope!r} is not an OAuth2 scope")
+    return scope
+
+
+class OAuth2(Spec):
+    """Client credentials (RFC 6749 4.4): the probe asks `token_url` for a bearer token."""
+
+    token_url: str
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    scopes: list[Annotated[str, AfterValidator(_scope)]] = Field(default_factory=list)
+    audience: str | None = None  # some providers (Auth0, Keycloak) want the API named
+    client_auth: Literal["basic", "body"] = "basic"  # how the client authenticates
+
+    @field_validator("token_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return http_url(value)
+
+    @field_validator("scopes")
+    @classmethod
+    def _scope_tokens(cls, value: list[str]) -> list[str]:
+        for scope in value:  # RFC 6749 3.3: space-delimited, printable ASCII but " and \
+            if not scope or not all(0x21 <= ord(c) <= 0x7E and c not in '"\\' for c in scope):
+                raise ValueError(f"{scope!r} is not an OAuth2 scope")
+        return value
+
+
 class HttpAuth(Spec):
     basic: BasicAuth | None = None
     bearer: SecretStr | None = None
+    oauth2: OAuth2 | None = None
 
     @model_validator(mode="after")
     def _one_scheme(self) -> HttpAuth:
-        if (self.basic is None) == (self.bearer is None):
-            raise ValueError("give exactly one of basic or bearer")
+        given = [s for s in (self.basic, self.bearer, self.oauth2) if s is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of basic, bearer or oauth2")
         return self
 
 
@@ -131,6 +184,7 @@ class HttpSpec(AddressFamily):
     # headers and body may carry ${SECRET}s (Authorization, API keys): never in repr or logs
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
     body: str | None = Field(default=None, repr=False)
+    body_file: str | None = None  # the request body, read from this file at load
     auth: HttpAuth | None = None
     client_cert: ClientCert | None = None
     ca_bundle: str | None = None
@@ -147,6 +201,8 @@ class HttpSpec(AddressFamily):
     body_not_contains: str | None = None  # an error page served with 200: DOWN
     body_not_regex: str | None = None
     json_: dict[str, Any] | None = Field(default=None, alias="json")  # {"$.status": "UP"}
+    # CEL conditions on the JSON answer, each must be true (checks/json_expr.py)
+    expect_json: list[CelExpression] = Field(default_factory=list)
     expect_headers: HeaderRules = Field(default_factory=dict)  # a value must match
     forbid_headers: HeaderRules = Field(default_factory=dict)  # no value may match
     max_latency: Duration | None = None  # over it: degraded
@@ -157,8 +213,13 @@ class HttpSpec(AddressFamily):
     expect_addresses: list[str] = Field(default_factory=list)  # SOC: answers only from these IPs
     # None: inherit (service -> tier -> defaults); the catalogue resolves it, unset is False
     reuse_connection: bool | None = None
+    # a forward proxy (checks/http_proxy.py); None: inherit, the catalogue resolves all three
+    proxy: ProxyUrl | None = Field(default=None, repr=False)  # may hold ${SECRET} credentials
+    proxy_from_env: bool | None = None  # HTTP(S)_PROXY / NO_PROXY of the agent's environment
+    no_proxy: list[str] | None = None  # hosts, domains, addresses or CIDRs reached directly
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    _file_body: bytes | None = PrivateAttr(default=None)
 
     @field_validator("url")
     @classmethod
@@ -198,12 +259,133 @@ class HttpSpec(AddressFamily):
                 raise ValueError(f"{path!r} is not a JSON path (start it with '$')")
         return value
 
+    @field_validator("body_file")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            read_body_file(value)  # here, so a missing file's error names `body_file`
+        return value
+
+    @model_validator(mode="after")
+    def _body_from_file(self) -> HttpSpec:
+        if self.body_file is not None:
+            if self.body is not None:
+                raise ValueError("give body or body_file, not both")
+            self._file_body = read_body_file(self.body_file)
+        return self
+
+    @property
+    def content(self) -> bytes | None:
+        """The request body: `body`, or what `body_file` held when the catalogue loaded."""
+        if self.body is not None:
+            return self.body.encode()
+        return self._file_body
+
     @property
     def is_https(self) -> bool:
         return self.url.startswith("https://")
 
     def family_target(self) -> str | None:
         return urlsplit(self.url).hostname
+
+
+MAX_BODY_FILE = 1_048_576  # bytes
+
+
+def read_body_file(path: str) -> bytes:
+    """The file's bytes, read once (a missing file is a load error, not a failing probe)."""
+    try:
+        with open(path, "rb") as file:
+            content = file.read(MAX_BODY_FILE + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read body_file {path!r}: {exc.strerror or exc}") from None
+    if len(content) > MAX_BODY_FILE:
+        raise ValueError(f"body_file {path!r} is larger than {MAX_BODY_FILE} bytes")
+    return content
+
+
+_STEP_NAME = r"^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$"
+_CAPTURE_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")  # {{name}}
+
+
+class Capture(Spec):
+    """A value a scenario step takes from its answer for the steps after it: a header (or a
+    group of a regex on it), a group of a regex on the body, or a JSON path's value."""
+
+    header: str | None = None
+    json_: str | None = Field(default=None, alias="json")
+    body_regex: str | None = None
+    regex: str | None = None  # on the header: its first group (or the whole match) is taken
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("body_regex", "regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        return _compilable(value)
+
+    @field_validator("json_")
+    @classmethod
+    def _json_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("$"):
+            raise ValueError(f"{value!r} is not a JSON path (start it with '$')")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Capture:
+        sources = [s for s in (self.header, self.json_, self.body_regex) if s is not None]
+        if len(sources) != 1:
+            raise ValueError("give exactly one of header, json or body_regex")
+        if self.regex is not None and self.header is None:
+            raise ValueError("regex applies to a header: use body_regex for the body")
+        return self
+
+    @property
+    def reads_body(self) -> bool:
+        return self.header is None
+
+
+class ScenarioStep(HttpSpec):
+    """One request of a scenario: an http check's options, a name, what it captures. Its url
+    (path and query), headers and body may use `{{name}}` for a value an earlier step
+    captured."""
+
+    name: str = Field(pattern=_STEP_NAME, max_length=64)
+    capture: dict[Annotated[str, Field(pattern=_CAPTURE_NAME)], Capture] = Field(
+        default_factory=dict
+    )
+
+    def placeholders(self) -> list[tuple[str, str]]:
+        """(field, name) of every `{{name}}` the step uses."""
+        texts = [("url", self.url), ("body", self.body or "")]
+        texts += [(f"headers.{k}", v) for k, v in self.headers.items()]
+        return [(where, m.group(1)) for where, text in texts for m in PLACEHOLDER.finditer(text)]
+
+
+class ScenarioSpec(Spec):
+    """Ordered requests sharing a cookie jar and captured values; fails at the first failing
+    step (checks/scenario.py)."""
+
+    steps: list[ScenarioStep] = Field(min_length=1, max_length=20)
+
+    def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(path under the spec, message) of each duplicate step name and each `{{name}}` no
+        earlier step captures; the catalogue reports them with their lines."""
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        names: set[str] = set()
+        captured: set[str] = set()
+        for position, step in enumerate(self.steps):
+            if step.name in names:
+                found.append((("steps", position, "name"), f"duplicate step name {step.name!r}"))
+            names.add(step.name)
+            for where, name in step.placeholders():
+                if name in captured:
+                    continue
+                path: tuple[str | int, ...] = ("steps", position, *where.split(".", 1))
+                found.append((path, f"{{{{{name}}}}} is not captured by an earlier step"))
+            captured.update(step.capture)
+        return found
 
 
 StartTls = Literal["smtp", "imap", "pop3", "ldap", "ftp"]
@@ -442,10 +624,21 @@ class HostSpec(Spec):
         return self
 
 
-KindSpec = HttpSpec | TcpSpec | TlsSpec | DnsSpec | IcmpSpec | HeartbeatSpec | NagiosSpec | HostSpec
+KindSpec = (
+    HttpSpec
+    | ScenarioSpec
+    | TcpSpec
+    | TlsSpec
+    | DnsSpec
+    | IcmpSpec
+    | HeartbeatSpec
+    | NagiosSpec
+    | HostSpec
+)
 
 KINDS: dict[str, type[Spec]] = {
     "http": HttpSpec,
+    "scenario": ScenarioSpec,
     "tcp": TcpSpec,
     "tls": TlsSpec,
     "dns": DnsSpec,
@@ -460,6 +653,8 @@ def target_host(spec: KindSpec) -> str | None:
     """The host a probe talks to, for per-host concurrency caps."""
     if isinstance(spec, HttpSpec):
         return urlsplit(spec.url).hostname
+    if isinstance(spec, ScenarioSpec):
+        return urlsplit(spec.steps[0].url).hostname
     if isinstance(spec, TcpSpec | TlsSpec | IcmpSpec):
         return spec.host
     if isinstance(spec, DnsSpec):

@@ -8,14 +8,11 @@ is followed by a second, unverified handshake that only reads the certificate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import hashlib
 import math
 import ssl
 import time
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,13 +26,9 @@ from checks.lines import MAX_HEARD, LineReader, TooMuch
 from checks.result import Measurement, Verdict
 from checks.specs import TlsSpec
 from checks.starttls import StartTlsRefused
+from checks.tls_versions import VERSIONS, bound, legacy_versions
 
-_VERSIONS = {
-    "TLSv1": ssl.TLSVersion.TLSv1,
-    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
-    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
-    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
-}
+_VERSIONS = VERSIONS
 _ORDER = list(_VERSIONS)
 _HANDSHAKE = "during the TLS handshake"
 
@@ -276,13 +269,7 @@ def _verified_context(
     ca_bundle: str | None, min_version: str, max_version: str | None = None
 ) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=ca_bundle)
-    version = _VERSIONS[min_version]
-    if version < ssl.TLSVersion.TLSv1_2:
-        context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS < 1.2 otherwise
-    with legacy_versions():
-        context.minimum_version = version
-        if max_version is not None:  # blackbox_exporter's tls_config.max_version: a cap
-            context.maximum_version = _VERSIONS[max_version]
+    bound(context, min_version, max_version)
     return context
 
 
@@ -298,15 +285,6 @@ def _old_versions_context(max_version: str) -> ssl.SSLContext:
         context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
         context.maximum_version = _VERSIONS[max_version]
     return context
-
-
-@contextlib.contextmanager
-def legacy_versions() -> Iterator[None]:
-    """Python deprecates TLS 1.0/1.1 as a context's bound; a probe that asks for them on
-    purpose (a policy floor below 1.2, the below-policy question) says so here."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield
 
 
 @functools.lru_cache(maxsize=1)

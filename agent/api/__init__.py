@@ -28,7 +28,7 @@ from agent.api.auth import AuthError
 from agent.api.problems import validation_error
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 PREFIX = "/api/v1"
 _AUTH = {401: {"description": "no or unknown token"}, 403: {"description": "role too low"}}
@@ -56,7 +56,7 @@ def api_router() -> APIRouter:
     return router
 
 
-def mount_api(app: FastAPI, agent: Agent) -> None:
+def mount_api(app: FastAPI, agent: AgentView) -> None:
     app.state.vigia_agent = agent
     app.include_router(api_router())
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]

@@ -12,11 +12,16 @@ from pydantic import ValidationError
 
 from agent.catalog.errors import CatalogError, Problem
 from agent.catalog.model import LOCAL, Catalog, Check, MaintenanceRule, Service, Tier, Timing
+from agent.catalog.probe_options import (
+    EnvironmentProxyError,
+    ProbeOptions,
+    inherited,
+    with_inherited,
+)
 from agent.catalog.schema import PolicyFields, RawCatalog, RawCheck, RawService, RawTier
 from agent.catalog.yamlsource import Path_, Source, parse
 from agent.locations.quorum import majority
 from agent.maintenance import cron_schedule
-from checks.specs import HttpSpec
 
 BUILTIN_TIERS: dict[str, str] = {  # tier -> alert severity; timing comes from `defaults`
     "platina": "critical",
@@ -75,9 +80,13 @@ def load_text(
     _check_references(source)
     if raw is not None:
         _check_locations(source, raw, known)
+        _check_scenarios(source, raw)
     if source.problems or raw is None:
         raise CatalogError(sorted(source.problems, key=lambda p: (p.line or 0, p.path)))
-    return _resolve(raw, source_path, known)
+    try:
+        return _resolve(raw, source_path, known, environ)
+    except EnvironmentProxyError as bad:  # the environment, not a line of the file, is wrong
+        raise CatalogError([Problem("", str(bad), file, None)]) from None
 
 
 def _known_locations(locations: Sequence[str] | None) -> tuple[str, ...]:
@@ -215,6 +224,15 @@ def _check_check_names(source: Source, services: list[tuple[int, dict[str, Any]]
                 names.add(name)
 
 
+def _check_scenarios(source: Source, raw: RawCatalog) -> None:
+    """Step names are distinct and each `{{name}}` is captured by an earlier step."""
+    for i, svc in enumerate(raw.services):
+        for j, check in enumerate(svc.checks):
+            if check.scenario is not None:
+                for path, message in check.scenario.problems():
+                    source.problem(("services", i, "checks", j, "scenario", *path), message)
+
+
 # ---- locations and quorum (semantics.md §8) -------------------------------------------------
 
 
@@ -273,10 +291,15 @@ def _quorum_of(tier: RawTier | None, svc: RawService, check: RawCheck) -> int | 
 # ---- resolution: inheritance defaults -> tier -> service -> check ----------------------------
 
 
-def _resolve(raw: RawCatalog, source_path: Path | None, known: tuple[str, ...]) -> Catalog:
+def _resolve(
+    raw: RawCatalog,
+    source_path: Path | None,
+    known: tuple[str, ...],
+    environ: Mapping[str, str] | None,
+) -> Catalog:
     base = _inherit(dict(BUILTIN_DEFAULTS), raw.defaults)
     tiers = {name: _tier(name, base, raw.tiers.get(name)) for name in {*BUILTIN_TIERS, *raw.tiers}}
-    services = tuple(_service(svc, tiers[svc.tier], base, raw, known) for svc in raw.services)
+    services = tuple(_service(svc, tiers[svc.tier], raw, known, environ) for svc in raw.services)
     return Catalog(version=raw.version, tiers=tiers, services=services, source=source_path)
 
 
@@ -323,14 +346,18 @@ def _tier_values(tier: Tier) -> dict[str, Any]:
 
 
 def _service(
-    svc: RawService, tier: Tier, base: dict[str, Any], raw: RawCatalog, known: tuple[str, ...]
+    svc: RawService,
+    tier: Tier,
+    raw: RawCatalog,
+    known: tuple[str, ...],
+    environ: Mapping[str, str] | None,
 ) -> Service:
     values = _inherit(_tier_values(tier), svc)
     timing = _timing(values)
     raw_tier = raw.tiers.get(svc.tier)
-    reuse = _reuse_connection(raw, raw_tier, svc)
+    options = inherited(raw, raw_tier, svc, environ)
     checks = tuple(
-        _located(_check(svc.id, check, name, timing, reuse), raw, raw_tier, svc, check, known)
+        _located(_check(svc.id, check, name, timing, options), raw, raw_tier, svc, check, known)
         for check, name in _named(svc.checks)
     )
     return Service(
@@ -389,21 +416,8 @@ def _free_name(kind: str, taken: set[str]) -> str:
     return f"{kind}-{n}"
 
 
-def _reuse_connection(raw: RawCatalog, tier: RawTier | None, svc: RawService) -> bool:
-    layers = (svc.reuse_connection, tier.reuse_connection if tier else None)
-    return next((v for v in (*layers, raw.defaults.reuse_connection) if v is not None), False)
-
-
-def _with_inherited(spec: Any, reuse_connection: bool) -> Any:
-    """An http spec that leaves `reuse_connection` unset gets its service's, tier's or the
-    defaults' value."""
-    if isinstance(spec, HttpSpec) and spec.reuse_connection is None:
-        return spec.model_copy(update={"reuse_connection": reuse_connection})
-    return spec
-
-
 def _check(
-    service: str, raw: RawCheck, name: str, inherited: Timing, reuse_connection: bool
+    service: str, raw: RawCheck, name: str, inherited: Timing, options: ProbeOptions
 ) -> Check:
     values = _inherit(
         {
@@ -415,7 +429,7 @@ def _check(
         raw,
     )
     kind = raw.kind
-    spec = _with_inherited(getattr(raw, kind), reuse_connection)
+    spec = with_inherited(getattr(raw, kind), options)
     return Check(
         id=f"{service}/{name}",
         service=service,

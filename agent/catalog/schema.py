@@ -23,6 +23,8 @@ from checks.specs import (
     HttpSpec,
     IcmpSpec,
     NagiosSpec,
+    ProxyUrl,
+    ScenarioSpec,
     TcpSpec,
     TlsSpec,
 )
@@ -99,6 +101,9 @@ class ProbeFields(Strict):
     None means inherit, and at the top: off."""
 
     reuse_connection: bool | None = None  # http: keep connections alive between runs
+    proxy: ProxyUrl | None = Field(default=None, repr=False)  # http: a forward proxy
+    proxy_from_env: bool | None = None  # http: HTTP(S)_PROXY and NO_PROXY of the environment
+    no_proxy: list[str] | None = None  # http: hosts reached directly
 
 
 class PolicyFields(TimingFields, LocationFields, ProbeFields):
@@ -133,6 +138,7 @@ class RawCheck(TimingFields, QuorumFields):
     name: str | None = Field(default=None, pattern=_ID)
     impact: Impact = Impact.DOWN
     http: HttpSpec | None = None
+    scenario: ScenarioSpec | None = None
     tcp: TcpSpec | None = None
     tls: TlsSpec | None = None
     dns: DnsSpec | None = None

@@ -23,7 +23,7 @@ from agent.settings import Settings, split_host_port
 from checks.result import ProbeResult
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def default_node_name(listen: str) -> str:
 class ClusterNode:
     """The agent's side of `ClusterMember`: what gaining and losing partitions change."""
 
-    def __init__(self, agent: Agent, config: LeaseConfig) -> None:
+    def __init__(self, agent: AgentView, config: LeaseConfig) -> None:
         self.agent = agent
         self.member = ClusterMember(
             agent.store.secret_url(), config, agent.catalog, self._gain, self._lose
@@ -109,7 +109,7 @@ class ClusterNode:
 
 
 def _stored_already(
-    agent: Agent, rows: list[tuple[int, str, ProbeResult]]
+    agent: AgentView, rows: list[tuple[int, str, ProbeResult]]
 ) -> set[tuple[str, str, object]]:
     by_location: dict[str, list[tuple[str, object]]] = {}
     for _row_id, location, result in rows:

@@ -22,7 +22,7 @@ from agent.server import ListenError
 from agent.settings import Settings
 from agent.store.url import database_url
 from alerting.errors import RulesError
-from alerting.rules import load_rules
+from alerting.rule_file import load_rules
 from checks.clock import SystemClock
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from alerting import conditions as cond
 from alerting.errors import RulesError
 from alerting.evaluator import AlertEvaluator
 from alerting.notification import AlertStatus, Notification
-from alerting.rules import Rule, load_rules, parse_rules
+from alerting.rule_file import load_rules, parse_rules
+from alerting.rules import Rule
 from checks.clock import ManualClock
 from checks.result import Measurement, Outcome, ProbeResult
 from checks.specs import TlsSpec

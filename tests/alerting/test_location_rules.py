@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from alerting import conditions as cond
-from alerting.rules import Rule, load_rules
+from alerting.rule_file import load_rules
+from alerting.rules import Rule
 from checks.result import Outcome, ProbeResult
 from tests.engine.builders import check
 

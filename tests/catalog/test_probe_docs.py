@@ -14,6 +14,7 @@ from checks import specs
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "probes.md"
 KINDS: dict[str, type[BaseModel]] = {
     "http": specs.HttpSpec,
+    "scenario": specs.ScenarioSpec,
     "tcp": specs.TcpSpec,
     "tls": specs.TlsSpec,
     "dns": specs.DnsSpec,
@@ -29,6 +30,8 @@ NESTED = (
     specs.HeaderRule,
     specs.DialogueStep,
     specs.RecordRules,
+    specs.OAuth2,
+    specs.Capture,
 )
 
 

@@ -1,6 +1,6 @@
-"""The catalogue validator knows the tcp dialogue, STARTTLS and DNS options of #17 (the other
-options, in test_probe_options.py): wrong types, unknown keys, bad regexes and inconsistent
-combinations are errors with path and line, all at once."""
+"""The catalogue validator knows the tcp dialogue, STARTTLS and DNS options of #17 (the others:
+test_probe_options_http.py, test_probe_options_family_tls_headers.py): wrong types, unknown
+keys, bad regexes and inconsistent combinations are errors with path and line, all at once."""
 
 from __future__ import annotations
 
@@ -236,8 +236,9 @@ def test_every_yaml_example_of_the_probe_docs_validates() -> None:
     text = DOCS.read_text(encoding="utf-8")
     checked = 0
     for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
-        for item in yaml.safe_load(block):
-            for kind, fields in item.items():
+        loaded = yaml.safe_load(block)
+        for item in loaded if isinstance(loaded, list) else [loaded]:
+            for kind, fields in item.items() if isinstance(item, dict) else ():
                 if kind in KINDS:
                     KINDS[kind].model_validate(fields)
                     checked += 1

@@ -28,7 +28,8 @@ from agent.maintenance import MaintenanceCalendar
 from agent.periods import parse_period
 from agent.quar_config import DEFAULT_QUAR
 from agent.records import State, Transition
-from agent.reports.monthly import MonthlyReport, build_monthly, render_html, write_monthly
+from agent.reports.monthly import build_monthly, render_html, write_monthly
+from agent.reports.monthly_model import MonthlyReport
 from agent.store.sql import SqlStore
 from agent.timeline import Timeline
 from tests.reports import simulation as sim

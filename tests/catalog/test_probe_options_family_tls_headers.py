@@ -1,6 +1,6 @@
-"""The catalogue validator knows the probe options of #17 (header rules, IP family, TLS on the
-http probe, the tls check's max_version): wrong types, unknown keys and bad regexes are errors
-with their YAML path and line, all at once."""
+"""The catalogue validator knows the probe options of #17 options 2, 6 and 7 (header rules, IP
+family, TLS on the http probe, the tls check's max_version): wrong types, unknown keys and bad
+regexes are errors with their YAML path and line, all at once."""
 
 from __future__ import annotations
 
