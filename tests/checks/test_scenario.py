@@ -217,3 +217,36 @@ async def test_steps_share_a_connection_to_one_origin(
     assert verdict.outcome is Outcome.OK, verdict.reason
     assert server.connections == 1  # as a browser: the login's connection serves the page
     assert verdict.measurements["home.connection"] == "reused"
+
+
+def _aimed_at(spec: ScenarioSpec, server: HttpServer) -> ScenarioSpec:
+    """The same steps with each URL's origin replaced by the loopback server's."""
+    steps = []
+    for step in spec.steps:
+        path = step.url.split("/", 3)[3]
+        steps.append(step.model_copy(update={"url": server.url("/" + path)}))
+    return spec.model_copy(update={"steps": steps})
+
+
+async def test_the_shipped_ssd_entry_flow_works_and_names_a_broken_login_page(
+    ctx: ProbeContext,
+) -> None:
+    from agent.catalog.loader import load
+    from tests.catalog.test_shipped import SHIPPED
+
+    checks = {c.name: c.spec for c in load(SHIPPED, environ={}).by_id["ssd"].checks}
+    shipped = checks["entrada-autenticacao"]
+    assert isinstance(shipped, ScenarioSpec)
+    authorize = "https://autenticacao.seg-social.pt/authorize?client_id=ssd-web&state=x1"
+    login_page = {"page": Reply(200, "<h1>Autenticação Central</h1><form>")}
+    routes: dict[str, Any] = {
+        "/ssd": lambda _: Reply(302, "", {"location": authorize}),
+        "/login?client_id=ssd-web": lambda _: login_page["page"],
+    }
+    async with HttpServer(routes) as site:
+        spec = _aimed_at(shipped, site)
+        working = await scenario.probe(spec, 5.0, ctx, check_id="ssd/entrada-autenticacao")
+        login_page["page"] = Reply(503, "manutenção")
+        broken = await scenario.probe(spec, 5.0, ctx, check_id="ssd/entrada-autenticacao")
+    assert working.outcome is Outcome.OK, working.reason
+    assert broken.outcome is Outcome.FAIL and broken.reason.startswith("step 'login': status 503")
