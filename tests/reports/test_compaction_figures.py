@@ -28,7 +28,7 @@ from agent.reports.monthly import build_monthly, write_monthly
 from agent.reports.quarterly import build_quarterly, render_quarterly
 from agent.store import schema
 from agent.store.sql import SqlStore
-from checks.result import Outcome, ProbeResult
+from checks.result import Measurement, Outcome, ProbeResult
 from tests.reports import simulation as sim
 from tests.store.conftest import store_url  # noqa: F401  # the SQLite/PostgreSQL fixture
 
@@ -45,7 +45,7 @@ def porto_results() -> list[Effect]:
         n = 0
         while at < sim.CLOCK_END:
             outcome = Outcome.FAIL if n % 97 == 5 else Outcome.OK
-            measurements = {"phase_connect": 0.01 * (n % 7), "latency_ms": 12.0}
+            measurements: dict[str, Measurement] = {"phase_connect": 0.01 * (n % 7), "ms": 12.0}
             result = ProbeResult(check, at, 0.05 + 0.001 * (n % 50), outcome, "", measurements)
             out.append(ResultRecorded(result, in_maintenance=n % 31 == 0, location=PORTO))
             at += PORTO_EVERY
