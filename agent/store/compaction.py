@@ -63,14 +63,15 @@ def compact_step(
     """Roll up the compactable ok results of the next services of the next hour older than
     `now - age` (whole hours only), up to about `limit` rows."""
     cutoff = floor_hour(now - age)
-    hour, after = _progress(conn, insert, RAW_OK, _first_hour(conn, cutoff))
+    hour, after = start = _progress(conn, insert, RAW_OK, _first_hour(conn, cutoff))
     while hour < cutoff:
         services = _next_services(conn, hour, after, limit)
         if services:
             break
         hour, after = _next_hour(conn, hour, cutoff), ""
-    else:
-        _save_progress(conn, RAW_OK, cutoff, "")
+    else:  # caught up; never moved back (a longer raw_ok later keeps what is compacted)
+        if (hour, after) != start:
+            _save_progress(conn, RAW_OK, hour, after)
         return Step(0, 0, done=True)
     rows = _hour_rows(conn, services, hour)
     protected = _Protection.read(conn, services, hour, hour + HOUR)
