@@ -36,6 +36,7 @@ from agent.records import Effect, IncidentSaved, ResultPending, ServiceStatusSav
 from agent.scheduler import ProbeScheduler
 from agent.server import create_app, serve
 from agent.settings import Settings, split_host_port
+from agent.store.retention import run_retention
 from agent.store.sql import SqlStore
 from agent.store.writer import StoreWriter
 from alerting.conditions import (
@@ -376,8 +377,11 @@ class Agent:
         self.calendar.adhoc = await asyncio.to_thread(self.store.windows)
 
     async def _prune(self) -> None:
-        days = self.settings.raw_retention_days
-        await asyncio.to_thread(self.store.prune, self.clock.now(), days)
+        """Roll up expired results, then compact ok ones (agent/store/retention.py)."""
+        settings = self.settings
+        await run_retention(
+            self.store, self.clock.now, settings.raw_retention_days, settings.retention
+        )
 
     # ---- reload -----------------------------------------------------------------------------
 

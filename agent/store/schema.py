@@ -137,6 +137,41 @@ check_rollups = Table(
     Index("ix_check_rollups_hour", "hour"),
 )
 
+# ---- compacted results (schema version 12; agent/store/compaction.py) ----------------------
+
+# What raw results leave behind when compaction deletes them, per UTC hour, check and location:
+# outcome counts, maintenance count, duration sum/min/max and phase sums. Only the deleted rows
+# are counted here (the rows kept raw are not), so raw rows + these rows = every result. Kept
+# for ever; the hour-ordered primary key serves both the compaction upserts and the range reads.
+result_rollups = Table(
+    "result_rollups",
+    metadata,
+    Column("hour", UtcMicros, nullable=False),
+    Column("check", String(_ID), nullable=False),
+    Column("location", String(LOCATION_CHARS), nullable=False),
+    Column("service", String(_ID), nullable=False),
+    *(Column(name, Integer, nullable=False) for name in OUTCOME_COLUMNS),
+    Column("in_maintenance", Integer, nullable=False),
+    Column("duration_sum", Float, nullable=False),
+    Column("duration_min", Float, nullable=False),
+    Column("duration_max", Float, nullable=False),
+    # {"phase_connect": [sum of seconds, results that had the phase], ...}
+    Column("phases", SafeJSON, nullable=False),
+    PrimaryKeyConstraint("hour", "check", "location", name="pk_result_rollups"),
+    sqlite_with_rowid=False,  # the key is the table: no second copy of it in a rowid b-tree
+)
+
+# One row per compaction kind: how far it got (the hour it is in and the last service of that
+# hour it finished), and the row every compacting transaction locks, so two core nodes on one
+# PostgreSQL never roll the same rows up twice.
+compaction_progress = Table(
+    "compaction_progress",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("hour", UtcMicros, nullable=False),
+    Column("service", String(_ID), nullable=False),
+)
+
 transitions = Table(
     "transitions",
     metadata,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,15 +57,17 @@ from agent.records import (
     Transition,
     UnknownRecorded,
 )
-from agent.store import migrations
+from agent.store import compaction, migrations
 from agent.store import schema as t
 from agent.store.base import LATENCY_BUCKETS, CheckRollup, StoredResult
+from agent.store.compaction import Step
 from agent.store.errors import UnknownIncidentError
 from agent.store.prepared import HotWrites
 from checks.result import Outcome, ProbeResult
 
 _log = logging.getLogger(__name__)
 
+COMPACT_BATCH = 5000  # raw results per compaction transaction: ~0.1-0.3 s of the write lock
 RECENT_TRANSITIONS = 10  # per service, in the snapshot: enough for the flapping window's context
 _HOUR = timedelta(hours=1)
 
@@ -478,11 +481,18 @@ class SqlStore:
         rows = self._fetch(select(t.agent_heartbeat.c.at))
         return rows[0]["at"] if rows else None
 
-    def prune(self, now: datetime, raw_retention_days: float) -> int:
+    def prune(self, now: datetime, raw_retention_days: float, limit: int = COMPACT_BATCH) -> int:
+        """Roll up and delete up to `limit` raw results older than the retention, whatever their
+        outcome (one transaction); returns how many. Call again until it returns less."""
         cutoff = now - timedelta(days=raw_retention_days)
         with self.transaction(write=True) as conn:
-            table = t.probe_results
-            return conn.execute(delete(table).where(table.c.started_at < cutoff)).rowcount
+            return compaction.retention_step(conn, self._insert, cutoff, limit)
+
+    def compact(self, now: datetime, raw_ok_age: timedelta, limit: int = COMPACT_BATCH) -> Step:
+        """One compaction transaction over about `limit` results older than `raw_ok_age`
+        (agent/store/compaction.py); call again until `done`."""
+        with self.transaction(write=True) as conn:
+            return compaction.compact_step(conn, self._insert, now, raw_ok_age, limit)
 
     def flapping_changes(
         self, service: str, start: datetime, end: datetime
@@ -558,13 +568,28 @@ class SqlStore:
         return [t.stored_result_from_row(row) for row in self._fetch(query)]
 
     def location_outcomes(self, start: datetime, end: datetime) -> list[tuple[str, str, str, int]]:
-        """(location, service, outcome, count) of the probe results in [start, end)."""
+        """(location, service, outcome, count) of the probe results in [start, end): the raw
+        rows, plus the compacted ones of the hours that begin in [start, end) (exact for a
+        period on whole hours, as every report period is)."""
         table = t.probe_results
         count = func.count().label("n")
         columns = (table.c.location, table.c.service, table.c.outcome)
         query = select(*columns, count).where(*_range(table.c.started_at, start, end))
-        rows = self._fetch(query.group_by(*columns))
-        return [(r["location"], r["service"], r["outcome"], int(r["n"])) for r in rows]
+        counts: dict[tuple[str, str, str], int] = defaultdict(int)
+        for r in self._fetch(query.group_by(*columns)):
+            counts[(r["location"], r["service"], r["outcome"])] += int(r["n"])
+        rollups = t.result_rollups
+        sums = [func.sum(rollups.c[name]).label(name) for name in t.OUTCOME_COLUMNS]
+        query = (
+            select(rollups.c.location, rollups.c.service, *sums)
+            .where(rollups.c.hour >= start, rollups.c.hour < end)
+            .group_by(rollups.c.location, rollups.c.service)
+        )
+        for r in self._fetch(query):
+            for name in t.OUTCOME_COLUMNS:
+                if r[name]:
+                    counts[(r["location"], r["service"], name)] += int(r[name])
+        return [(*key, n) for key, n in sorted(counts.items())]
 
     def held_results(
         self, location: str, keys: Iterable[tuple[str, datetime]]
