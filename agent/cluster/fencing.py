@@ -16,6 +16,7 @@ from agent.records import (
     CheckStatusSaved,
     Effect,
     IncidentSaved,
+    LocationStateSaved,
     ResultRecorded,
     ServiceStatusSaved,
 )
@@ -32,6 +33,8 @@ def service_of(effect: Effect) -> str:
             return incident.service
         case CheckStatusSaved(status=status) | ServiceStatusSaved(status=status):
             return status.service
+        case LocationStateSaved(state=state):
+            return state.service
         case _:
             return str(effect.service)
 

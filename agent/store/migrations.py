@@ -113,6 +113,10 @@ def _create_report_archive(conn: Connection) -> None:
     schema.report_archive.create(conn, checkfirst=True)
 
 
+def _create_location_state(conn: Connection) -> None:
+    schema.location_state.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create tables", _create_tables),
     Migration(2, "alert outbox", _create_outbox),
@@ -123,6 +127,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "cluster nodes and partition leases", _create_cluster_tables),
     Migration(8, "public messages of the status page", _create_public_messages),
     Migration(9, "archive of scheduled reports", _create_report_archive),
+    Migration(10, "per-location state of multi-location checks", _create_location_state),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -43,6 +43,7 @@ from agent.records import (
     CheckStatus,
     Fragment,
     Incident,
+    LocationState,
     ResultRecorded,
     ServiceStatus,
     State,
@@ -182,6 +183,19 @@ check_status = Table(
     metadata,
     Column("check", String(_ID), primary_key=True),
     Column("service", String(_ID), nullable=False),
+    Column("data", SafeJSON, nullable=False),
+)
+
+# One location's state of a check judged over several locations (semantics.md §8), so that a
+# restarted core judges a late backlog against what the other locations said (migration 10).
+location_state = Table(
+    "location_state",
+    metadata,
+    Column("check", String(_ID), primary_key=True),
+    Column("location", String(LOCATION_CHARS), primary_key=True),
+    Column("service", String(_ID), nullable=False),
+    # duplicated from `data`: where the look-up of the location's newest stored result starts
+    Column("last_result_at", UtcMicros, nullable=True),
     Column("data", SafeJSON, nullable=False),
 )
 
@@ -415,6 +429,16 @@ def transition_from_row(row: Mapping[Any, Any]) -> Transition:
 
 def check_status_row(status: CheckStatus) -> dict[str, Any]:
     return {"check": status.check, "service": status.service, "data": encode_record(status)}
+
+
+def location_state_row(state: LocationState) -> dict[str, Any]:
+    return {
+        "check": state.check,
+        "location": state.location,
+        "service": state.service,
+        "last_result_at": state.status.last_result_at,
+        "data": encode_record(state),
+    }
 
 
 def service_status_row(status: ServiceStatus) -> dict[str, Any]:

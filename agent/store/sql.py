@@ -45,6 +45,8 @@ from agent.records import (
     FlappingChanged,
     Incident,
     IncidentSaved,
+    LocationState,
+    LocationStateSaved,
     MaintenanceWindow,
     ResultRecorded,
     ServiceStatus,
@@ -80,6 +82,7 @@ class _Batch:
     incidents: dict[int, Incident] = field(default_factory=dict)
     checks: dict[str, CheckStatus] = field(default_factory=dict)
     services: dict[str, ServiceStatus] = field(default_factory=dict)
+    locations: dict[tuple[str, str], LocationState] = field(default_factory=dict)
     flapping: list[FlappingChanged] = field(default_factory=list)
 
     def add(self, effect: Effect) -> None:
@@ -97,6 +100,8 @@ class _Batch:
                 self.checks[status.check] = status
             case ServiceStatusSaved(status=status):
                 self.services[status.service] = status
+            case LocationStateSaved(state=state):
+                self.locations[(state.check, state.location)] = state
             case FlappingChanged():
                 self.flapping.append(effect)
 
@@ -284,6 +289,7 @@ class SqlStore:
         self._upsert(conn, t.incidents, ["id"], incidents)
         self._hot.check_status.execute(conn, map(t.check_status_row, batch.checks.values()))
         self._hot.service_status.execute(conn, map(t.service_status_row, batch.services.values()))
+        self._hot.location_state.execute(conn, map(t.location_state_row, batch.locations.values()))
 
     def _insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -309,7 +315,32 @@ class SqlStore:
                 recent_transitions=self._recent_transitions(conn),
                 next_incident_id=(conn.execute(select(func.max(t.incidents.c.id))).scalar() or 0)
                 + 1,
+                locations=self._location_states(conn),
             )
+
+    def _location_states(self, conn: Connection) -> dict[str, dict[str, LocationState]]:
+        """Each location's saved state, its newest result taken from the stored results (the
+        engine saves a state whose only change is that instant every few minutes): one
+        statement, an index range read per state inside the database."""
+        states, results = t.location_state, t.probe_results
+        newest = (
+            select(func.max(results.c.started_at))
+            .where(
+                results.c.check == states.c.check,
+                results.c.location == states.c.location,
+                results.c.started_at > states.c.last_result_at,
+                results.c.outcome != Outcome.UNKNOWN.value,
+            )
+            .scalar_subquery()
+        )
+        out: dict[str, dict[str, LocationState]] = {}
+        for row in conn.execute(select(states.c.data, newest.label("newest"))):
+            state = t.decode_record(LocationState, row.data)
+            if row.newest is not None:
+                status = dataclasses.replace(state.status, last_result_at=row.newest)
+                state = dataclasses.replace(state, status=status)
+            out.setdefault(state.check, {})[state.location] = state
+        return out
 
     # The engine saves a status whose only change is its newest result's instant at most once
     # a minute (agent/engine/engine.py, SAVE_EVERY_SECONDS), so after a kill -9 the stored
