@@ -171,6 +171,20 @@ class LocationStateSaved:
 
 
 @dataclass(frozen=True, slots=True)
+class ResultsDropped:
+    """A location's worker dropped `count` results of `check` from its full spool, started
+    from `start` to `end` (semantics.md §8). Stored once per (check, location, start, end), so
+    a resent batch counts once; the per-location totals survive a restart."""
+
+    check: str
+    service: str
+    location: str
+    start: datetime
+    end: datetime
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class FlappingChanged:
     service: str
     at: datetime
@@ -186,6 +200,7 @@ Effect = (
     | CheckStatusSaved
     | ServiceStatusSaved
     | LocationStateSaved
+    | ResultsDropped
     | FlappingChanged
 )
 

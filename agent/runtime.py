@@ -127,6 +127,7 @@ class Agent:
 
     async def _start(self) -> None:
         snapshot = await asyncio.to_thread(self.store.load_snapshot)
+        self.locations.restore_dropped(await asyncio.to_thread(self.store.dropped_counts))
         windows = await asyncio.to_thread(self.store.windows)
         self.calendar = MaintenanceCalendar(
             self.catalog, windows, self.settings.allow_retroactive_maintenance
@@ -258,9 +259,11 @@ class Agent:
         if self.on_result is not None:
             self.on_result(result)
 
-    def dropped(self, check: str, location: str, first: datetime, last: datetime) -> None:
+    def dropped(
+        self, check: str, location: str, first: datetime, last: datetime, count: int
+    ) -> None:
         """Results a location's worker had to drop: unknown time for that location (§8)."""
-        effects = self.engine.dropped(check, location, first, last)
+        effects = self.engine.dropped(check, location, first, last, count)
         self.writer.submit(effects)
         self._publish(effects)
 

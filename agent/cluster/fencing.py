@@ -18,6 +18,7 @@ from agent.records import (
     IncidentSaved,
     LocationStateSaved,
     ResultRecorded,
+    ResultsDropped,
     ServiceStatusSaved,
 )
 
@@ -35,6 +36,8 @@ def service_of(effect: Effect) -> str:
             return status.service
         case LocationStateSaved(state=state):
             return state.service
+        case ResultsDropped(service=service):
+            return service
         case _:
             return str(effect.service)
 

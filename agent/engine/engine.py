@@ -29,6 +29,7 @@ from agent.records import (
     LocationState,
     LocationStateSaved,
     ResultRecorded,
+    ResultsDropped,
     ServiceStatus,
     ServiceStatusSaved,
     Snapshot,
@@ -127,17 +128,25 @@ class Engine:
             effects += self._location_state(machine, location)
         return effects
 
-    def dropped(self, check: str, location: str, first: datetime, last: datetime) -> list[Effect]:
-        """A worker's spool dropped a location's results of `check` in [first, last]: that
-        location is unknown for it then (§8); only a check judged over locations has any."""
+    def dropped(
+        self, check: str, location: str, first: datetime, last: datetime, count: int = 1
+    ) -> list[Effect]:
+        """A worker's spool dropped `count` of a location's results of `check` in [first,
+        last]: recorded, and that location is unknown for it then (§8); only a check judged
+        over locations has a location state to change."""
         machine = self._checks.get(check)
         runtime = self._services.get(check.split("/", 1)[0])
-        if not isinstance(machine, MultiLocationCheck) or runtime is None:
+        if machine is None or runtime is None or location not in machine.check.locations:
             return []
+        effects: list[Effect] = [
+            ResultsDropped(check, runtime.service.id, location, first, last, count)
+        ]
+        if not isinstance(machine, MultiLocationCheck):
+            return effects
         changed_at = machine.dropped(location, first, last)
         if changed_at is None:
-            return []
-        effects = self._rewrite(runtime, changed_at, last, late=True)
+            return effects
+        effects += self._rewrite(runtime, changed_at, last, late=True)
         effects += self._statuses(machine, runtime)
         return effects + self._location_state(machine, location)
 

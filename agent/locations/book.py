@@ -101,6 +101,16 @@ class LocationBook:
         self._results.labels(name, "duplicate").inc(duplicates)
         self._dropped.labels(name).inc(dropped)
 
+    def restore_dropped(self, counts: dict[str, int]) -> None:
+        """At start: what the workers' spools dropped before, as stored (`dropped_results`),
+        so the counts and `vigia_location_dropped_results` do not reset with the core."""
+        for name, count in counts.items():
+            seen = self.seen.get(name)
+            if seen is None or count <= 0:
+                continue  # a location no longer configured: its label stays bounded
+            seen.dropped += count
+            self._dropped.labels(name).inc(count)
+
     def rejected(self, name: str, reason: str) -> None:
         self.seen[name].rejected += 1
         self._rejected.labels(name, reason).inc()

@@ -113,8 +113,9 @@ def _create_report_archive(conn: Connection) -> None:
     schema.report_archive.create(conn, checkfirst=True)
 
 
-def _create_location_state(conn: Connection) -> None:
-    schema.location_state.create(conn, checkfirst=True)
+def _create_location_tables(conn: Connection) -> None:
+    for table in (schema.location_state, schema.dropped_results):
+        table.create(conn, checkfirst=True)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -127,7 +128,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "cluster nodes and partition leases", _create_cluster_tables),
     Migration(8, "public messages of the status page", _create_public_messages),
     Migration(9, "archive of scheduled reports", _create_report_archive),
-    Migration(10, "per-location state of multi-location checks", _create_location_state),
+    Migration(10, "per-location check state, dropped results", _create_location_tables),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

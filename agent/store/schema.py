@@ -199,6 +199,19 @@ location_state = Table(
     Column("data", SafeJSON, nullable=False),
 )
 
+# What the workers' full spools dropped (semantics.md §8), one row per reported interval: the
+# per-location counts of `GET /api/v1/locations` and /metrics survive a restart (migration 10).
+dropped_results = Table(
+    "dropped_results",
+    metadata,
+    Column("check", String(_ID), primary_key=True),
+    Column("location", String(LOCATION_CHARS), primary_key=True),
+    Column("start", UtcMicros, primary_key=True),
+    Column("end", UtcMicros, primary_key=True),
+    Column("service", String(_ID), nullable=False),
+    Column("count", BigInteger, nullable=False),
+)
+
 service_status = Table(
     "service_status",
     metadata,

@@ -49,6 +49,7 @@ from agent.records import (
     LocationStateSaved,
     MaintenanceWindow,
     ResultRecorded,
+    ResultsDropped,
     ServiceStatus,
     ServiceStatusSaved,
     Snapshot,
@@ -83,6 +84,7 @@ class _Batch:
     checks: dict[str, CheckStatus] = field(default_factory=dict)
     services: dict[str, ServiceStatus] = field(default_factory=dict)
     locations: dict[tuple[str, str], LocationState] = field(default_factory=dict)
+    dropped: list[ResultsDropped] = field(default_factory=list)
     flapping: list[FlappingChanged] = field(default_factory=list)
 
     def add(self, effect: Effect) -> None:
@@ -102,6 +104,8 @@ class _Batch:
                 self.services[status.service] = status
             case LocationStateSaved(state=state):
                 self.locations[(state.check, state.location)] = state
+            case ResultsDropped():
+                self.dropped.append(effect)
             case FlappingChanged():
                 self.flapping.append(effect)
 
@@ -285,6 +289,7 @@ class SqlStore:
             for f in batch.flapping
         ]
         self._insert_new(conn, t.flapping_events, flaps)
+        self._insert_new(conn, t.dropped_results, [dataclasses.asdict(d) for d in batch.dropped])
         incidents = [t.incident_row(i) for i in batch.incidents.values()]
         self._upsert(conn, t.incidents, ["id"], incidents)
         self._hot.check_status.execute(conn, map(t.check_status_row, batch.checks.values()))
@@ -526,6 +531,28 @@ class SqlStore:
             table.c.started_at <= max(instants),
         )
         held = {(row["check"], row["started_at"]) for row in self._fetch(query)}
+        return held & wanted
+
+    def dropped_counts(self) -> dict[str, int]:
+        """Per location, how many results its worker's spool dropped, as stored."""
+        table = t.dropped_results
+        query = select(table.c.location, func.sum(table.c.count).label("n"))
+        rows = self._fetch(query.group_by(table.c.location))
+        return {row["location"]: int(row["n"]) for row in rows}
+
+    def held_dropped(
+        self, location: str, keys: Iterable[tuple[str, datetime, datetime]]
+    ) -> set[tuple[str, datetime, datetime]]:
+        """Which dropped intervals (check, start, end) of `location` are stored already."""
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        table = t.dropped_results
+        query = select(table.c.check, table.c.start, table.c.end).where(
+            table.c.location == location,
+            table.c.check.in_(sorted({check for check, _start, _end in wanted})),
+        )
+        held = {(row["check"], row["start"], row["end"]) for row in self._fetch(query)}
         return held & wanted
 
     def check_rollups(
