@@ -70,7 +70,9 @@ async def post_results(request: Request, batch: ResultBatch, principal: Probe) -
             f"the worker's clock is {offset:+.1f} s off the core's (limit {limit:g} s): "
             "fix its time synchronisation (NTP); nothing was stored",
         )
-    agent.locations.heard(location, now, offset, batch.worker_version, batch.blind)
+    agent.locations.heard(
+        location, now, offset, batch.worker_version, batch.blind, batch.spool_depth
+    )
     keys = [(r.check, r.started_at) for r in batch.results]
     held = await blocking(sql_store(agent).held_results, location, keys)
     fresh = _in_time_order([r for r in batch.results if (r.check, r.started_at) not in held])

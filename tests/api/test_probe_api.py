@@ -212,7 +212,8 @@ async def test_an_outage_seen_by_a_quorum_of_locations_names_them(core: Core) ->
 async def test_the_locations_listing_shows_last_seen_offset_and_below_quorum(core: Core) -> None:
     url = "/api/v1/probe/results"
     fails = [wire("portal/beat", 300, "fail"), wire("portal/beat", 240, "fail")]
-    await core.client.post(url, json=batch("porto", fails), headers=core.auth("porto"))
+    behind = {**batch("porto", fails), "spool_depth": 1200}
+    await core.client.post(url, json=behind, headers=core.auth("porto"))
     oks = [wire("portal/beat", 290), wire("portal/beat", 230)]
     await core.client.post(url, json=batch("lisboa", oks), headers=core.auth("lisboa"))
     reply = await core.client.get("/api/v1/locations", headers=core.auth("viewer"))
@@ -221,6 +222,9 @@ async def test_the_locations_listing_shows_last_seen_offset_and_below_quorum(cor
     assert set(by_name) == {"porto", "lisboa", "local"}
     porto = by_name["porto"]
     assert porto["worker_version"] == "0.1" and porto["results"] == 2
+    assert porto["spool_depth"] == 1200 and by_name["local"]["spool_depth"] is None
+    scrape = generate_latest(core.agent.registry).decode()
+    assert 'vigia_location_spool_depth{location="porto"} 1200.0' in scrape
     assert abs(porto["clock_offset_seconds"]) < 5 and porto["last_seen"] is not None
     assert porto["failing_below_quorum"] == ["portal/beat"] and not porto["down"]
     assert by_name["lisboa"]["failing_below_quorum"] == [] and by_name["lisboa"]["checks"] == 2
