@@ -544,6 +544,7 @@ def main() -> None:
     worker = None
     with tempfile.TemporaryDirectory(prefix="vigia-ingest-") as tmp:
         base = Path(args.keep or tmp)
+        base.mkdir(parents=True, exist_ok=True)
         for store in args.stores.split(",") if "core" in parts else []:
             work = base / f"core-{store}"
             work.mkdir(parents=True)
