@@ -129,6 +129,7 @@ class Agent:
         self.cluster = ClusterNode(self, config) if config is not None else None
         # a cluster node starts owning nothing: each partition's state is read when claimed
         snapshot = Snapshot() if self.cluster else await asyncio.to_thread(self.store.load_snapshot)
+        self.locations.restore_dropped(await asyncio.to_thread(self.store.dropped_counts))
         windows = await asyncio.to_thread(self.store.windows)
         self.calendar = MaintenanceCalendar(
             self.catalog, windows, self.settings.allow_retroactive_maintenance
@@ -285,12 +286,14 @@ class Agent:
         self._publish(effects)
         self.alerting.observe(result, effects)
 
-    def dropped(self, check: str, location: str, first: datetime, last: datetime) -> None:
+    def dropped(
+        self, check: str, location: str, first: datetime, last: datetime, count: int
+    ) -> None:
         """Results a location's worker had to drop: unknown time for that location (§8)."""
         if self.cluster is not None and not self.cluster.member.owns(check.split("/", 1)[0]):
             log.info("dropped results of %s at %s: not this node's partition", check, location)
             return
-        effects = self.engine.dropped(check, location, first, last)
+        effects = self.engine.dropped(check, location, first, last, count)
         self.writer.submit(effects)
         self._publish(effects)
 

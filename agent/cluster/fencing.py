@@ -22,8 +22,10 @@ from agent.records import (
     CheckStatusSaved,
     Effect,
     IncidentSaved,
+    LocationStateSaved,
     ResultPending,
     ResultRecorded,
+    ResultsDropped,
     ServiceStatusSaved,
 )
 from agent.store import schema as t
@@ -40,6 +42,10 @@ def service_of(effect: Effect) -> str:
             return incident.service
         case CheckStatusSaved(status=status) | ServiceStatusSaved(status=status):
             return status.service
+        case LocationStateSaved(state=state):
+            return state.service
+        case ResultsDropped(service=service):
+            return service
         case _:
             return str(effect.service)
 

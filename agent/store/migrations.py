@@ -113,6 +113,11 @@ def _create_report_archive(conn: Connection) -> None:
     schema.report_archive.create(conn, checkfirst=True)
 
 
+def _create_location_tables(conn: Connection) -> None:
+    for table in (schema.location_state, schema.dropped_results):
+        table.create(conn, checkfirst=True)
+
+
 def _wire_cluster(conn: Connection) -> None:
     """Incident ids from the database, results waiting for their partition's owner, the
     commit audit, and the partition of outbox and alert rows (issue #15)."""
@@ -146,6 +151,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "cluster nodes and partition leases", _create_cluster_tables),
     Migration(8, "public messages of the status page", _create_public_messages),
     Migration(9, "archive of scheduled reports", _create_report_archive),
+    Migration(10, "per-location check state, dropped results", _create_location_tables),
     Migration(11, "cluster: incident ids, pending results, commit audit", _wire_cluster),
     Migration(12, "rollups of compacted probe results", _create_result_rollups),
 )

@@ -43,6 +43,7 @@ from agent.records import (
     CheckStatus,
     Fragment,
     Incident,
+    LocationState,
     ResultPending,
     ResultRecorded,
     ServiceStatus,
@@ -219,6 +220,32 @@ check_status = Table(
     Column("check", String(_ID), primary_key=True),
     Column("service", String(_ID), nullable=False),
     Column("data", SafeJSON, nullable=False),
+)
+
+# One location's state of a check judged over several locations (semantics.md §8), so that a
+# restarted core judges a late backlog against what the other locations said (migration 10).
+location_state = Table(
+    "location_state",
+    metadata,
+    Column("check", String(_ID), primary_key=True),
+    Column("location", String(LOCATION_CHARS), primary_key=True),
+    Column("service", String(_ID), nullable=False),
+    # duplicated from `data`: where the look-up of the location's newest stored result starts
+    Column("last_result_at", UtcMicros, nullable=True),
+    Column("data", SafeJSON, nullable=False),
+)
+
+# What the workers' full spools dropped (semantics.md §8), one row per reported interval: the
+# per-location counts of `GET /api/v1/locations` and /metrics survive a restart (migration 10).
+dropped_results = Table(
+    "dropped_results",
+    metadata,
+    Column("check", String(_ID), primary_key=True),
+    Column("location", String(LOCATION_CHARS), primary_key=True),
+    Column("start", UtcMicros, primary_key=True),
+    Column("end", UtcMicros, primary_key=True),
+    Column("service", String(_ID), nullable=False),
+    Column("count", BigInteger, nullable=False),
 )
 
 service_status = Table(
@@ -457,6 +484,16 @@ def transition_from_row(row: Mapping[Any, Any]) -> Transition:
 
 def check_status_row(status: CheckStatus) -> dict[str, Any]:
     return {"check": status.check, "service": status.service, "data": encode_record(status)}
+
+
+def location_state_row(state: LocationState) -> dict[str, Any]:
+    return {
+        "check": state.check,
+        "location": state.location,
+        "service": state.service,
+        "last_result_at": state.status.last_result_at,
+        "data": encode_record(state),
+    }
 
 
 def service_status_row(status: ServiceStatus) -> dict[str, Any]:

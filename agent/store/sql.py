@@ -46,10 +46,13 @@ from agent.records import (
     FlappingChanged,
     Incident,
     IncidentSaved,
+    LocationState,
+    LocationStateSaved,
     MaintenanceWindow,
     PendingConsumed,
     ResultPending,
     ResultRecorded,
+    ResultsDropped,
     ServiceStatus,
     ServiceStatusSaved,
     Snapshot,
@@ -85,6 +88,8 @@ class _Batch:
     incidents: dict[int, Incident] = field(default_factory=dict)
     checks: dict[str, CheckStatus] = field(default_factory=dict)
     services: dict[str, ServiceStatus] = field(default_factory=dict)
+    locations: dict[tuple[str, str], LocationState] = field(default_factory=dict)
+    dropped: list[ResultsDropped] = field(default_factory=list)
     flapping: list[FlappingChanged] = field(default_factory=list)
     pending: list[ResultPending] = field(default_factory=list)  # several core nodes only
     consumed: list[int] = field(default_factory=list)
@@ -104,6 +109,10 @@ class _Batch:
                 self.checks[status.check] = status
             case ServiceStatusSaved(status=status):
                 self.services[status.service] = status
+            case LocationStateSaved(state=state):
+                self.locations[(state.check, state.location)] = state
+            case ResultsDropped():
+                self.dropped.append(effect)
             case FlappingChanged():
                 self.flapping.append(effect)
             case ResultPending():
@@ -331,10 +340,12 @@ class SqlStore:
             for f in batch.flapping
         ]
         self._insert_new(conn, t.flapping_events, flaps)
+        self._insert_new(conn, t.dropped_results, [dataclasses.asdict(d) for d in batch.dropped])
         incidents = [t.incident_row(i) for i in batch.incidents.values()]
         self._upsert(conn, t.incidents, ["id"], incidents)
         self._hot.check_status.execute(conn, map(t.check_status_row, batch.checks.values()))
         self._hot.service_status.execute(conn, map(t.service_status_row, batch.services.values()))
+        self._hot.location_state.execute(conn, map(t.location_state_row, batch.locations.values()))
 
     def _insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -360,7 +371,32 @@ class SqlStore:
                 recent_transitions=self._recent_transitions(conn),
                 next_incident_id=(conn.execute(select(func.max(t.incidents.c.id))).scalar() or 0)
                 + 1,
+                locations=self._location_states(conn),
             )
+
+    def _location_states(self, conn: Connection) -> dict[str, dict[str, LocationState]]:
+        """Each location's saved state, its newest result taken from the stored results (the
+        engine saves a state whose only change is that instant every few minutes): one
+        statement, an index range read per state inside the database."""
+        states, results = t.location_state, t.probe_results
+        newest = (
+            select(func.max(results.c.started_at))
+            .where(
+                results.c.check == states.c.check,
+                results.c.location == states.c.location,
+                results.c.started_at > states.c.last_result_at,
+                results.c.outcome != Outcome.UNKNOWN.value,
+            )
+            .scalar_subquery()
+        )
+        out: dict[str, dict[str, LocationState]] = {}
+        for row in conn.execute(select(states.c.data, newest.label("newest"))):
+            state = t.decode_record(LocationState, row.data)
+            if row.newest is not None:
+                status = dataclasses.replace(state.status, last_result_at=row.newest)
+                state = dataclasses.replace(state, status=status)
+            out.setdefault(state.check, {})[state.location] = state
+        return out
 
     # The engine saves a status whose only change is its newest result's instant at most once
     # a minute (agent/engine/engine.py, SAVE_EVERY_SECONDS), so after a kill -9 the stored
@@ -608,6 +644,28 @@ class SqlStore:
             table.c.started_at <= max(instants),
         )
         held = {(row["check"], row["started_at"]) for row in self._fetch(query)}
+        return held & wanted
+
+    def dropped_counts(self) -> dict[str, int]:
+        """Per location, how many results its worker's spool dropped, as stored."""
+        table = t.dropped_results
+        query = select(table.c.location, func.sum(table.c.count).label("n"))
+        rows = self._fetch(query.group_by(table.c.location))
+        return {row["location"]: int(row["n"]) for row in rows}
+
+    def held_dropped(
+        self, location: str, keys: Iterable[tuple[str, datetime, datetime]]
+    ) -> set[tuple[str, datetime, datetime]]:
+        """Which dropped intervals (check, start, end) of `location` are stored already."""
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        table = t.dropped_results
+        query = select(table.c.check, table.c.start, table.c.end).where(
+            table.c.location == location,
+            table.c.check.in_(sorted({check for check, _start, _end in wanted})),
+        )
+        held = {(row["check"], row["start"], row["end"]) for row in self._fetch(query)}
         return held & wanted
 
     def check_rollups(

@@ -84,6 +84,12 @@ class StoreWriter:
         self._hurry = asyncio.Event()  # drain or close: skip the linger
         self._idle = asyncio.Event()  # nothing queued, nothing in flight
         self._idle.set()
+        # Submissions are committed in order: a drain waits for the count submitted when it
+        # was called, not for an idle writer, which under a steady inflow (probe workers'
+        # batches, each acknowledged after its drain) may not come for many batches.
+        self._submitted = 0
+        self._committed = 0
+        self._drains: list[tuple[int, asyncio.Future[None]]] = []
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.depth = 0  # effects submitted and not yet committed (queued or in flight)
@@ -118,15 +124,20 @@ class StoreWriter:
         if not effects:
             return
         self._queue.append(tuple(effects))
+        self._submitted += 1
         self.depth += len(effects)
         self._idle.clear()
         self._wake.set()
 
     async def drain(self) -> None:
-        """Return once everything submitted so far is committed."""
+        """Return once everything submitted so far is committed (not what comes after)."""
         self.start()
+        if self._committed >= self._submitted:
+            return
         self._hurry.set()
-        await self._idle.wait()
+        done = asyncio.get_running_loop().create_future()
+        self._drains.append((self._submitted, done))
+        await done
 
     async def aclose(self) -> None:
         """Commit everything queued, then stop the task."""
@@ -150,10 +161,24 @@ class StoreWriter:
             batch = self._take()
             await self._commit(batch)
             self.depth -= sum(len(submission) for submission in batch)
+            self._committed += len(batch)
+            self._wake_drains()
             if not self._queue:
                 self._wake.clear()
                 self._hurry.clear()
                 self._idle.set()
+
+    def _wake_drains(self) -> None:
+        waiting = []
+        for target, done in self._drains:
+            if target <= self._committed:
+                if not done.done():
+                    done.set_result(None)
+            else:
+                waiting.append((target, done))
+        self._drains = waiting
+        if waiting:
+            self._hurry.set()  # a drain still waits: no linger for its batch
 
     def _take(self) -> list[Submission]:
         batch = [self._queue.popleft()]
