@@ -20,7 +20,11 @@ from agent.catalog.errors import CatalogError
 from agent.catalog.loader import load
 from agent.catalog.model import LOCAL, Catalog, Check
 from agent.clock_watch import ClockStep
-from agent.cluster.wiring import DRAIN_EVERY_SECONDS, ClusterNode, lease_config
+from agent.cluster.wiring import (
+    DRAIN_EVERY_SECONDS,
+    ClusterNode,
+    lease_config,
+)
 from agent.connectivity import Connectivity
 from agent.engine import Engine
 from agent.engine.ids import IncidentIds
@@ -148,6 +152,7 @@ class Agent:
         if self.cluster is not None:
             await self.cluster.start()
             self._spawn(self._every(DRAIN_EVERY_SECONDS, self.cluster.drain_pending))
+            self._spawn(self._every(self.cluster.health_every, self.cluster.refresh_health))
         self.scheduler = ProbeScheduler(
             self._probe,
             self.clock,
@@ -344,6 +349,7 @@ class Agent:
             "agent_unhealthy": float(len(self.health_reasons)),
             **{f"unhealthy:{r}": float(r in self.health_reasons) for r in REASONS},
             **self._location_signals(),
+            **(self.cluster.signals() if self.cluster is not None else {}),
         }
 
     def _location_signals(self) -> dict[str, float]:

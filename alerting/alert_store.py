@@ -16,7 +16,8 @@ from agent.store import schema
 from agent.store.sql import SqlStore
 from alerting.evaluator import AlertState
 
-Partitions = tuple[set[int], Callable[[str], int]]  # (owned partitions, partition of a service)
+# (owned partitions, the partition of an alert id: None for the agent's own alerts)
+Partitions = tuple[set[int], Callable[[str], int | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,22 +38,19 @@ def save_alerts(
     """Replace the stored active alerts with these (a handful of rows: cheap to rewrite).
 
     On a cluster node, `partitions` is (the partitions it owns, each alert's partition): only
-    those partitions' rows are replaced, and alerts of no service are not stored (each node
+    those partitions' rows are replaced, and alerts of no partition are not stored (each node
     judges its own health afresh)."""
     table = schema.alert_state
     wipe = delete(table)
+    placed: list[tuple[AlertState, int | None]] = [(a, None) for a in alerts]
     if partitions is not None:
         owned, partition_of = partitions
-        alerts = [a for a in alerts if a.service and partition_of(a.service) in owned]
+        placed = [(a, partition_of(a.alert_id)) for a in alerts]
+        placed = [(a, p) for a, p in placed if p is not None and p in owned]
         wipe = wipe.where(table.c.partition.in_(sorted(owned)))
     rows = [
-        {
-            "alert_id": a.alert_id,
-            "data": _document(a),
-            "updated_at": at,
-            "partition": partitions[1](a.service) if partitions and a.service else None,
-        }
-        for a in alerts
+        {"alert_id": a.alert_id, "data": _document(a), "updated_at": at, "partition": p}
+        for a, p in placed
     ]
     with store.transaction(write=True) as conn:
         conn.execute(wipe)

@@ -262,6 +262,27 @@ class AlertEvaluator:
             if rule.when in cond.AGENT:
                 active = cond.AGENT_CONDITIONS[rule.when](rule, view)
                 out += self._update(rule, Subject(rule.name, None, None, None, None), active, now)
+        out += self._evaluate_cluster(view, now)
+        return out
+
+    def _evaluate_cluster(self, view: cond.AgentView, now: datetime) -> list[Notification]:
+        """The cluster rules, on the one node that judges them (the holder of partition 0:
+        the others have no `cluster_judge` signal and leave these alerts to it)."""
+        if not view.signals.get(cond.CLUSTER_JUDGE):
+            return []
+        out: list[Notification] = []
+        for rule in self.rules:
+            if rule.when not in cond.CLUSTER:
+                continue
+            found = cond.CLUSTER_CONDITIONS[rule.when](rule, view)
+            subjects = {cond.cluster_alert_id(rule.name, k): (k, a) for k, a in found.items()}
+            for alert in list(self.alerts.values()):  # no longer reported: resolved
+                if alert.rule == rule.name and alert.alert_id not in subjects:
+                    subjects[alert.alert_id] = ("", cond.INACTIVE)
+            for alert_id, (key, active) in sorted(subjects.items()):
+                node = key if rule.when == "cluster_node_down" else None
+                subject = Subject(alert_id, None, None, None, None, node=node)
+                out += self._update(rule, subject, active, now)
         return out
 
     def _track_incident(self, incident: Incident) -> set[str]:
@@ -390,6 +411,8 @@ class AlertEvaluator:
             }
         if subject.check is not None:
             labels |= {"check": subject.check.id, "kind": subject.check.kind}
+        if subject.node is not None:
+            labels["node"] = subject.node
         labels["severity"] = self._severity(rule, subject.service)
         labels |= {k: render(v, context) for k, v in rule.labels.items()}
         alert.labels = labels
@@ -481,6 +504,12 @@ class AlertEvaluator:
             else:
                 self._root_of[parent] = children
 
+    def forget_cluster(self) -> None:
+        """Another node judges the cluster rules now (it holds partition 0): drop their alerts
+        without resolving them; that node loaded them and carries them on."""
+        for alert_id in [a for a in self.alerts if cond.is_cluster_alert(a)]:
+            del self.alerts[alert_id]
+
     def snapshot(self) -> list[dict[str, Any]]:
         return [asdict(a) for a in self.alerts.values()]
 
@@ -492,3 +521,4 @@ class Subject:
     check: Check | None
     status: ServiceStatus | None
     incident: Incident | None
+    node: str | None = None  # a cluster node, the subject of ClusterNodeDown alone

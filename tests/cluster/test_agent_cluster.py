@@ -231,3 +231,66 @@ async def test_the_api_lists_nodes_partitions_owners_and_epochs(start_node: Star
     assert body["this_node"] == "node-beta" and body["owned"] == sorted(b.owned())
     moved = [p for p in body["partitions"] if p["holder"] == "node-beta"]
     assert all(p["epoch"] == 2 and p["expires_in_seconds"] > 0 for p in moved)
+
+
+def dead_node(store: SqlStore, name: str) -> None:
+    """A node row as a node killed a minute ago leaves it (heartbeat long past the lease)."""
+    now = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
+    with store.transaction() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO cluster_nodes (node, started_at, last_seen, version) "
+                f"VALUES (:n, {now} - 3600000000, {now} - 60000000, '')"
+            ),
+            {"n": name},
+        )
+
+
+async def test_cluster_node_down_is_notified_once_by_the_judge_and_carried_over(
+    start_node: StartNode,
+) -> None:
+    """The holder of partition 0 judges the cluster rules; the other node stays quiet. When
+    partition 0 changes hands the alert goes on: Alertmanager gets it again, the webhook not."""
+    alert_id = "ClusterNodeDown@node-gone"
+    with HttpRecorder() as hook, HttpRecorder() as alertmanager:
+        config = receivers(hook, alertmanager)
+        a = await start_node("node-alpha", config)
+        await until(lambda: len(a.owned()) == PARTITIONS)
+        b = await start_node("node-beta", config)
+        await until(lambda: len(a.owned()) == 2 and len(b.owned()) == 2)
+        judge, other = (a, b) if 0 in a.owned() else (b, a)
+        dead_node(a.store, "node-gone")
+
+        async def ticked() -> bool:
+            for node in (judge, other):
+                await node.agent.alerting.tick()
+            return posts(hook, alert_id) > 0
+
+        deadline = time.monotonic() + 10
+        while not await ticked():
+            assert time.monotonic() < deadline, "ClusterNodeDown was not notified"
+            await asyncio.sleep(0.2)
+        await until(lambda: posts(alertmanager, "node-gone") == 1)  # AM: labels, no id
+        assert alert_id not in other.agent.alerting.evaluator.alerts
+        (fired,) = [r for r in hook.requests if alert_id.encode() in r.body]
+        assert b'"node": "node-gone"' in fired.body or b'"node":"node-gone"' in fired.body
+        await judge.stop()  # partition 0 goes to the other node, which judges from now on
+        await until(lambda: 0 in other.owned())
+        await until(lambda: posts(alertmanager, "node-gone") == 2)  # the new judge's resend
+        for _ in range(3):
+            await other.agent.alerting.tick()
+            await asyncio.sleep(0.5)
+        assert posts(hook, alert_id) == 1
+        assert other.agent.alerting.evaluator.alerts[alert_id].state == "firing"
+        with other.store.transaction() as conn:  # the node comes back
+            conn.execute(text("DELETE FROM cluster_nodes WHERE node = 'node-gone'"))
+
+        async def resolved() -> bool:
+            await other.agent.alerting.tick()
+            return posts(hook, alert_id) == 2
+
+        deadline = time.monotonic() + 10
+        while not await resolved():
+            assert time.monotonic() < deadline, "ClusterNodeDown did not resolve"
+            await asyncio.sleep(0.2)
+        assert b"resolved" in hook.requests[-1].body
