@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from agent.store import schema
 from agent.store.sql import SqlStore
@@ -35,7 +35,18 @@ def save_alerts(
     at: datetime,
     partitions: Partitions | None = None,
 ) -> None:
-    """Replace the stored active alerts with these (a handful of rows: cheap to rewrite).
+    """Replace the stored active alerts with these (a handful of rows: cheap to rewrite)."""
+    with store.transaction(write=True) as conn:
+        write_alerts(conn, alerts, at, partitions)
+
+
+def write_alerts(
+    conn: Connection,
+    alerts: Sequence[AlertState],
+    at: datetime,
+    partitions: Partitions | None = None,
+) -> None:
+    """`save_alerts` inside the caller's transaction.
 
     On a cluster node, `partitions` is (the partitions it owns, each alert's partition): only
     those partitions' rows are replaced, and alerts of no partition are not stored (each node
@@ -52,10 +63,9 @@ def save_alerts(
         {"alert_id": a.alert_id, "data": _document(a), "updated_at": at, "partition": p}
         for a, p in placed
     ]
-    with store.transaction(write=True) as conn:
-        conn.execute(wipe)
-        if rows:
-            conn.execute(insert(table), rows)
+    conn.execute(wipe)
+    if rows:
+        conn.execute(insert(table), rows)
 
 
 def load_alerts(store: SqlStore, partitions: Iterable[int] | None = None) -> list[AlertState]:

@@ -26,7 +26,7 @@ from alerting.conditions import is_cluster_alert
 from alerting.delivery import DeliveryWorker
 from alerting.evaluator import AlertEvaluator
 from alerting.notification import AlertStatus, Notification
-from alerting.outbox import Outbox, OutboxItem, Partitioning
+from alerting.outbox import Also, Outbox, OutboxItem, Partitioning
 from alerting.receivers.factory import build_receivers
 from alerting.routing import AlertingConfig, Router
 from checks.clock import Clock
@@ -123,16 +123,35 @@ class AlertingService:
         await self._enqueue(self.router.route(batch))
 
     async def _enqueue(self, routed: list[tuple[Notification, Sequence[str]]]) -> None:
-        """Store the notifications (fenced on a cluster node), then wake the worker."""
+        """Store the notifications with the alerts' state in one transaction (fenced on a
+        cluster node), then wake the worker: whoever reads the state next (a restart, a new
+        owner) knows what was notified, so it neither repeats nor loses a notification."""
+        gone: set[int] = set()
         while routed:
+            now = self.clock.now()
             try:
-                await asyncio.to_thread(self.outbox.enqueue_routed, routed, self.clock.now())
+                also = self._alert_writer(now, gone)
+                await asyncio.to_thread(self.outbox.enqueue_routed, routed, now, also=also)
                 break
             except LeaseLostError as lost:  # the new owner notifies these services now
-                gone = set(lost.partitions)
+                gone |= set(lost.partitions)
                 routed = [r for r in routed if self._partition_of_notification(r[0]) not in gone]
                 log.warning("notifications of partitions %s left to their new owner", sorted(gone))
         self.worker.wake()
+
+    def _alert_writer(self, now: datetime, gone: Iterable[int] = ()) -> Also:
+        """The partitions whose alerts this node rewrites (those it owns) and the writing."""
+        alerts = list(self.evaluator.alerts.values())
+        owned: set[int] = set()
+        partitions: alert_store.Partitions | None = None
+        if self.cluster is not None:
+            owned = self.cluster.owned_valid() - set(gone)
+            partitions = (owned, self._partition_of_alert)
+
+        def write(conn: Connection) -> None:
+            alert_store.write_alerts(conn, alerts, now, partitions)
+
+        return owned, write
 
     def _resends_due(self) -> list[tuple[Notification, Sequence[str]]]:
         """The Alertmanager resend protocol: firing alerts again, resolved ones for a while."""
@@ -158,13 +177,18 @@ class AlertingService:
         await asyncio.to_thread(alert_store.mark_applied, self.store, ids, self.clock.now())
 
     async def _save_alerts(self) -> None:
-        alerts = list(self.evaluator.alerts.values())
-        partitions = None
-        if self.cluster is not None:
-            partitions = (self.cluster.owned_valid(), self._partition_of_alert)
-        await asyncio.to_thread(
-            alert_store.save_alerts, self.store, alerts, self.clock.now(), partitions
-        )
+        owned, write = self._alert_writer(self.clock.now())
+
+        def fenced() -> None:
+            with self.store.transaction(write=True) as conn:
+                if self.cluster is not None:
+                    self._fence(conn, owned)
+                write(conn)
+
+        try:
+            await asyncio.to_thread(fenced)
+        except LeaseLostError as lost:  # saved by the new owner; this node forgets them soon
+            log.warning("alerts of partitions %s left to their new owner", lost.partitions)
 
     # ---- several core nodes (semantics.md §9) -----------------------------------------------
 
