@@ -53,6 +53,7 @@ class AlertState:
     ack_comment: str = ""
     last_notified_at: datetime | None = None
     incident_id: int | None = None  # the outage behind a service alert, for its duration
+    sequence: int = 0  # notifications made for this alert so far (their idempotency keys)
 
     @property
     def state(self) -> str:
@@ -350,13 +351,13 @@ class AlertEvaluator:
         if alert.firing_since is None or alert.suppressed or alert.notified:
             return []
         alert.notified, alert.last_notified_at = True, now
-        return [self._notification(alert, AlertStatus.FIRING, None)]
+        return [self._next(alert, AlertStatus.FIRING, None)]
 
     def _resolve(self, alert: AlertState, now: datetime) -> list[Notification]:
         del self.alerts[alert.alert_id]
         if not alert.notified:
             return []  # never told anyone it fired: nothing to resolve
-        return [self._notification(alert, AlertStatus.RESOLVED, now)]
+        return [self._next(alert, AlertStatus.RESOLVED, now)]
 
     def _expire_holds(self, now: datetime) -> list[Notification]:
         out: list[Notification] = []
@@ -441,6 +442,11 @@ class AlertEvaluator:
             return f"{self.console_url}/incidents/{subject.incident.id}"
         return f"{self.console_url}/services/{subject.service.id}"
 
+    def _next(self, alert: AlertState, status: AlertStatus, ended: datetime | None) -> Notification:
+        """A new notification of `alert` (not a resend of the last one): the next sequence."""
+        alert.sequence += 1
+        return self._notification(alert, status, ended)
+
     def _notification(
         self, alert: AlertState, status: AlertStatus, ended: datetime | None
     ) -> Notification:
@@ -454,6 +460,7 @@ class AlertEvaluator:
             ends_at=ended,
             generator_url=alert.annotations.get("console_url", ""),
             duration_seconds=duration,
+            sequence=alert.sequence,
         )
 
     def _outage_seconds(self, alert: AlertState, ended: datetime | None) -> float | None:
@@ -476,7 +483,7 @@ class AlertEvaluator:
             last = alert.last_notified_at or alert.active_since
             if (now - last).total_seconds() >= every:
                 alert.last_notified_at = now
-                note = self._notification(alert, AlertStatus.FIRING, None)
+                note = self._next(alert, AlertStatus.FIRING, None)
                 due.append(replace(note, extra={"reminder": "true"}))
         return due
 

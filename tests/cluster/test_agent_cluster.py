@@ -5,6 +5,7 @@ incident continues on the new owner with its id and start; only the owner notifi
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -294,3 +295,12 @@ async def test_cluster_node_down_is_notified_once_by_the_judge_and_carried_over(
             assert time.monotonic() < deadline, "ClusterNodeDown did not resolve"
             await asyncio.sleep(0.2)
         assert b"resolved" in hook.requests[-1].body
+        # the new judge went on counting the alert's notifications: the resolution is the
+        # second one, whatever node sends it (the sequence is in the idempotency key)
+        (closing,) = [
+            n
+            for r in hook.requests
+            for n in json.loads(r.body)["notifications"]
+            if n["alert_id"] == alert_id and n["status"] == "resolved"
+        ]
+        assert closing["sequence"] == 2
