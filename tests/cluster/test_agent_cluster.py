@@ -31,6 +31,7 @@ from tests.alerting.servers import HttpRecorder
 pytestmark = pytest.mark.postgres
 
 VIEWER = new_token()
+OPERATOR = new_token()
 PARTITIONS = 4
 LEASE = 2.0
 SERVICES = [f"svc-{n}" for n in range(8)]
@@ -74,7 +75,10 @@ async def start_node(cluster_url: str, tmp_path: Path) -> AsyncIterator[StartNod
             db=cluster_url,
             cluster=cluster,
             alerting=alerting or AlertingConfig(),
-            tokens=(TokenEntry(name="viewer", role="viewer", hash=hash_token(VIEWER)),),
+            tokens=(
+                TokenEntry(name="viewer", role="viewer", hash=hash_token(VIEWER)),
+                TokenEntry(name="duty", role="operator", hash=hash_token(OPERATOR)),
+            ),
         )
         store = SqlStore.open(cluster_url)
         agent = Agent(settings, load(path), store, SystemClock(), serve_http=False)
@@ -304,3 +308,63 @@ async def test_cluster_node_down_is_notified_once_by_the_judge_and_carried_over(
             if n["alert_id"] == alert_id and n["status"] == "resolved"
         ]
         assert closing["sequence"] == 2
+
+
+async def test_operator_writes_on_any_node_reach_the_owner(start_node: StartNode) -> None:
+    """Acknowledgements, annotations and maintenance windows made through the API of a node
+    that does not own the service go through the database to the node that does."""
+    with HttpRecorder() as hook, HttpRecorder() as alertmanager:
+        config = receivers(hook, alertmanager)
+        a = await start_node("node-alpha", config)
+        await until(lambda: len(a.owned()) == PARTITIONS)
+        b = await start_node("node-beta", config)
+        await until(lambda: len(a.owned()) == 2 and len(b.owned()) == 2)
+        down, planned = [s for s in SERVICES if partition_of(s, PARTITIONS) in b.owned()][:2]
+        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+        for n in range(2):
+            b.agent.observe(result(down, t0 + timedelta(seconds=n)), "heartbeat")
+        alert_id = f"ServiceDown/{down}"
+        await until(lambda: posts(hook, alert_id) == 1)
+        incident = b.agent.engine.open_incident(down)
+        assert incident is not None
+        app = create_app(a.agent.registry, a.agent.health, agent=a.agent)
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {OPERATOR}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://localhost", headers=headers
+        ) as client:
+            ack = await client.post(f"/api/v1/alerts/{alert_id}/ack", json={"comment": "on it"})
+            note = await client.post(
+                f"/api/v1/incidents/{incident.id}/annotations",
+                json={"field": "cause", "text": "disk full"},
+            )
+            start = datetime.now(UTC) + timedelta(seconds=1)
+            window = await client.post(
+                "/api/v1/maintenance",
+                json={
+                    "service": planned,
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(hours=1)).isoformat(),
+                    "reason": "patching",
+                },
+            )
+        assert (ack.status_code, note.status_code, window.status_code) == (202, 201, 201)
+        for node in (a, b):  # both tick; only the owner applies the acknowledgement
+            await node.agent.alerting.tick()
+        acked = b.agent.alerting.evaluator.alerts[alert_id]
+        assert (acked.acked_by, acked.ack_comment) == ("duty", "on it")
+        applied = "SELECT count(*) FROM alert_acks WHERE applied_at IS NOT NULL"
+        assert count(b.store, applied) == 1
+        (stored,) = [n for n in b.store.annotations(incident.id)]
+        assert (stored.field, stored.text, stored.author) == ("cause", "disk full", "duty")
+        await b.agent._refresh_windows()  # what its 30 s refresh does, now
+        await asyncio.sleep(1.2)  # the window has begun
+        assert b.agent.calendar.in_planned(planned, datetime.now(UTC))
+        at = datetime.now(UTC).replace(microsecond=0)
+        for n in range(2):
+            b.agent.observe(result(planned, at + timedelta(milliseconds=n)), "heartbeat")
+        await asyncio.sleep(1.0)
+        assert posts(hook, f"ServiceDown/{planned}") == 0  # planned maintenance: not notified
+        assert b.agent.alerting.evaluator.alerts[f"ServiceDown/{planned}"].suppressed == (
+            "maintenance"
+        )
