@@ -129,6 +129,10 @@ def _wire_cluster(conn: Connection) -> None:
         conn.execute(insert(schema.id_counters), {"name": "incident", "next": (highest or 0) + 1})
 
 
+def _create_heartbeat_beats(conn: Connection) -> None:
+    schema.heartbeat_beats.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create tables", _create_tables),
     Migration(2, "alert outbox", _create_outbox),
@@ -140,6 +144,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "public messages of the status page", _create_public_messages),
     Migration(9, "archive of scheduled reports", _create_report_archive),
     Migration(11, "cluster: incident ids, pending results, commit audit", _wire_cluster),
+    Migration(13, "the newest beat of each heartbeat check", _create_heartbeat_beats),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -368,3 +368,23 @@ async def test_operator_writes_on_any_node_reach_the_owner(start_node: StartNode
         assert b.agent.alerting.evaluator.alerts[f"ServiceDown/{planned}"].suppressed == (
             "maintenance"
         )
+
+
+async def test_a_beat_taken_by_any_node_reaches_the_heartbeat_checks_owner(
+    start_node: StartNode,
+) -> None:
+    a = await start_node("node-alpha")
+    await until(lambda: len(a.owned()) == PARTITIONS)
+    b = await start_node("node-beta")
+    await until(lambda: len(a.owned()) == 2 and len(b.owned()) == 2)
+    service = service_in(b.owned())
+    app = create_app(a.agent.registry, a.agent.health, agent=a.agent)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        reply = await client.post(f"/api/v1/heartbeat/{service}/beat")
+    assert reply.status_code == 200
+    at = datetime.fromisoformat(reply.json()["at"])
+    book = b.agent.probes.heartbeats
+    await until(lambda: book.last(f"{service}/beat") == at, timeout=10)  # the owner's book
+    c = await start_node("node-gamma")  # and a node started afterwards
+    assert c.agent.probes.heartbeats.last(f"{service}/beat") == at
