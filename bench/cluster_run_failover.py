@@ -40,11 +40,14 @@ class Totals:
     pending_left: int = 0  # results still waiting for an owner at the end (lost)
 
 
-def round_(cluster: Cluster, k: int, totals: Totals) -> None:
+def round_(cluster: Cluster, k: int, totals: Totals, used: set[str]) -> None:
     lease = cluster.layout.lease_seconds
     victim = NAMES[k % len(NAMES)]
     held = set(cluster.epochs(victim))
-    service = next(s for s in cluster.services if cluster.partition(s) in held)
+    # a service not broken before: one broken again soon after it came back would be flapping,
+    # and its new outage folded into the previous incident (semantics.md §3)
+    service = next(s for s in cluster.services if cluster.partition(s) in held and s not in used)
+    used.add(service)
     began = datetime.now(UTC)
     cluster.estate.set(service, "503")
     alert = f"ServiceDown/{service}"
@@ -95,7 +98,8 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=15.0)
     parser.add_argument("--partitions", type=int, default=8)
     args = parser.parse_args()
-    layout = Layout(partitions=args.partitions, lease_seconds=args.lease)
+    each = -(-args.kills // args.partitions) + 2  # a fresh service for every round
+    layout = Layout(args.partitions, args.lease, services_per_partition=each)
     folder = Path(tempfile.mkdtemp(prefix="vigia-failover-"))
     cluster = Cluster(os.environ["VIGIA_TEST_POSTGRES_URL"], folder, layout)
     totals = Totals()
@@ -103,8 +107,9 @@ def main() -> None:
     try:
         cluster.start(*NAMES)
         wait_for(lambda: cluster.balanced(NAMES), 10 * args.lease, "the partitions to spread")
+        used: set[str] = set()
         for k in range(args.kills):
-            round_(cluster, k, totals)
+            round_(cluster, k, totals, used)
         totals.pending_left = int(cluster.rows("SELECT count(*) FROM pending_results")[0][0])
     finally:
         cluster.close()

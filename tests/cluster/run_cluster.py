@@ -53,14 +53,16 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, step: floa
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def services_covering(partitions: int) -> list[str]:
-    """Service ids, at least one in every partition (so every owner commits all the time)."""
-    found: dict[int, str] = {}
+def services_covering(partitions: int, each: int = 1) -> list[str]:
+    """Service ids, `each` in every partition (so every owner commits all the time)."""
+    found: dict[int, list[str]] = {p: [] for p in range(partitions)}
     n = 0
-    while len(found) < partitions:
-        found.setdefault(partition_of(f"svc-{n}", partitions), f"svc-{n}")
+    while any(len(names) < each for names in found.values()):
+        names = found[partition_of(f"svc-{n}", partitions)]
+        if len(names) < each:
+            names.append(f"svc-{n}")
         n += 1
-    return sorted(found.values())
+    return sorted(s for names in found.values() for s in names)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Layout:
     lease_seconds: float = 3.0
     interval: str = "2s"
     timeout: str = "1s"
+    services_per_partition: int = 1
 
 
 class Sink:
@@ -159,7 +162,9 @@ class Cluster:
     def __init__(self, admin_url: str, folder: Path, layout: Layout | None = None) -> None:
         self.layout = layout or Layout()
         self.folder = folder
-        self.services = services_covering(self.layout.partitions)
+        self.services = services_covering(
+            self.layout.partitions, self.layout.services_per_partition
+        )
         self.estate = ScriptedEstate(refusing=[])
         self.sink = Sink()
         self.catalog = folder / "services.yaml"
