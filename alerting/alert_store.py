@@ -5,7 +5,7 @@ acknowledgements operators make from the CLI/API, which the running agent picks 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,14 +45,20 @@ def write_alerts(
     alerts: Sequence[AlertState],
     at: datetime,
     partitions: Partitions | None = None,
+    only: Collection[str] | None = None,
 ) -> None:
-    """`save_alerts` inside the caller's transaction.
+    """`save_alerts` inside the caller's transaction; with `only`, just the rows of those alert
+    ids (stored if among `alerts`, deleted if not: resolved).
 
     On a cluster node, `partitions` is (the partitions it owns, each alert's partition): only
     those partitions' rows are replaced, and alerts of no partition are not stored (each node
     judges its own health afresh)."""
     table = schema.alert_state
     wipe = delete(table)
+    if only is not None:
+        wanted = set(only)
+        alerts = [a for a in alerts if a.alert_id in wanted]
+        wipe = wipe.where(table.c.alert_id.in_(sorted(wanted)))
     placed: list[tuple[AlertState, int | None]] = [(a, None) for a in alerts]
     if partitions is not None:
         owned, partition_of = partitions

@@ -130,7 +130,10 @@ class AlertingService:
         while routed:
             now = self.clock.now()
             try:
-                also = self._alert_writer(now, gone)
+                # the state of just these alerts: the notifications' partitions are fenced
+                touched = {n.alert_id for n, _ in routed}
+                _, write = self._alert_writer(now, gone, touched)
+                also: Also = (set(), write)
                 await asyncio.to_thread(self.outbox.enqueue_routed, routed, now, also=also)
                 break
             except LeaseLostError as lost:  # the new owner notifies these services now
@@ -139,8 +142,11 @@ class AlertingService:
                 log.warning("notifications of partitions %s left to their new owner", sorted(gone))
         self.worker.wake()
 
-    def _alert_writer(self, now: datetime, gone: Iterable[int] = ()) -> Also:
-        """The partitions whose alerts this node rewrites (those it owns) and the writing."""
+    def _alert_writer(
+        self, now: datetime, gone: Iterable[int] = (), only: set[str] | None = None
+    ) -> Also:
+        """The partitions whose alerts this node rewrites (those it owns) and the writing
+        (of every alert, or `only` of these)."""
         alerts = list(self.evaluator.alerts.values())
         owned: set[int] = set()
         partitions: alert_store.Partitions | None = None
@@ -149,7 +155,7 @@ class AlertingService:
             partitions = (owned, self._partition_of_alert)
 
         def write(conn: Connection) -> None:
-            alert_store.write_alerts(conn, alerts, now, partitions)
+            alert_store.write_alerts(conn, alerts, now, partitions, only)
 
         return owned, write
 

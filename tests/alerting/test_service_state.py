@@ -48,6 +48,12 @@ async def test_the_alert_state_is_stored_with_the_notification_not_at_the_next_t
             with store.transaction() as conn:
                 queued = conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
             assert queued == 1
+            for n, letter in enumerate("ooo", start=3):  # the service recovers
+                h.clock.set(at(60 * n))
+                result = ProbeResult("svc/tcp", at(60 * n), 0.5, LETTERS[letter], "")
+                alerting.observe(result, h.engine.observe(result))
+            await alerting.flush()
+            assert [a for a in alert_store.load_alerts(store) if a.rule == "ServiceDown"] == []
         finally:
             await alerting.aclose()
             store.close()
