@@ -21,7 +21,11 @@ from agent.catalog.errors import CatalogError
 from agent.catalog.loader import load
 from agent.catalog.model import LOCAL, Catalog, Check
 from agent.clock_watch import ClockStep
-from agent.cluster.wiring import DRAIN_EVERY_SECONDS, ClusterNode, lease_config
+from agent.cluster.wiring import (
+    DRAIN_EVERY_SECONDS,
+    ClusterNode,
+    lease_config,
+)
 from agent.connectivity import Connectivity
 from agent.engine import Engine
 from agent.engine.ids import IncidentIds
@@ -60,6 +64,7 @@ if TYPE_CHECKING:  # agent.reports is optional in a build: imported when `report
 log = logging.getLogger(__name__)
 
 WINDOW_REFRESH_SECONDS = 30.0
+BEATS_REFRESH_SECONDS = 2.0  # a beat taken by another node is seen by the check's owner
 PRUNE_EVERY_SECONDS = 3600.0
 CONNECTIVITY_EVERY_SECONDS = 10.0
 HEALTH_EVERY_SECONDS = 5.0  # the health gauges move without a /healthz request
@@ -145,6 +150,8 @@ class Agent:
         if self.cluster is not None:
             await self.cluster.start()
             self._spawn(self._every(DRAIN_EVERY_SECONDS, self.cluster.drain_pending))
+            self._spawn(self._every(self.cluster.health_every, self.cluster.refresh_health))
+        await self._refresh_beats()  # beats from before a restart, before the first probe
         self.scheduler = ProbeScheduler(
             self._probe,
             self.clock,
@@ -159,6 +166,7 @@ class Agent:
         self._start_health()
         self._spawn(self._every(self.settings.agent_heartbeat, self._heartbeat))
         self._spawn(self._every(WINDOW_REFRESH_SECONDS, self._refresh_windows))
+        self._spawn(self._every(BEATS_REFRESH_SECONDS, self._refresh_beats))
         self._spawn(self._every(PRUNE_EVERY_SECONDS, self._prune))
         if self.connectivity.target:
             self._spawn(self._every(CONNECTIVITY_EVERY_SECONDS, self.connectivity.refresh))
@@ -343,6 +351,7 @@ class Agent:
             "agent_unhealthy": float(len(self.health_reasons)),
             **{f"unhealthy:{r}": float(r in self.health_reasons) for r in REASONS},
             **self._location_signals(),
+            **(self.cluster.signals() if self.cluster is not None else {}),
         }
 
     def _location_signals(self) -> dict[str, float]:
@@ -378,6 +387,12 @@ class Agent:
 
     async def _refresh_windows(self) -> None:
         self.calendar.adhoc = await asyncio.to_thread(self.store.windows)
+
+    async def _refresh_beats(self) -> None:
+        """Beats of heartbeat checks taken by any node (or before a restart) reach this one's
+        book, which its heartbeat probes read: the stored beat is kept when it is newer."""
+        if any(c.kind == "heartbeat" for c in self.catalog.checks.values()):
+            self.probes.heartbeats.seed(await asyncio.to_thread(self.store.beats))
 
     async def _prune(self) -> None:
         """Roll up expired results, then compact ok ones (agent/store/retention.py)."""

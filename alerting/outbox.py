@@ -102,6 +102,7 @@ def decode_notification(data: Mapping[str, Any]) -> Notification:
 PartitionOf = Callable[[Notification], int | None]
 OutboxFence = Callable[[Connection, set[int]], None]
 Scope = Callable[[], tuple[set[int], bool]]
+Also = tuple[set[int], Callable[[Connection], None]]  # more to write under the same fence
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +136,17 @@ class Outbox:
         return self.enqueue_routed([(n, receivers) for n in notifications], now)
 
     def enqueue_routed(
-        self, routed: Iterable[tuple[Notification, Sequence[str]]], now: datetime
+        self,
+        routed: Iterable[tuple[Notification, Sequence[str]]],
+        now: datetime,
+        *,
+        also: Also | None = None,
     ) -> int:
         """Like `enqueue`, with each notification's own receivers, in one transaction.
         Rows are numbered in the order given: deliver firing before resolved by passing them
-        in that order."""
+        in that order. `also` writes in the same transaction (the alerts' state, so a node that
+        dies after the commit leaves both the notification and "notified" for the next one,
+        and one that dies before it leaves neither): (its partitions, what it writes)."""
         split = self.partitioning
         rows = [
             _new_row(
@@ -150,10 +157,14 @@ class Outbox:
         ]
         if not rows:
             return 0
+        also_partitions, write_also = also if also is not None else (set(), None)
         with self._store.transaction(write=True) as conn:
             if split is not None:  # only the partitions' owner notifies (§9)
-                split.fence(conn, {r["partition"] for r in rows if r["partition"] is not None})
+                touched = {r["partition"] for r in rows if r["partition"] is not None}
+                split.fence(conn, touched | also_partitions)
             conn.execute(insert(_TABLE), rows)
+            if write_also is not None:
+                write_also(conn)
         return len(rows)
 
     def mark_delivered(self, ids: Collection[int], now: datetime) -> None:

@@ -35,6 +35,8 @@ ConditionName = Literal[
     "location_check_failing",
     "agent",
     "watchdog",
+    "cluster_node_down",
+    "partition_unowned",
 ]
 
 

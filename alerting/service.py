@@ -22,10 +22,11 @@ from agent.cluster.errors import LeaseLostError
 from agent.records import Effect
 from agent.store.sql import SqlStore
 from alerting import alert_store
+from alerting.conditions import is_cluster_alert
 from alerting.delivery import DeliveryWorker
 from alerting.evaluator import AlertEvaluator
 from alerting.notification import AlertStatus, Notification
-from alerting.outbox import Outbox, OutboxItem, Partitioning
+from alerting.outbox import Also, Outbox, OutboxItem, Partitioning
 from alerting.receivers.factory import build_receivers
 from alerting.routing import AlertingConfig, Router
 from checks.clock import Clock
@@ -39,9 +40,16 @@ log = logging.getLogger(__name__)
 
 def _service_of(alert_id: str) -> str | None:
     """The service of an alert id (`Rule/service` or `Rule/service/check`); None for the
-    agent's own alerts (`Rule`)."""
+    agent's own alerts (`Rule`) and the cluster's (`Rule@subject`)."""
+    if is_cluster_alert(alert_id):
+        return None
     parts = alert_id.split("/")
     return parts[1] if len(parts) > 1 else None
+
+
+# The cluster's own alerts (ClusterNodeDown, PartitionUnowned) belong to partition 0: its holder
+# judges them, stores them, sends them; a new holder carries them on (semantics.md §9).
+CLUSTER_PARTITION = 0
 
 
 @dataclass
@@ -115,16 +123,41 @@ class AlertingService:
         await self._enqueue(self.router.route(batch))
 
     async def _enqueue(self, routed: list[tuple[Notification, Sequence[str]]]) -> None:
-        """Store the notifications (fenced on a cluster node), then wake the worker."""
+        """Store the notifications with the alerts' state in one transaction (fenced on a
+        cluster node), then wake the worker: whoever reads the state next (a restart, a new
+        owner) knows what was notified, so it neither repeats nor loses a notification."""
+        gone: set[int] = set()
         while routed:
+            now = self.clock.now()
             try:
-                await asyncio.to_thread(self.outbox.enqueue_routed, routed, self.clock.now())
+                # the state of just these alerts: the notifications' partitions are fenced
+                touched = {n.alert_id for n, _ in routed}
+                _, write = self._alert_writer(now, gone, touched)
+                also: Also = (set(), write)
+                await asyncio.to_thread(self.outbox.enqueue_routed, routed, now, also=also)
                 break
             except LeaseLostError as lost:  # the new owner notifies these services now
-                gone = set(lost.partitions)
+                gone |= set(lost.partitions)
                 routed = [r for r in routed if self._partition_of_notification(r[0]) not in gone]
                 log.warning("notifications of partitions %s left to their new owner", sorted(gone))
         self.worker.wake()
+
+    def _alert_writer(
+        self, now: datetime, gone: Iterable[int] = (), only: set[str] | None = None
+    ) -> Also:
+        """The partitions whose alerts this node rewrites (those it owns) and the writing
+        (of every alert, or `only` of these)."""
+        alerts = list(self.evaluator.alerts.values())
+        owned: set[int] = set()
+        partitions: alert_store.Partitions | None = None
+        if self.cluster is not None:
+            owned = self.cluster.owned_valid() - set(gone)
+            partitions = (owned, self._partition_of_alert)
+
+        def write(conn: Connection) -> None:
+            alert_store.write_alerts(conn, alerts, now, partitions, only)
+
+        return owned, write
 
     def _resends_due(self) -> list[tuple[Notification, Sequence[str]]]:
         """The Alertmanager resend protocol: firing alerts again, resolved ones for a while."""
@@ -150,13 +183,18 @@ class AlertingService:
         await asyncio.to_thread(alert_store.mark_applied, self.store, ids, self.clock.now())
 
     async def _save_alerts(self) -> None:
-        alerts = list(self.evaluator.alerts.values())
-        partitions = None
-        if self.cluster is not None:
-            partitions = (self.cluster.owned_valid(), self.cluster.partition_of)
-        await asyncio.to_thread(
-            alert_store.save_alerts, self.store, alerts, self.clock.now(), partitions
-        )
+        owned, write = self._alert_writer(self.clock.now())
+
+        def fenced() -> None:
+            with self.store.transaction(write=True) as conn:
+                if self.cluster is not None:
+                    self._fence(conn, owned)
+                write(conn)
+
+        try:
+            await asyncio.to_thread(fenced)
+        except LeaseLostError as lost:  # saved by the new owner; this node forgets them soon
+            log.warning("alerts of partitions %s left to their new owner", lost.partitions)
 
     # ---- several core nodes (semantics.md §9) -----------------------------------------------
 
@@ -166,7 +204,12 @@ class AlertingService:
         a node), so a notification the old owner had not delivered yet is not lost."""
         restored = await asyncio.to_thread(alert_store.load_alerts, self.store, partitions)
         wanted = set(services)
-        alerts = {a.alert_id: a for a in restored if a.service in wanted}
+        judge = CLUSTER_PARTITION in partitions  # this node judges the cluster rules now
+        alerts = {
+            a.alert_id: a
+            for a in restored
+            if a.service in wanted or (judge and is_cluster_alert(a.alert_id))
+        }
         self.evaluator.alerts.update(alerts)
         firing = [n for n in self.evaluator.firing_notifications() if n.alert_id in alerts]
         if firing:
@@ -176,6 +219,9 @@ class AlertingService:
         gone = set(services)
         self.evaluator.forget(gone)
         self._resolved = [n for n in self._resolved if _service_of(n.alert_id) not in gone]
+        if CLUSTER_PARTITION in partitions:
+            self.evaluator.forget_cluster()
+            self._resolved = [n for n in self._resolved if not is_cluster_alert(n.alert_id)]
 
     def _held(self, batch: list[Notification]) -> list[Notification]:
         if self.cluster is None:
@@ -183,17 +229,27 @@ class AlertingService:
         return [n for n in batch if self._mine(n.alert_id, held=True)]
 
     def _mine(self, alert_id: str, held: bool = False) -> bool:
-        """An alert of this node's services (or of no service); `held`: by the lease alone."""
-        service = _service_of(alert_id)
-        if self.cluster is None or service is None:
+        """An alert of this node's partitions (or of no partition); `held`: by the lease alone."""
+        cluster = self.cluster
+        partition = self._partition_of_alert(alert_id)
+        if cluster is None or partition is None:
             return True
-        return self.cluster.holds(service) if held else self.cluster.owns(service)
+        if held:
+            return cluster.holdings.epoch(partition) is not None
+        return partition in cluster.owned_valid()
+
+    def _partition_of_alert(self, alert_id: str) -> int | None:
+        """A service alert's partition is its service's; the cluster's alerts are partition
+        0's; the agent's own alerts (each node judges its own health) have none."""
+        if self.cluster is None:
+            return None
+        if is_cluster_alert(alert_id):
+            return CLUSTER_PARTITION
+        service = _service_of(alert_id)
+        return None if service is None else self.cluster.partition_of(service)
 
     def _partition_of_notification(self, notification: Notification) -> int | None:
-        service = _service_of(notification.alert_id)
-        if self.cluster is None or service is None:
-            return None
-        return self.cluster.partition_of(service)
+        return self._partition_of_alert(notification.alert_id)
 
     def _fence(self, conn: Connection, partitions: set[int]) -> None:
         assert self.cluster is not None

@@ -15,11 +15,20 @@ import logging
 import socket
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from agent.catalog.model import LOCAL
+from agent.cluster.health import ClusterHealth, read_health
 from agent.cluster.lease import LeaseConfig
 from agent.cluster.member import ClusterMember
 from agent.records import Effect, PendingConsumed
 from agent.settings import Settings, split_host_port
+from alerting.conditions import (
+    CLUSTER_JUDGE,
+    CLUSTER_LEASE,
+    CLUSTER_NODE_DOWN_PREFIX,
+    PARTITION_UNOWNED_PREFIX,
+)
 from checks.result import ProbeResult
 
 if TYPE_CHECKING:
@@ -29,6 +38,8 @@ log = logging.getLogger(__name__)
 
 DRAIN_EVERY_SECONDS = 1.0
 DRAIN_BATCH = 2000
+CLUSTER_HEALTH_EVERY_SECONDS = 5.0  # the cluster rules' signals: as often as the alert tick
+JUDGE_PARTITION = 0  # its holder judges ClusterNodeDown and PartitionUnowned
 
 
 def lease_config(settings: Settings, version: str = "") -> LeaseConfig | None:
@@ -55,6 +66,7 @@ class ClusterNode:
             agent.store.secret_url(), config, agent.catalog, self._gain, self._lose
         )
         self.drained_total = 0
+        self.health: ClusterHealth | None = None  # read while this node holds partition 0
 
     async def start(self) -> None:
         await self.member.start()
@@ -81,6 +93,40 @@ class ClusterNode:
         services = [s for names in lost.values() for s in names]
         self.agent.engine.forget(services)
         self.agent.alerting.forget(set(lost), services)
+
+    # ---- the cluster's own health (ClusterNodeDown, PartitionUnowned) ----------------------
+
+    @property
+    def health_every(self) -> float:
+        return min(CLUSTER_HEALTH_EVERY_SECONDS, self.member.config.lease_seconds / 2)
+
+    async def refresh_health(self) -> None:
+        """Read the nodes' heartbeats and the leases, on the one node that judges them."""
+        if JUDGE_PARTITION not in self.member.owned_valid():
+            self.health = None
+            return
+        try:
+            self.health = await asyncio.to_thread(self._read_health)
+        except SQLAlchemyError as exc:  # the renewer gives partition 0 up if this lasts
+            log.warning("could not read the cluster's health: %s", type(exc).__name__)
+
+    def _read_health(self) -> ClusterHealth:
+        with self.agent.store.transaction() as conn:
+            return read_health(conn, self.member.config)
+
+    def signals(self) -> dict[str, float]:
+        """The cluster rules' signals (alerting/conditions.py), on the judging node only."""
+        health = self.health
+        if health is None or JUDGE_PARTITION not in self.member.owned_valid():
+            return {}
+        return {
+            CLUSTER_JUDGE: 1.0,
+            CLUSTER_LEASE: health.lease_seconds,
+            "cluster_nodes_down": float(len(health.nodes_down)),
+            "partitions_unowned": float(len(health.partitions_unowned)),
+            **{f"{CLUSTER_NODE_DOWN_PREFIX}{n}": 1.0 for n in health.nodes_down},
+            **{f"{PARTITION_UNOWNED_PREFIX}{p}": 1.0 for p in health.partitions_unowned},
+        }
 
     # ---- pending results ----------------------------------------------------------------
 

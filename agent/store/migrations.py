@@ -141,6 +141,10 @@ def _create_result_rollups(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _create_heartbeat_beats(conn: Connection) -> None:
+    schema.heartbeat_beats.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create tables", _create_tables),
     Migration(2, "alert outbox", _create_outbox),
@@ -154,6 +158,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "per-location check state, dropped results", _create_location_tables),
     Migration(11, "cluster: incident ids, pending results, commit audit", _wire_cluster),
     Migration(12, "rollups of compacted probe results", _create_result_rollups),
+    Migration(13, "the newest beat of each heartbeat check", _create_heartbeat_beats),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

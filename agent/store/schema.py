@@ -300,6 +300,15 @@ agent_heartbeat = Table(
     Column("at", UtcMicros, nullable=False),
 )
 
+heartbeat_beats = Table(  # schema version 13: the newest beat of each `heartbeat` check
+    # any node takes a beat; the check's owner reads it from here (semantics.md §9), and a
+    # restarted agent goes on from it instead of "no heartbeat since the agent started"
+    "heartbeat_beats",
+    metadata,
+    Column("check", String(_ID), primary_key=True),
+    Column("last_at", UtcMicros, nullable=False),
+)
+
 
 # ---- the alert outbox (schema version 2) --------------------------------------------------
 

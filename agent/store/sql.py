@@ -501,6 +501,23 @@ class SqlStore:
         with self.transaction(write=True) as conn:
             self._upsert(conn, t.agent_heartbeat, ["id"], [{"id": 1, "at": at}])
 
+    def record_beat(self, check: str, at: datetime) -> None:
+        """A heartbeat check's beat; an older one (a retry arriving late) changes nothing."""
+        table = t.heartbeat_beats
+        ins = self._insert(table).values(check=check, last_at=at)
+        newer = ins.on_conflict_do_update(
+            index_elements=[table.c.check],
+            set_={"last_at": ins.excluded.last_at},
+            where=table.c.last_at < ins.excluded.last_at,
+        )
+        with self.transaction(write=True) as conn:
+            conn.execute(newer)
+
+    def beats(self) -> dict[str, datetime]:
+        """The newest beat of each heartbeat check."""
+        table = t.heartbeat_beats
+        return {r["check"]: r["last_at"] for r in self._fetch(select(table))}
+
     def record_clock_step(self, at: datetime, seconds: float) -> None:
         """A wall-clock step: the interval [at - seconds, at] (either way) was stamped by a
         clock that was wrong on one side of it."""

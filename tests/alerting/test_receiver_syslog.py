@@ -81,6 +81,19 @@ async def test_udp_datagrams_are_rfc5424_with_the_labels_as_structured_data() ->
     assert fields["msg"] == "portal is down"
 
 
+def test_the_idempotency_key_and_sequence_are_structured_data() -> None:
+    """Delivery is at least once: the SIEM drops a repeated key."""
+    sent = dataclasses.replace(notification(), sequence=3)
+    once, again = (
+        parse(format_message(sent, facility=16, hostname="h", app_name="vigia", procid="1",
+                             timestamp=T0 + timedelta(seconds=s)))
+        for s in (0, 30)
+    )  # fmt: skip
+    for fields in (once, again):
+        alert = fields["sd"]["alert@32473"]  # type: ignore[index]
+        assert alert["idempotencyKey"] == sent.idempotency_key and alert["sequence"] == "3"
+
+
 async def test_tcp_uses_octet_counting_frames_one_per_notification() -> None:
     listener = await SyslogTcp().start()
     resolved = notification(

@@ -5,6 +5,7 @@ incident continues on the new owner with its id and start; only the owner notifi
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from tests.alerting.servers import HttpRecorder
 pytestmark = pytest.mark.postgres
 
 VIEWER = new_token()
+OPERATOR = new_token()
 PARTITIONS = 4
 LEASE = 2.0
 SERVICES = [f"svc-{n}" for n in range(8)]
@@ -73,7 +75,10 @@ async def start_node(cluster_url: str, tmp_path: Path) -> AsyncIterator[StartNod
             db=cluster_url,
             cluster=cluster,
             alerting=alerting or AlertingConfig(),
-            tokens=(TokenEntry(name="viewer", role="viewer", hash=hash_token(VIEWER)),),
+            tokens=(
+                TokenEntry(name="viewer", role="viewer", hash=hash_token(VIEWER)),
+                TokenEntry(name="duty", role="operator", hash=hash_token(OPERATOR)),
+            ),
         )
         store = SqlStore.open(cluster_url)
         agent = Agent(settings, load(path), store, SystemClock(), serve_http=False)
@@ -231,3 +236,155 @@ async def test_the_api_lists_nodes_partitions_owners_and_epochs(start_node: Star
     assert body["this_node"] == "node-beta" and body["owned"] == sorted(b.owned())
     moved = [p for p in body["partitions"] if p["holder"] == "node-beta"]
     assert all(p["epoch"] == 2 and p["expires_in_seconds"] > 0 for p in moved)
+
+
+def dead_node(store: SqlStore, name: str) -> None:
+    """A node row as a node killed a minute ago leaves it (heartbeat long past the lease)."""
+    now = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
+    with store.transaction() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO cluster_nodes (node, started_at, last_seen, version) "
+                f"VALUES (:n, {now} - 3600000000, {now} - 60000000, '')"
+            ),
+            {"n": name},
+        )
+
+
+async def test_cluster_node_down_is_notified_once_by_the_judge_and_carried_over(
+    start_node: StartNode,
+) -> None:
+    """The holder of partition 0 judges the cluster rules; the other node stays quiet. When
+    partition 0 changes hands the alert goes on: Alertmanager gets it again, the webhook not."""
+    alert_id = "ClusterNodeDown@node-gone"
+    with HttpRecorder() as hook, HttpRecorder() as alertmanager:
+        config = receivers(hook, alertmanager)
+        a = await start_node("node-alpha", config)
+        await until(lambda: len(a.owned()) == PARTITIONS)
+        b = await start_node("node-beta", config)
+        await until(lambda: len(a.owned()) == 2 and len(b.owned()) == 2)
+        judge, other = (a, b) if 0 in a.owned() else (b, a)
+        dead_node(a.store, "node-gone")
+
+        async def ticked() -> bool:
+            for node in (judge, other):
+                await node.agent.alerting.tick()
+            return posts(hook, alert_id) > 0
+
+        deadline = time.monotonic() + 10
+        while not await ticked():
+            assert time.monotonic() < deadline, "ClusterNodeDown was not notified"
+            await asyncio.sleep(0.2)
+        await until(lambda: posts(alertmanager, "node-gone") == 1)  # AM: labels, no id
+        assert alert_id not in other.agent.alerting.evaluator.alerts
+        (fired,) = [r for r in hook.requests if alert_id.encode() in r.body]
+        assert b'"node": "node-gone"' in fired.body or b'"node":"node-gone"' in fired.body
+        await judge.stop()  # partition 0 goes to the other node, which judges from now on
+        await until(lambda: 0 in other.owned())
+        await until(lambda: posts(alertmanager, "node-gone") == 2)  # the new judge's resend
+        for _ in range(3):
+            await other.agent.alerting.tick()
+            await asyncio.sleep(0.5)
+        assert posts(hook, alert_id) == 1
+        assert other.agent.alerting.evaluator.alerts[alert_id].state == "firing"
+        with other.store.transaction() as conn:  # the node comes back
+            conn.execute(text("DELETE FROM cluster_nodes WHERE node = 'node-gone'"))
+
+        async def resolved() -> bool:
+            await other.agent.alerting.tick()
+            return posts(hook, alert_id) == 2
+
+        deadline = time.monotonic() + 10
+        while not await resolved():
+            assert time.monotonic() < deadline, "ClusterNodeDown did not resolve"
+            await asyncio.sleep(0.2)
+        assert b"resolved" in hook.requests[-1].body
+        # the new judge went on counting the alert's notifications: the resolution is the
+        # second one, whatever node sends it (the sequence is in the idempotency key)
+        (closing,) = [
+            n
+            for r in hook.requests
+            for n in json.loads(r.body)["notifications"]
+            if n["alert_id"] == alert_id and n["status"] == "resolved"
+        ]
+        assert closing["sequence"] == 2
+
+
+async def test_operator_writes_on_any_node_reach_the_owner(start_node: StartNode) -> None:
+    """Acknowledgements, annotations and maintenance windows made through the API of a node
+    that does not own the service go through the database to the node that does."""
+    with HttpRecorder() as hook, HttpRecorder() as alertmanager:
+        config = receivers(hook, alertmanager)
+        a = await start_node("node-alpha", config)
+        await until(lambda: len(a.owned()) == PARTITIONS)
+        b = await start_node("node-beta", config)
+        await until(lambda: len(a.owned()) == 2 and len(b.owned()) == 2)
+        down, planned = [s for s in SERVICES if partition_of(s, PARTITIONS) in b.owned()][:2]
+        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+        for n in range(2):
+            b.agent.observe(result(down, t0 + timedelta(seconds=n)), "heartbeat")
+        alert_id = f"ServiceDown/{down}"
+        await until(lambda: posts(hook, alert_id) == 1)
+        incident = b.agent.engine.open_incident(down)
+        assert incident is not None
+        app = create_app(a.agent.registry, a.agent.health, agent=a.agent)
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {OPERATOR}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://localhost", headers=headers
+        ) as client:
+            ack = await client.post(f"/api/v1/alerts/{alert_id}/ack", json={"comment": "on it"})
+            note = await client.post(
+                f"/api/v1/incidents/{incident.id}/annotations",
+                json={"field": "cause", "text": "disk full"},
+            )
+            start = datetime.now(UTC) + timedelta(seconds=1)
+            window = await client.post(
+                "/api/v1/maintenance",
+                json={
+                    "service": planned,
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(hours=1)).isoformat(),
+                    "reason": "patching",
+                },
+            )
+        assert (ack.status_code, note.status_code, window.status_code) == (202, 201, 201)
+        for node in (a, b):  # both tick; only the owner applies the acknowledgement
+            await node.agent.alerting.tick()
+        acked = b.agent.alerting.evaluator.alerts[alert_id]
+        assert (acked.acked_by, acked.ack_comment) == ("duty", "on it")
+        applied = "SELECT count(*) FROM alert_acks WHERE applied_at IS NOT NULL"
+        assert count(b.store, applied) == 1
+        (stored,) = [n for n in b.store.annotations(incident.id)]
+        assert (stored.field, stored.text, stored.author) == ("cause", "disk full", "duty")
+        await b.agent._refresh_windows()  # what its 30 s refresh does, now
+        await asyncio.sleep(1.2)  # the window has begun
+        assert b.agent.calendar.in_planned(planned, datetime.now(UTC))
+        at = datetime.now(UTC).replace(microsecond=0)
+        for n in range(2):
+            b.agent.observe(result(planned, at + timedelta(milliseconds=n)), "heartbeat")
+        await asyncio.sleep(1.0)
+        assert posts(hook, f"ServiceDown/{planned}") == 0  # planned maintenance: not notified
+        assert b.agent.alerting.evaluator.alerts[f"ServiceDown/{planned}"].suppressed == (
+            "maintenance"
+        )
+
+
+async def test_a_beat_taken_by_any_node_reaches_the_heartbeat_checks_owner(
+    start_node: StartNode,
+) -> None:
+    a = await start_node("node-alpha")
+    await until(lambda: len(a.owned()) == PARTITIONS)
+    b = await start_node("node-beta")
+    await until(lambda: len(a.owned()) == 2 and len(b.owned()) == 2)
+    service = service_in(b.owned())
+    app = create_app(a.agent.registry, a.agent.health, agent=a.agent)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        reply = await client.post(f"/api/v1/heartbeat/{service}/beat")
+    assert reply.status_code == 200
+    at = datetime.fromisoformat(reply.json()["at"])
+    book = b.agent.probes.heartbeats
+    await until(lambda: book.last(f"{service}/beat") == at, timeout=10)  # the owner's book
+    c = await start_node("node-gamma")  # and a node started afterwards
+    assert c.agent.probes.heartbeats.last(f"{service}/beat") == at
