@@ -72,7 +72,8 @@ def service_urls(bases: list[str], services: int) -> list[str]:
     return [f"{bases[i % len(bases)]}/svc/{i}" for i in range(services)]
 
 
-def catalogue_yaml(urls: list[str], interval: float) -> str:
+def catalogue_yaml(urls: list[str], interval: float, http_options: str = "") -> str:
+    """`http_options`: more keys of every check's http block, e.g. `reuse_connection: true, `."""
     lines = [
         "version: 1",
         f"tiers: {{bronze: {{interval: {interval:g}s}}}}",
@@ -82,7 +83,7 @@ def catalogue_yaml(urls: list[str], interval: float) -> str:
         sid = f"s{i:05d}"
         lines.append(
             f"  - {{id: {sid}, name: {sid}, macro_service: comunicacoes, tier: bronze,"
-            f' checks: [{{http: {{url: "{url}"}}}}]}}'
+            f' checks: [{{http: {{{http_options}url: "{url}"}}}}]}}'
         )
     return "\n".join(lines) + "\n"
 
