@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -378,7 +377,7 @@ def _service(
     raw_tier = raw.tiers.get(svc.tier)
     reuse = _reuse_connection(raw, raw_tier, svc)
     checks = tuple(
-        _located(_check(svc.id, check, name, timing, reuse), raw, raw_tier, svc, check, known)
+        _check(svc.id, check, name, timing, reuse, _where(raw, raw_tier, svc, check, known))
         for check, name in _named(svc.checks)
     )
     return Service(
@@ -404,17 +403,16 @@ def _service(
     )
 
 
-def _located(
-    resolved: Check,
+def _where(
     raw: RawCatalog,
     tier: RawTier | None,
     svc: RawService,
     check: RawCheck,
     known: tuple[str, ...],
-) -> Check:
+) -> tuple[tuple[str, ...], int]:
+    """The check's locations and quorum (a majority of them unless given)."""
     names = _locations_of(raw, tier, svc, check, known)
-    quorum = _quorum_of(tier, svc, check) or majority(len(names))
-    return dataclasses.replace(resolved, locations=names, quorum=quorum)
+    return names, _quorum_of(tier, svc, check) or majority(len(names))
 
 
 def _named(checks: list[RawCheck]) -> list[tuple[RawCheck, str]]:
@@ -444,32 +442,39 @@ def _reuse_connection(raw: RawCatalog, tier: RawTier | None, svc: RawService) ->
 
 def _with_inherited(spec: Any, reuse_connection: bool) -> Any:
     """An http spec that leaves `reuse_connection` unset gets its service's, tier's or the
-    defaults' value."""
+    defaults' value. Set in place, as `model_copy(update=...)` sets it on its copy: this
+    load's validation built the spec and nothing else holds it yet, and the copy was ~12 us
+    per http check (bench/RESULTS.md "Catalogue load")."""
     if isinstance(spec, HttpSpec) and spec.reuse_connection is None:
-        return spec.model_copy(update={"reuse_connection": reuse_connection})
+        spec.__dict__["reuse_connection"] = reuse_connection
+        spec.__pydantic_fields_set__.add("reuse_connection")
     return spec
 
 
+_TIMING_KEYS = ("interval", "timeout", "confirm_down", "confirm_up")
+
+
 def _check(
-    service: str, raw: RawCheck, name: str, inherited: Timing, reuse_connection: bool
+    service: str,
+    raw: RawCheck,
+    name: str,
+    inherited: Timing,
+    reuse_connection: bool,
+    where: tuple[tuple[str, ...], int],
 ) -> Check:
-    values = _inherit(
-        {
-            "interval": inherited.interval,
-            "timeout": inherited.timeout,
-            "confirm_down": inherited.confirm_down,
-            "confirm_up": inherited.confirm_up,
-        },
-        raw,
-    )
+    timing = inherited  # shared, immutable: most checks override none of its values
+    if any(getattr(raw, key) is not None for key in _TIMING_KEYS):
+        values = {key: getattr(inherited, key) for key in _TIMING_KEYS}
+        timing = _timing(_inherit(values, raw))
     kind = raw.kind
-    spec = _with_inherited(getattr(raw, kind), reuse_connection)
     return Check(
         id=f"{service}/{name}",
         service=service,
         name=name,
         kind=kind,
-        spec=spec,
-        timing=_timing(values),
+        spec=_with_inherited(getattr(raw, kind), reuse_connection),
+        timing=timing,
         impact=raw.impact,
+        locations=where[0],
+        quorum=where[1],
     )

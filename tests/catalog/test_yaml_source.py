@@ -10,6 +10,7 @@ import yaml
 
 from agent.catalog.loader import _load_text, load_text
 from agent.catalog.yamlsource import parse
+from checks.specs import HttpSpec
 from tests.catalog.example import EXAMPLE, edited, errors_of, line_of
 
 SECRET = "tok-9f8e7d"
@@ -158,3 +159,20 @@ def test_no_collection_runs_during_a_load() -> None:
         (gc.enable if was else gc.disable)()
     assert len(catalog.services) == 302
     assert paused <= 1 and unpaused > 10
+
+
+def test_an_inherited_reuse_connection_is_a_field_like_one_written() -> None:
+    """The loader sets the inherited value on the spec it just validated (no copy)."""
+    text = SHARED.replace("version: 1\n", "version: 1\ndefaults: {reuse_connection: true}\n")
+    catalog = load_text(text, environ={"TOKEN": SECRET})
+    spec = catalog.by_id["b"].checks[0].spec
+    written = HttpSpec(
+        url="https://b.example/",
+        expect_status=[200],
+        headers={"Authorization": f"Bearer {SECRET}"},
+        max_latency=2.0,
+        reuse_connection=True,
+    )
+    assert isinstance(spec, HttpSpec) and spec == written
+    assert "reuse_connection" in spec.model_fields_set
+    assert spec.model_dump() == written.model_dump()
