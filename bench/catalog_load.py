@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, os.environ.get("VIGIA_BENCH_CODE", str(ROOT)))  # another tree's code: before
+CODE = os.environ.get("VIGIA_BENCH_CODE", str(ROOT))  # another tree's code: the "before"
+sys.path.insert(0, CODE)
 
 from agent.catalog import loader  # noqa: E402
 from agent.catalog.errors import CatalogError  # noqa: E402
@@ -206,7 +207,7 @@ def load_file(path: Path) -> int:
 
 
 def cli_times(path: Path) -> dict[str, float]:
-    env = {**os.environ, **ENVIRON, "PYTHONPATH": sys.path[0]}
+    env = {**os.environ, **ENVIRON, "PYTHONPATH": CODE}
     commands = {
         "vigia catalog validate F": ["catalog", "validate", str(path)],
         "vigia check --catalog F svc-00000": ["check", "--catalog", str(path), "svc-00000"],
@@ -216,7 +217,11 @@ def cli_times(path: Path) -> dict[str, float]:
         before = os.times()
         start = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "agent.cli", *argv], env=env, capture_output=True, text=True
+            [sys.executable, "-m", "agent.cli", *argv],
+            env=env,
+            cwd=CODE,  # `-m` puts the working directory first on sys.path
+            capture_output=True,
+            text=True,
         )
         wall, after = time.perf_counter() - start, os.times()
         cpu = after.children_user + after.children_system
