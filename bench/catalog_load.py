@@ -251,7 +251,9 @@ def run(services: int, args: argparse.Namespace, workdir: Path) -> None:
     text = catalogue(services)
     path = workdir / f"services-{services}.yaml"
     path.write_text(text, encoding="utf-8")
-    checks = text.count("\n      - ")
+    checks = sum(  # the items of each `checks:` list, not of `maintenance:`
+        1 for line in text.splitlines() if line.startswith("      - ") and "cron" not in line
+    )
     print(f"\n## {services:,} services ({checks:,} checks), {len(text) / 1e6:.1f} MB", flush=True)
     if not args.cli_only:
         in_process(text, path, args.repeats)
