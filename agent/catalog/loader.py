@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,7 +69,33 @@ def load_text(
     `locations` are the configured probe locations (settings `locations:`, with or without
     `local`); None: the core's own probes only.
     """
-    known = _known_locations(locations)
+    with _gc_paused():
+        return _load_text(text, file, environ, source_path, _known_locations(locations))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A catalogue load allocates millions of objects (YAML nodes, dicts, models) and frees
+    them in bulk, with no reference cycles to collect: the cyclic GC, triggered every 700
+    allocations, would walk the ever-growing heap again and again, about half of a
+    50,000-service load (bench/RESULTS.md "Catalogue load"). Process-wide for the few seconds
+    of a load, a reload's included: probes running meanwhile only keep their cycles longer."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_text(
+    text: str,
+    file: str,
+    environ: Mapping[str, str] | None,
+    source_path: Path | None,
+    known: tuple[str, ...],
+) -> Catalog:
     source = parse(text, file, environ)
     if source.problems and source.data is None:
         raise CatalogError(source.problems)
@@ -198,15 +226,34 @@ def _check_maintenance(source: Source, services: list[tuple[int, dict[str, Any]]
                 continue
             path: Path_ = ("services", index, "maintenance", position)
             zone = window.get("timezone", "Europe/Lisbon")
-            try:
-                ZoneInfo(str(zone))
-            except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
+            if not _is_zone(str(zone)):
                 source.problem((*path, "timezone"), f"{zone!r} is not a time zone")
                 continue
-            try:
-                cron_schedule(window["cron"], str(zone))
-            except (ValueError, TypeError) as exc:
-                source.problem((*path, "cron"), f"{window['cron']!r} is not a valid cron: {exc}")
+            problem = _cron_problem(window["cron"], str(zone))
+            if problem:
+                source.problem(
+                    (*path, "cron"), f"{window['cron']!r} is not a valid cron: {problem}"
+                )
+
+
+# A catalogue repeats a few windows thousands of times, and checking one walks its cron.
+@lru_cache(maxsize=1024)
+def _is_zone(zone: str) -> bool:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
+        return False
+    return True
+
+
+@lru_cache(maxsize=4096)
+def _cron_problem(cron: str, zone: str) -> str:
+    """Why `cron` is not a valid cron in `zone`; "" when it is."""
+    try:
+        cron_schedule(cron, zone)
+    except (ValueError, TypeError) as exc:
+        return str(exc) or type(exc).__name__
+    return ""
 
 
 def _check_check_names(source: Source, services: list[tuple[int, dict[str, Any]]]) -> None:
@@ -357,7 +404,7 @@ def _service(
     raw_tier = raw.tiers.get(svc.tier)
     options = inherited(raw, raw_tier, svc, environ)
     checks = tuple(
-        _located(_check(svc.id, check, name, timing, options), raw, raw_tier, svc, check, known)
+        _check(svc.id, check, name, timing, options, _where(raw, raw_tier, svc, check, known))
         for check, name in _named(svc.checks)
     )
     return Service(
@@ -383,17 +430,16 @@ def _service(
     )
 
 
-def _located(
-    resolved: Check,
+def _where(
     raw: RawCatalog,
     tier: RawTier | None,
     svc: RawService,
     check: RawCheck,
     known: tuple[str, ...],
-) -> Check:
+) -> tuple[tuple[str, ...], int]:
+    """The check's locations and quorum (a majority of them unless given)."""
     names = _locations_of(raw, tier, svc, check, known)
-    quorum = _quorum_of(tier, svc, check) or majority(len(names))
-    return dataclasses.replace(resolved, locations=names, quorum=quorum)
+    return names, _quorum_of(tier, svc, check) or majority(len(names))
 
 
 def _named(checks: list[RawCheck]) -> list[tuple[RawCheck, str]]:
@@ -416,26 +462,30 @@ def _free_name(kind: str, taken: set[str]) -> str:
     return f"{kind}-{n}"
 
 
+_TIMING_KEYS = ("interval", "timeout", "confirm_down", "confirm_up")
+
+
 def _check(
-    service: str, raw: RawCheck, name: str, inherited: Timing, options: ProbeOptions
+    service: str,
+    raw: RawCheck,
+    name: str,
+    inherited: Timing,
+    options: ProbeOptions,
+    where: tuple[tuple[str, ...], int],
 ) -> Check:
-    values = _inherit(
-        {
-            "interval": inherited.interval,
-            "timeout": inherited.timeout,
-            "confirm_down": inherited.confirm_down,
-            "confirm_up": inherited.confirm_up,
-        },
-        raw,
-    )
+    timing = inherited  # shared, immutable: most checks override none of its values
+    if any(getattr(raw, key) is not None for key in _TIMING_KEYS):
+        values = {key: getattr(inherited, key) for key in _TIMING_KEYS}
+        timing = _timing(_inherit(values, raw))
     kind = raw.kind
-    spec = with_inherited(getattr(raw, kind), options)
     return Check(
         id=f"{service}/{name}",
         service=service,
         name=name,
         kind=kind,
-        spec=spec,
-        timing=_timing(values),
+        spec=with_inherited(getattr(raw, kind), options),
+        timing=timing,
         impact=raw.impact,
+        locations=where[0],
+        quorum=where[1],
     )

@@ -17,6 +17,7 @@ from pydantic import (
 from agent.catalog.model import MACRO_SERVICES, Impact
 from checks.durations import Duration
 from checks.specs import (
+    KINDS,
     DnsSpec,
     HeartbeatSpec,
     HostSpec,
@@ -150,8 +151,6 @@ class RawCheck(TimingFields, QuorumFields):
     @model_validator(mode="before")
     @classmethod
     def _one_kind(cls, data: Any) -> Any:
-        from checks.specs import KINDS
-
         if isinstance(data, dict):
             kinds = [k for k in KINDS if k in data]
             if len(kinds) != 1:
@@ -165,9 +164,10 @@ class RawCheck(TimingFields, QuorumFields):
 
     @property
     def kind(self) -> str:
-        from checks.specs import KINDS
-
-        return next(k for k in KINDS if getattr(self, k) is not None)
+        for kind in KINDS:
+            if getattr(self, kind) is not None:
+                return kind
+        raise AssertionError("validated with exactly one kind")
 
 
 class RawService(PolicyFields, QuorumFields):
