@@ -72,6 +72,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self._header_bytes = 0  # the request line and headers parsed so far
         self._unparsed_bytes = 0  # bytes received while no header block ended
         self._headers_completed = 0
+        self._messages_ended = False  # a message ended within the current read
         self._refused = False
         super().connection_made(transport)
         self._arm()
@@ -80,9 +81,14 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         if self._reading_headers and self._header_timer is None:
             self._arm()  # the first byte of a later request on a kept-alive connection
         completed_before = self._headers_completed
+        self._messages_ended = False
         super().data_received(data)
         ended_none = self._headers_completed == completed_before
-        if self._reading_headers and ended_none and not self._refused:
+        if self._messages_ended:
+            # this read ended a message (a body's tail): its bytes are not headers. What of
+            # the next request's headers it holds is at most one read, counted from the next.
+            self._unparsed_bytes = 0
+        elif self._reading_headers and ended_none and not self._refused:
             self._unparsed_bytes += len(data)  # a header still arriving, or a trickle of them
             if self._unparsed_bytes > self.max_header_bytes:
                 self._refuse_oversized()
@@ -141,6 +147,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._reading_headers = True  # what comes next is the next request's headers
+        self._messages_ended = True
         self._header_bytes = self._unparsed_bytes = 0
         super().on_message_complete()
 

@@ -85,6 +85,22 @@ class CheckStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class LocationState:
+    """One location's part of a check judged over several locations (semantics.md §8): the
+    location's own hard state machine and when it was heard from. A restarted core needs it
+    to judge a backlog that arrives later: without the other locations' states, a late
+    result would find them unknown and rewrite known time as unknown."""
+
+    check: str
+    location: str
+    service: str
+    status: CheckStatus  # the location's own machine; `last_result_at` is its newest result
+    first: datetime | None = None  # its first result
+    gaps: tuple[tuple[datetime, datetime], ...] = ()  # silences (last before, first after)
+    dropped: tuple[tuple[datetime, datetime], ...] = ()  # what its worker's spool dropped
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceStatus:
     service: str
     state: State
@@ -150,6 +166,25 @@ class ServiceStatusSaved:
 
 
 @dataclass(frozen=True, slots=True)
+class LocationStateSaved:
+    state: LocationState
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsDropped:
+    """A location's worker dropped `count` results of `check` from its full spool, started
+    from `start` to `end` (semantics.md §8). Stored once per (check, location, start, end), so
+    a resent batch counts once; the per-location totals survive a restart."""
+
+    check: str
+    service: str
+    location: str
+    start: datetime
+    end: datetime
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class FlappingChanged:
     service: str
     at: datetime
@@ -157,13 +192,36 @@ class FlappingChanged:
     percent: float
 
 
+@dataclass(frozen=True, slots=True)
+class ResultPending:
+    """A result of a partition this node does not own (several core nodes, semantics.md §9):
+    kept in the database until the partition's owner judges it. Never fenced."""
+
+    result: ProbeResult
+    location: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingConsumed:
+    """Pending results the owner judged: deleted in the fenced transaction that records what
+    they caused, so a result is applied exactly once whichever node dies when."""
+
+    service: str
+    ids: tuple[int, ...]
+
+
 Effect = (
     ResultRecorded
+    | ResultPending
+    | PendingConsumed
     | TimelineRewritten
     | UnknownRecorded
     | IncidentSaved
     | CheckStatusSaved
     | ServiceStatusSaved
+    | LocationStateSaved
+    | ResultsDropped
     | FlappingChanged
 )
 
@@ -207,3 +265,5 @@ class Snapshot:
     last_incidents: dict[str, Incident] = field(default_factory=dict)  # newest closed, by service
     recent_transitions: dict[str, tuple[Transition, ...]] = field(default_factory=dict)
     next_incident_id: int = 1
+    # per check judged over several locations, per location (§8)
+    locations: dict[str, dict[str, LocationState]] = field(default_factory=dict)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,13 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
+from agent.agent_view import ReloadStatus
 from agent.api.auth_failures import AuthFailures
 from agent.catalog.errors import CatalogError
 from agent.catalog.loader import load
 from agent.catalog.model import LOCAL, Catalog, Check
 from agent.clock_watch import ClockStep
+from agent.cluster.wiring import (
+    DRAIN_EVERY_SECONDS,
+    ClusterNode,
+    lease_config,
+)
 from agent.connectivity import Connectivity
 from agent.engine import Engine
+from agent.engine.ids import IncidentIds
 from agent.health import REASONS, AgentHealth, HealthLimits, HealthSample
 from agent.locations.book import LocationBook, silence_limits
 from agent.maintenance import MaintenanceCalendar
@@ -29,10 +36,11 @@ from agent.metrics import AgentMetrics
 from agent.metrics_store import StoreMetrics
 from agent.month_to_date import MonthToDate
 from agent.quar_config import load_quar
-from agent.records import Effect, IncidentSaved, ServiceStatusSaved
+from agent.records import Effect, IncidentSaved, ResultPending, ServiceStatusSaved, Snapshot
 from agent.scheduler import ProbeScheduler
 from agent.server import create_app, serve
 from agent.settings import Settings, split_host_port
+from agent.store.retention import run_retention
 from agent.store.sql import SqlStore
 from agent.store.writer import StoreWriter
 from alerting.conditions import (
@@ -42,7 +50,8 @@ from alerting.conditions import (
 )
 from alerting.errors import RulesError
 from alerting.evaluator import AlertEvaluator
-from alerting.rules import Rule, load_rules
+from alerting.rule_file import load_rules
+from alerting.rules import Rule
 from alerting.service import AlertingService
 from checks.clock import Clock
 from checks.context import ProbeContext
@@ -55,6 +64,7 @@ if TYPE_CHECKING:  # agent.reports is optional in a build: imported when `report
 log = logging.getLogger(__name__)
 
 WINDOW_REFRESH_SECONDS = 30.0
+BEATS_REFRESH_SECONDS = 2.0  # a beat taken by another node is seen by the check's owner
 PRUNE_EVERY_SECONDS = 3600.0
 CONNECTIVITY_EVERY_SECONDS = 10.0
 HEALTH_EVERY_SECONDS = 5.0  # the health gauges move without a /healthz request
@@ -67,13 +77,6 @@ ResultHook = Callable[[ProbeResult], None]
 SettingsSource = Callable[[], Settings]
 # What a reload takes from a re-read settings file; everything else needs a restart.
 RELOADABLE_SETTINGS = ("tokens", "anonymous_board", "status_page")
-
-
-@dataclass
-class ReloadStatus:
-    ok: bool = True
-    error: str = ""
-    at: datetime | None = None
 
 
 @dataclass
@@ -99,6 +102,7 @@ class Agent:
         self.started = asyncio.Event()  # every part built and running
         self._tasks: list[asyncio.Task[None]] = []
         self.fatal: Exception | None = None
+        self.cluster: ClusterNode | None = None  # several core nodes (semantics.md §9)
         self.reports: ReportScheduler | None = None  # scheduled reports, when configured
         self.lateness_p99 = 0.0
         self.health_reasons: tuple[str, ...] = ()
@@ -126,16 +130,28 @@ class Agent:
             self.stop.set()
 
     async def _start(self) -> None:
-        snapshot = await asyncio.to_thread(self.store.load_snapshot)
+        config = lease_config(self.settings)
+        self.cluster = ClusterNode(self, config) if config is not None else None
+        # a cluster node starts owning nothing: each partition's state is read when claimed
+        snapshot = Snapshot() if self.cluster else await asyncio.to_thread(self.store.load_snapshot)
+        self.locations.restore_dropped(await asyncio.to_thread(self.store.dropped_counts))
         windows = await asyncio.to_thread(self.store.windows)
         self.calendar = MaintenanceCalendar(
             self.catalog, windows, self.settings.allow_retroactive_maintenance
         )
-        self.engine = Engine(self.catalog, self.calendar, snapshot)
-        self.writer = StoreWriter(self.store)
+        self.incident_ids = IncidentIds(self.store.reserve_ids, self.store.give_back_ids)
+        await asyncio.to_thread(self.incident_ids.prefetch)
+        self.engine = Engine(self.catalog, self.calendar, snapshot, self.incident_ids)
+        fencing = self.cluster.member.fencing if self.cluster else None
+        self.writer = StoreWriter(self.store, fencing=fencing)
         self.writer.start()
         self.alerting = self._build_alerting(load_rules(self.settings.alert_rules))
         await self.alerting.start()
+        if self.cluster is not None:
+            await self.cluster.start()
+            self._spawn(self._every(DRAIN_EVERY_SECONDS, self.cluster.drain_pending))
+            self._spawn(self._every(self.cluster.health_every, self.cluster.refresh_health))
+        await self._refresh_beats()  # beats from before a restart, before the first probe
         self.scheduler = ProbeScheduler(
             self._probe,
             self.clock,
@@ -150,6 +166,7 @@ class Agent:
         self._start_health()
         self._spawn(self._every(self.settings.agent_heartbeat, self._heartbeat))
         self._spawn(self._every(WINDOW_REFRESH_SECONDS, self._refresh_windows))
+        self._spawn(self._every(BEATS_REFRESH_SECONDS, self._refresh_beats))
         self._spawn(self._every(PRUNE_EVERY_SECONDS, self._prune))
         if self.connectivity.target:
             self._spawn(self._every(CONNECTIVITY_EVERY_SECONDS, self.connectivity.refresh))
@@ -197,7 +214,7 @@ class Agent:
     async def _shutdown(self) -> None:
         grace = max((c.timeout for c in self.catalog.checks.values()), default=10.0) + 1.0
         await self.scheduler.shutdown(grace)
-        self.writer.submit(self.engine.shutdown(self.clock.now()))
+        self.writer.submit(self._mine(self.engine.shutdown(self.clock.now())))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -205,6 +222,9 @@ class Agent:
                 await task
         await self.alerting.aclose()
         await self.writer.aclose()
+        if self.cluster is not None:  # released after the last fenced commit
+            await self.cluster.stop()
+        await asyncio.to_thread(self.incident_ids.close)  # after the last incident is written
         await self.probes.aclose()
         log.info("vigia stopped cleanly")
 
@@ -236,6 +256,8 @@ class Agent:
     # ---- the probe path ---------------------------------------------------------------------
 
     async def _probe(self, check: Check, due: datetime) -> None:
+        if self.cluster is not None and not self.cluster.member.holds(check.service):
+            return  # another node's partition: its owner probes it
         result = await run_probe(check.id, check.kind, check.spec, check.timeout, self.probes)
         self.observe(self.connectivity.judge(result), check.kind)
 
@@ -249,20 +271,42 @@ class Agent:
         self._spawn(record())
 
     def observe(self, result: ProbeResult, kind: str, location: str = LOCAL) -> None:
-        """One probe result, from the core's own probes or a location's worker (§8)."""
-        effects = self.engine.observe(result, location)
-        self.writer.submit(effects)
-        self.metrics.observe(result, kind, location)
-        self._publish(effects)
-        self.alerting.observe(result, effects)
+        """One probe result, from the core's own probes or a location's worker (§8). On a
+        cluster node, a result of a partition it does not own waits in the database for
+        the partition's owner (§9)."""
+        cluster = self.cluster
+        if cluster is not None and not cluster.member.owns(result.service):
+            partition = cluster.member.partition_of(result.service)
+            self.writer.submit([ResultPending(result, location, partition)])
+        else:
+            self.judge(result, location, kind)
         if self.on_result is not None:
             self.on_result(result)
 
-    def dropped(self, check: str, location: str, first: datetime, last: datetime) -> None:
+    def judge(
+        self, result: ProbeResult, location: str, kind: str = "", extra: Sequence[Effect] = ()
+    ) -> None:
+        """The engine's verdict on one result, written with `extra` in one transaction."""
+        effects = self.engine.observe(result, location)
+        self.writer.submit([*effects, *extra])
+        check = self.catalog.checks.get(result.check)
+        self.metrics.observe(result, kind or (check.kind if check else ""), location)
+        self._publish(effects)
+        self.alerting.observe(result, effects)
+
+    def dropped(
+        self, check: str, location: str, first: datetime, last: datetime, count: int
+    ) -> None:
         """Results a location's worker had to drop: unknown time for that location (§8)."""
-        effects = self.engine.dropped(check, location, first, last)
+        if self.cluster is not None and not self.cluster.member.owns(check.split("/", 1)[0]):
+            log.info("dropped results of %s at %s: not this node's partition", check, location)
+            return
+        effects = self.engine.dropped(check, location, first, last, count)
         self.writer.submit(effects)
         self._publish(effects)
+
+    def _mine(self, effects: list[Effect]) -> list[Effect]:
+        return effects if self.cluster is None else self.cluster.mine(effects)
 
     def _publish(self, effects: list[Effect]) -> None:
         for effect in effects:
@@ -307,6 +351,7 @@ class Agent:
             "agent_unhealthy": float(len(self.health_reasons)),
             **{f"unhealthy:{r}": float(r in self.health_reasons) for r in REASONS},
             **self._location_signals(),
+            **(self.cluster.signals() if self.cluster is not None else {}),
         }
 
     def _location_signals(self) -> dict[str, float]:
@@ -335,14 +380,26 @@ class Agent:
             signals=self._signals, console_url=console,
             failing_locations_of=self.engine.failing_locations,
         )  # fmt: skip
-        return AlertingService(evaluator, self.store, self.settings.alerting, self.clock)
+        member = self.cluster.member if self.cluster is not None else None
+        return AlertingService(
+            evaluator, self.store, self.settings.alerting, self.clock, cluster=member
+        )
 
     async def _refresh_windows(self) -> None:
         self.calendar.adhoc = await asyncio.to_thread(self.store.windows)
 
+    async def _refresh_beats(self) -> None:
+        """Beats of heartbeat checks taken by any node (or before a restart) reach this one's
+        book, which its heartbeat probes read: the stored beat is kept when it is newer."""
+        if any(c.kind == "heartbeat" for c in self.catalog.checks.values()):
+            self.probes.heartbeats.seed(await asyncio.to_thread(self.store.beats))
+
     async def _prune(self) -> None:
-        days = self.settings.raw_retention_days
-        await asyncio.to_thread(self.store.prune, self.clock.now(), days)
+        """Roll up expired results, then compact ok ones (agent/store/retention.py)."""
+        settings = self.settings
+        await run_retention(
+            self.store, self.clock.now, settings.raw_retention_days, settings.retention
+        )
 
     # ---- reload -----------------------------------------------------------------------------
 
@@ -361,7 +418,9 @@ class Agent:
         self.settings = settings
         self.catalog = catalog
         self.calendar.catalog = catalog
-        self.writer.submit(self.engine.reload(catalog))
+        if self.cluster is not None:
+            self.cluster.member.index(catalog)
+        self.writer.submit(self._mine(self.engine.reload(catalog)))
         self.alerting.evaluator.reload(rules, catalog)
         self.metrics.sync_catalog(catalog, self.engine.service_status)
         self.scheduler.sync(catalog)

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from agent.catalog.model import Catalog, Check
+from agent.catalog.model import LOCAL, Catalog, Check
 from agent.clock_watch import ClockStep, ClockWatch
 from agent.fairness import Budget, HostGate
 from checks.clock import Clock
@@ -139,9 +139,14 @@ class ProbeScheduler:
             self._arm(key, _latest_tick(slot * SLOT_SECONDS, interval, now), only_after=now)
 
     def sync(self, catalog: Catalog) -> None:
-        """Make the jobs match the catalogue: add new, drop removed, re-time changed."""
-        self._checks = {c.id: c for s in catalog.monitored for c in s.checks}
-        self._tier_of = {c.id: s.tier for s in catalog.monitored for c in s.checks}
+        """Make the jobs match the catalogue: add new, drop removed, re-time changed.
+
+        Only the checks run from here (`local` among their locations, semantics.md §8): a
+        check the catalogue gives to workers only is probed by them, never by the core too.
+        A worker's assignment names no locations, so all of its checks are local to it."""
+        here = [(s, c) for s in catalog.monitored for c in s.checks if LOCAL in c.locations]
+        self._checks = {c.id: c for _s, c in here}
+        self._tier_of = {c.id: s.tier for s, c in here}
         self._host_of = {c.id: target_host(c.spec) for c in self._checks.values()}
         slots: dict[SlotKey, dict[str, float]] = {}
         for check in self._checks.values():

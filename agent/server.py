@@ -19,13 +19,13 @@ from agent.settings import Settings, split_host_port
 from checks.secrets import install_log_filter
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 
 def create_app(
     metrics: CollectorRegistry | Callable[[], bytes],
     health: Callable[[], dict[str, Any]],
-    agent: Agent | None = None,
+    agent: AgentView | None = None,
     settings: Settings | None = None,
 ) -> FastAPI:
     render = metrics if callable(metrics) else (lambda: generate_latest(metrics))

@@ -106,6 +106,27 @@ class WorkerEntry(BaseModel):
         return _refuse_local(value)
 
 
+class RetentionSettings(BaseModel):
+    """What the store keeps raw (agent/store/compaction.py): ok results older than `raw_ok`
+    become hourly rollups, except those around a state change or incident; `batch` results
+    per compaction transaction, `pause` between transactions (the store writer's turn)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    raw_ok: Duration = 2 * 86400.0
+    batch: int = Field(default=5000, ge=100, le=100_000)
+    pause: Duration = 0.05
+
+    @field_validator("raw_ok")
+    @classmethod
+    def _after_confirmation(cls, value: float) -> float:
+        # an incident protects the results before its first failure only once it is stored:
+        # compacting sooner than incidents are confirmed would lose them
+        if value < 3600:
+            raise ValueError(f"{value:g}s is too short: raw_ok is at least 1h (2d by default)")
+        return value
+
+
 MAX_STATUS_REFRESH = 3600.0  # seconds; a public page older than an hour misleads
 
 
@@ -126,13 +147,35 @@ class StatusPageSettings(BaseModel):
         return value
 
 
+class ClusterSettings(BaseModel):
+    """Several `vigia run` nodes on one PostgreSQL database (semantics.md §9): each owns a
+    share of the partitions through leases. Every node of a cluster sets the same
+    `partitions` and `lease_seconds`, and its own `node`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    node: str = Field(default="", max_length=200)  # "": this host's name and listen port
+    partitions: int = Field(default=64, ge=1, le=4096)
+    lease_seconds: Duration = 15.0
+
+    @field_validator("lease_seconds")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not value >= 1.0:
+            raise ValueError(f"lease_seconds must be at least 1 s, not {value:g}")
+        return value
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     listen: str = DEFAULT_LISTEN
     db: str = ""  # empty: SQLite in the user's data directory
     catalog: str = "catalog/services.yaml"
-    raw_retention_days: float = Field(default=35, gt=0)
+    # every raw result older is rolled up, whatever its outcome (incident reviews lose their
+    # probes then): 400 days keeps last year's reviews whole; ok results go after retention.raw_ok
+    raw_retention_days: float = Field(default=400, gt=0)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     timezone: str = "Europe/Lisbon"
     max_in_flight: int = Field(default=256, ge=1)
     max_per_host: int = Field(default=16, ge=1)
@@ -158,6 +201,7 @@ class Settings(BaseModel):
     tls_key: str | None = None
     worker: WorkerEntry | None = None  # this process as a location's worker (`vigia probe`)
     reports: ReportsConfig | None = None  # scheduled reports; none without the section
+    cluster: ClusterSettings | None = None  # several core nodes on PostgreSQL; none: one node
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -5,16 +5,19 @@ acknowledgements operators make from the CLI/API, which the running agent picks 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from agent.store import schema
 from agent.store.sql import SqlStore
 from alerting.evaluator import AlertState
+
+# (owned partitions, the partition of an alert id: None for the agent's own alerts)
+Partitions = tuple[set[int], Callable[[str], int | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,18 +29,59 @@ class Ack:
     created_at: datetime
 
 
-def save_alerts(store: SqlStore, alerts: Sequence[AlertState], at: datetime) -> None:
+def save_alerts(
+    store: SqlStore,
+    alerts: Sequence[AlertState],
+    at: datetime,
+    partitions: Partitions | None = None,
+) -> None:
     """Replace the stored active alerts with these (a handful of rows: cheap to rewrite)."""
-    rows = [{"alert_id": a.alert_id, "data": _document(a), "updated_at": at} for a in alerts]
     with store.transaction(write=True) as conn:
-        conn.execute(delete(schema.alert_state))
-        if rows:
-            conn.execute(insert(schema.alert_state), rows)
+        write_alerts(conn, alerts, at, partitions)
 
 
-def load_alerts(store: SqlStore) -> list[AlertState]:
+def write_alerts(
+    conn: Connection,
+    alerts: Sequence[AlertState],
+    at: datetime,
+    partitions: Partitions | None = None,
+    only: Collection[str] | None = None,
+) -> None:
+    """`save_alerts` inside the caller's transaction; with `only`, just the rows of those alert
+    ids (stored if among `alerts`, deleted if not: resolved).
+
+    On a cluster node, `partitions` is (the partitions it owns, each alert's partition): only
+    those partitions' rows are replaced, and alerts of no partition are not stored (each node
+    judges its own health afresh)."""
+    table = schema.alert_state
+    wipe = delete(table)
+    if only is not None:
+        wanted = set(only)
+        alerts = [a for a in alerts if a.alert_id in wanted]
+        wipe = wipe.where(table.c.alert_id.in_(sorted(wanted)))
+    placed: list[tuple[AlertState, int | None]] = [(a, None) for a in alerts]
+    if partitions is not None:
+        owned, partition_of = partitions
+        placed = [(a, partition_of(a.alert_id)) for a in alerts]
+        placed = [(a, p) for a, p in placed if p is not None and p in owned]
+        wipe = wipe.where(table.c.partition.in_(sorted(owned)))
+    rows = [
+        {"alert_id": a.alert_id, "data": _document(a), "updated_at": at, "partition": p}
+        for a, p in placed
+    ]
+    conn.execute(wipe)
+    if rows:
+        conn.execute(insert(table), rows)
+
+
+def load_alerts(store: SqlStore, partitions: Iterable[int] | None = None) -> list[AlertState]:
+    """The stored active alerts; only those of `partitions` when given (a cluster node)."""
+    table = schema.alert_state
+    query = select(table.c.data)
+    if partitions is not None:
+        query = query.where(table.c.partition.in_(sorted(partitions)))
     with store.transaction() as conn:
-        rows = conn.execute(select(schema.alert_state.c.data)).all()
+        rows = conn.execute(query).all()
     return [schema.decode_record(AlertState, row.data) for row in rows]
 
 

@@ -23,6 +23,8 @@ from checks.result import ProbeResult
 SERVICE = {"service_state", "flapping", "root_cause", "incident_open_for", "burn_rate"}
 CHECK = {"check_outcome", "measurement", "changed", "location_check_failing"}
 AGENT = {"agent", "watchdog"}
+# the cluster's own health (semantics.md §9): judged by one node, the holder of partition 0
+CLUSTER = {"cluster_node_down", "partition_unowned"}
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -49,6 +51,16 @@ LOCATION_DOWN_PREFIX = "location_down:"  # "location_down:<name>", 1.0 while it 
 LOCATION_SKEWED_PREFIX = "location_skewed:"
 # "location_blind:<name>", 1.0 while its worker reports its connectivity check failing
 LOCATION_BLIND_PREFIX = "location_blind:"
+# Cluster signals (agent/cluster/health.py), present only on the node that judges the cluster
+# rules: "cluster_judge" 1.0, "cluster_node_down:<node>" 1.0 per node whose heartbeat is older
+# than the lease, "partitions_unowned" a count with "partition_unowned:<n>" 1.0 each.
+CLUSTER_JUDGE = "cluster_judge"
+CLUSTER_NODE_DOWN_PREFIX = "cluster_node_down:"
+PARTITION_UNOWNED_PREFIX = "partition_unowned:"
+CLUSTER_LEASE = "cluster_lease_seconds"
+# A cluster alert's id: "<rule>@<subject>" (a node's name, or "partitions"). Rule names cannot
+# hold "@" and service alerts are "<rule>/<service>...", so the mark tells them apart.
+CLUSTER_MARK = "@"
 # which per-location signals name the locations of a count signal
 _LOCATIONS_OF = {
     "locations_skewed": LOCATION_SKEWED_PREFIX,
@@ -214,6 +226,47 @@ def agent(rule: Rule, view: AgentView) -> Active:
     return Active(value > above, values)
 
 
+# ---- cluster conditions: {subject: Active}, one alert per subject -------------------------
+
+
+def cluster_alert_id(rule: str, subject: str) -> str:
+    return f"{rule}{CLUSTER_MARK}{subject}"
+
+
+def is_cluster_alert(alert_id: str) -> bool:
+    return CLUSTER_MARK in alert_id.split("/", 1)[0]
+
+
+def cluster_node_down(rule: Rule, view: AgentView) -> dict[str, Active]:
+    """One alert per node whose heartbeat is older than the lease time (database time). The
+    node's name is this alert's subject, so it is a label here: no other alert names a node."""
+    lease = view.signals.get(CLUSTER_LEASE, 0.0)
+    return {
+        key.removeprefix(CLUSTER_NODE_DOWN_PREFIX): Active(
+            True, {"node": key.removeprefix(CLUSTER_NODE_DOWN_PREFIX), "lease_seconds": lease}
+        )
+        for key, value in sorted(view.signals.items())
+        if key.startswith(CLUSTER_NODE_DOWN_PREFIX) and value
+    }
+
+
+def partition_unowned(rule: Rule, view: AgentView) -> dict[str, Active]:
+    """One alert for the cluster: partitions without a live lease for over 2 lease times,
+    whose services nobody probes or judges."""
+    signals = view.signals
+    found = sorted(
+        int(k.removeprefix(PARTITION_UNOWNED_PREFIX))
+        for k, v in signals.items()
+        if k.startswith(PARTITION_UNOWNED_PREFIX) and v
+    )
+    values = {
+        "partitions": ", ".join(str(p) for p in found),
+        "count": len(found),
+        "lease_seconds": signals.get(CLUSTER_LEASE, 0.0),
+    }
+    return {"partitions": Active(bool(found), values)}
+
+
 SERVICE_CONDITIONS: dict[str, Callable[[Rule, ServiceView], Active]] = {
     "service_state": service_state,
     "flapping": flapping,
@@ -241,6 +294,10 @@ CHECK_CONDITIONS: dict[str, Callable[[Rule, CheckView], Active]] = {
 AGENT_CONDITIONS: dict[str, Callable[[Rule, AgentView], Active]] = {
     "watchdog": watchdog,
     "agent": agent,
+}
+CLUSTER_CONDITIONS: dict[str, Callable[[Rule, AgentView], dict[str, Active]]] = {
+    "cluster_node_down": cluster_node_down,
+    "partition_unowned": partition_unowned,
 }
 
 

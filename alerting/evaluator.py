@@ -53,6 +53,7 @@ class AlertState:
     ack_comment: str = ""
     last_notified_at: datetime | None = None
     incident_id: int | None = None  # the outage behind a service alert, for its duration
+    sequence: int = 0  # notifications made for this alert so far (their idempotency keys)
 
     @property
     def state(self) -> str:
@@ -262,6 +263,27 @@ class AlertEvaluator:
             if rule.when in cond.AGENT:
                 active = cond.AGENT_CONDITIONS[rule.when](rule, view)
                 out += self._update(rule, Subject(rule.name, None, None, None, None), active, now)
+        out += self._evaluate_cluster(view, now)
+        return out
+
+    def _evaluate_cluster(self, view: cond.AgentView, now: datetime) -> list[Notification]:
+        """The cluster rules, on the one node that judges them (the holder of partition 0:
+        the others have no `cluster_judge` signal and leave these alerts to it)."""
+        if not view.signals.get(cond.CLUSTER_JUDGE):
+            return []
+        out: list[Notification] = []
+        for rule in self.rules:
+            if rule.when not in cond.CLUSTER:
+                continue
+            found = cond.CLUSTER_CONDITIONS[rule.when](rule, view)
+            subjects = {cond.cluster_alert_id(rule.name, k): (k, a) for k, a in found.items()}
+            for alert in list(self.alerts.values()):  # no longer reported: resolved
+                if alert.rule == rule.name and alert.alert_id not in subjects:
+                    subjects[alert.alert_id] = ("", cond.INACTIVE)
+            for alert_id, (key, active) in sorted(subjects.items()):
+                node = key if rule.when == "cluster_node_down" else None
+                subject = Subject(alert_id, None, None, None, None, node=node)
+                out += self._update(rule, subject, active, now)
         return out
 
     def _track_incident(self, incident: Incident) -> set[str]:
@@ -329,13 +351,13 @@ class AlertEvaluator:
         if alert.firing_since is None or alert.suppressed or alert.notified:
             return []
         alert.notified, alert.last_notified_at = True, now
-        return [self._notification(alert, AlertStatus.FIRING, None)]
+        return [self._next(alert, AlertStatus.FIRING, None)]
 
     def _resolve(self, alert: AlertState, now: datetime) -> list[Notification]:
         del self.alerts[alert.alert_id]
         if not alert.notified:
             return []  # never told anyone it fired: nothing to resolve
-        return [self._notification(alert, AlertStatus.RESOLVED, now)]
+        return [self._next(alert, AlertStatus.RESOLVED, now)]
 
     def _expire_holds(self, now: datetime) -> list[Notification]:
         out: list[Notification] = []
@@ -390,6 +412,8 @@ class AlertEvaluator:
             }
         if subject.check is not None:
             labels |= {"check": subject.check.id, "kind": subject.check.kind}
+        if subject.node is not None:
+            labels["node"] = subject.node
         labels["severity"] = self._severity(rule, subject.service)
         labels |= {k: render(v, context) for k, v in rule.labels.items()}
         alert.labels = labels
@@ -418,6 +442,11 @@ class AlertEvaluator:
             return f"{self.console_url}/incidents/{subject.incident.id}"
         return f"{self.console_url}/services/{subject.service.id}"
 
+    def _next(self, alert: AlertState, status: AlertStatus, ended: datetime | None) -> Notification:
+        """A new notification of `alert` (not a resend of the last one): the next sequence."""
+        alert.sequence += 1
+        return self._notification(alert, status, ended)
+
     def _notification(
         self, alert: AlertState, status: AlertStatus, ended: datetime | None
     ) -> Notification:
@@ -431,6 +460,7 @@ class AlertEvaluator:
             ends_at=ended,
             generator_url=alert.annotations.get("console_url", ""),
             duration_seconds=duration,
+            sequence=alert.sequence,
         )
 
     def _outage_seconds(self, alert: AlertState, ended: datetime | None) -> float | None:
@@ -453,7 +483,7 @@ class AlertEvaluator:
             last = alert.last_notified_at or alert.active_since
             if (now - last).total_seconds() >= every:
                 alert.last_notified_at = now
-                note = self._notification(alert, AlertStatus.FIRING, None)
+                note = self._next(alert, AlertStatus.FIRING, None)
                 due.append(replace(note, extra={"reminder": "true"}))
         return due
 
@@ -464,6 +494,28 @@ class AlertEvaluator:
             for a in self.alerts.values()
             if a.notified and not a.suppressed
         ]
+
+    def forget(self, services: Iterable[str]) -> None:
+        """Another node owns these services now (semantics.md §9): drop their alerts without
+        resolving them (the new owner carries them on) and what was learnt of their outages."""
+        gone = set(services)
+        for alert_id in [a for a, s in self.alerts.items() if s.service in gone]:
+            del self.alerts[alert_id]
+        for sid in gone:
+            self._down.pop(sid, None)
+            self._seen.pop(sid, None)
+        for parent in list(self._root_of):
+            children = {c: i for c, i in self._root_of[parent].items() if c not in gone}
+            if parent in gone or not children:
+                del self._root_of[parent]
+            else:
+                self._root_of[parent] = children
+
+    def forget_cluster(self) -> None:
+        """Another node judges the cluster rules now (it holds partition 0): drop their alerts
+        without resolving them; that node loaded them and carries them on."""
+        for alert_id in [a for a in self.alerts if cond.is_cluster_alert(a)]:
+            del self.alerts[alert_id]
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [asdict(a) for a in self.alerts.values()]
@@ -476,3 +528,4 @@ class Subject:
     check: Check | None
     status: ServiceStatus | None
     incident: Incident | None
+    node: str | None = None  # a cluster node, the subject of ClusterNodeDown alone

@@ -23,7 +23,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from agent.store import schema
 from agent.store.sql import SqlStore
@@ -85,6 +96,22 @@ def decode_notification(data: Mapping[str, Any]) -> Notification:
     return schema.decode_record(Notification, data)
 
 
+# Several core nodes (semantics.md §9): the partition of a notification's service (None for
+# the agent's own alerts), the fence of the transaction that stores notifications of these
+# partitions, and which rows this node sends now (its partitions; None rows too or not).
+PartitionOf = Callable[[Notification], int | None]
+OutboxFence = Callable[[Connection, set[int]], None]
+Scope = Callable[[], tuple[set[int], bool]]
+Also = tuple[set[int], Callable[[Connection], None]]  # more to write under the same fence
+
+
+@dataclass(frozen=True, slots=True)
+class Partitioning:
+    partition_of: PartitionOf
+    fence: OutboxFence
+    scope: Scope
+
+
 class Outbox:
     """The outbox table of a `SqlStore` (schema version 2)."""
 
@@ -98,6 +125,7 @@ class Outbox:
         self._store = store
         self._backoff = backoff or Backoff()
         self._draw = random_draw
+        self.partitioning: Partitioning | None = None  # set on a cluster node
 
     # ---- writing ----------------------------------------------------------------------------
 
@@ -108,20 +136,35 @@ class Outbox:
         return self.enqueue_routed([(n, receivers) for n in notifications], now)
 
     def enqueue_routed(
-        self, routed: Iterable[tuple[Notification, Sequence[str]]], now: datetime
+        self,
+        routed: Iterable[tuple[Notification, Sequence[str]]],
+        now: datetime,
+        *,
+        also: Also | None = None,
     ) -> int:
         """Like `enqueue`, with each notification's own receivers, in one transaction.
         Rows are numbered in the order given: deliver firing before resolved by passing them
-        in that order."""
+        in that order. `also` writes in the same transaction (the alerts' state, so a node that
+        dies after the commit leaves both the notification and "notified" for the next one,
+        and one that dies before it leaves neither): (its partitions, what it writes)."""
+        split = self.partitioning
         rows = [
-            _new_row(notification, receiver, now)
+            _new_row(
+                notification, receiver, now, split.partition_of(notification) if split else None
+            )
             for notification, receivers in routed
             for receiver in dict.fromkeys(receivers)  # a receiver listed twice gets one row
         ]
         if not rows:
             return 0
+        also_partitions, write_also = also if also is not None else (set(), None)
         with self._store.transaction(write=True) as conn:
+            if split is not None:  # only the partitions' owner notifies (§9)
+                touched = {r["partition"] for r in rows if r["partition"] is not None}
+                split.fence(conn, touched | also_partitions)
             conn.execute(insert(_TABLE), rows)
+            if write_also is not None:
+                write_also(conn)
         return len(rows)
 
     def mark_delivered(self, ids: Collection[int], now: datetime) -> None:
@@ -205,6 +248,10 @@ class Outbox:
         )
         if skip_receivers:
             query = query.where(_TABLE.c.receiver.not_in(list(skip_receivers)))
+        if self.partitioning is not None:
+            partitions, unpartitioned = self.partitioning.scope()
+            mine = _TABLE.c.partition.in_(sorted(partitions))
+            query = query.where(or_(mine, _TABLE.c.partition.is_(None)) if unpartitioned else mine)
         return self._items(query.order_by(_TABLE.c.id).limit(limit))
 
     def backlog(self) -> int:
@@ -251,8 +298,11 @@ class Outbox:
             return [_item(row._mapping) for row in conn.execute(query)]
 
 
-def _new_row(notification: Notification, receiver: str, now: datetime) -> dict[str, Any]:
+def _new_row(
+    notification: Notification, receiver: str, now: datetime, partition: int | None = None
+) -> dict[str, Any]:
     return {
+        "partition": partition,
         "alert_id": notification.alert_id,
         "status": str(notification.status),
         "receiver": receiver,

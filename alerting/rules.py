@@ -1,4 +1,5 @@
-"""The alert rule file (`alerting/rules.yaml`): schema, templates and loading with path+line errors.
+"""The alert rules' schema (`alerting/rules.yaml`) and their templates; loading them, with
+path+line errors, is alerting/rule_file.py.
 
 A rule names one built-in condition (`when`) with its parameters; the condition decides for
 which subject (a service, a check, or the agent itself) the alert is active. The rest — `for`,
@@ -14,11 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from jinja2 import Template, TemplateError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.catalog.errors import Problem
-from agent.catalog.yamlsource import parse
-from alerting.errors import RulesError
 from alerting.template_bounds import BoundedSandbox, render_bounded
 from checks.durations import Duration
 
@@ -37,6 +35,8 @@ ConditionName = Literal[
     "location_check_failing",
     "agent",
     "watchdog",
+    "cluster_node_down",
+    "partition_unowned",
 ]
 
 
@@ -79,52 +79,6 @@ class RuleFile(BaseModel):
 
     version: Literal[1]
     rules: list[Rule]
-
-
-def load_rules(path: str | Path | None = None) -> list[Rule]:
-    """The rules of `path` (default: the shipped set), or RulesError listing every problem."""
-    file = Path(path) if path else DEFAULT_RULES
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulesError(f"cannot read alert rules {file}: {exc}") from None
-    return parse_rules(text, str(file))
-
-
-def parse_rules(text: str, file: str = "rules.yaml") -> list[Rule]:
-    source = parse(text, file, environ={})
-    problems = list(source.problems)
-    if not problems:
-        try:
-            rules = RuleFile.model_validate(source.data).rules
-        except ValidationError as exc:
-            source.add_validation_errors(exc)
-            problems = source.problems
-        else:
-            problems = _duplicates(rules, source)
-            if not problems:
-                from alerting.conditions import validate_params
-
-                problems = _param_problems(rules, source, validate_params)
-    if problems:
-        raise RulesError("\n".join(str(p) for p in problems))
-    return rules
-
-
-def _duplicates(rules: list[Rule], source: Any) -> list[Problem]:
-    seen: set[str] = set()
-    for index, rule in enumerate(rules):
-        if rule.name in seen:
-            source.problem(("rules", index, "name"), f"duplicate rule name {rule.name!r}")
-        seen.add(rule.name)
-    return list(source.problems)
-
-
-def _param_problems(rules: list[Rule], source: Any, validate: Any) -> list[Problem]:
-    for index, rule in enumerate(rules):
-        for message in validate(rule):
-            source.problem(("rules", index, "params"), message)
-    return list(source.problems)
 
 
 def render(template: str, context: Mapping[str, Any]) -> str:

@@ -13,20 +13,43 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from sqlalchemy import Connection
+
+from agent.cluster import lease
+from agent.cluster.errors import LeaseLostError
 from agent.records import Effect
 from agent.store.sql import SqlStore
 from alerting import alert_store
+from alerting.conditions import is_cluster_alert
 from alerting.delivery import DeliveryWorker
 from alerting.evaluator import AlertEvaluator
 from alerting.notification import AlertStatus, Notification
-from alerting.outbox import Outbox, OutboxItem
+from alerting.outbox import Also, Outbox, OutboxItem, Partitioning
 from alerting.receivers.factory import build_receivers
 from alerting.routing import AlertingConfig, Router
 from checks.clock import Clock
 from checks.result import ProbeResult
 
+if TYPE_CHECKING:
+    from agent.cluster.member import ClusterMember
+
 log = logging.getLogger(__name__)
+
+
+def _service_of(alert_id: str) -> str | None:
+    """The service of an alert id (`Rule/service` or `Rule/service/check`); None for the
+    agent's own alerts (`Rule`) and the cluster's (`Rule@subject`)."""
+    if is_cluster_alert(alert_id):
+        return None
+    parts = alert_id.split("/")
+    return parts[1] if len(parts) > 1 else None
+
+
+# The cluster's own alerts (ClusterNodeDown, PartitionUnowned) belong to partition 0: its holder
+# judges them, stores them, sends them; a new holder carries them on (semantics.md §9).
+CLUSTER_PARTITION = 0
 
 
 @dataclass
@@ -45,12 +68,21 @@ class AlertingService:
     _resolved: list[Notification] = field(default_factory=list)
     _last_resend: datetime | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # several core nodes (semantics.md §9): only a partition's owner notifies its alerts
+    cluster: ClusterMember | None = None
 
     async def start(self) -> None:
-        restored = await asyncio.to_thread(alert_store.load_alerts, self.store)
-        self.evaluator.alerts = {a.alert_id: a for a in restored}
+        if self.cluster is None:
+            restored = await asyncio.to_thread(alert_store.load_alerts, self.store)
+            self.evaluator.alerts = {a.alert_id: a for a in restored}
+        else:  # a cluster node reads each partition's alerts when it claims the partition
+            self.evaluator.alerts = {}
         self.router = Router(self.config)
         self.outbox = Outbox(self.store)
+        if self.cluster is not None:
+            self.outbox.partitioning = Partitioning(
+                self._partition_of_notification, self._fence, self._scope
+            )
         self.worker = DeliveryWorker(
             self.outbox, build_receivers(self.config), self.clock,
             on_permanent_failure=self._permanent,
@@ -77,8 +109,7 @@ class AlertingService:
         await self.flush()
         resends = self._resends_due()
         if resends:
-            await asyncio.to_thread(self.outbox.enqueue_routed, resends, self.clock.now())
-            self.worker.wake()
+            await self._enqueue(resends)
         await self._save_alerts()
         self.backlog = await asyncio.to_thread(self.outbox.backlog)
 
@@ -87,11 +118,46 @@ class AlertingService:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
+        batch = self._held(batch)
         self._resolved += [n for n in batch if n.status is AlertStatus.RESOLVED]
-        await asyncio.to_thread(
-            self.outbox.enqueue_routed, self.router.route(batch), self.clock.now()
-        )
+        await self._enqueue(self.router.route(batch))
+
+    async def _enqueue(self, routed: list[tuple[Notification, Sequence[str]]]) -> None:
+        """Store the notifications with the alerts' state in one transaction (fenced on a
+        cluster node), then wake the worker: whoever reads the state next (a restart, a new
+        owner) knows what was notified, so it neither repeats nor loses a notification."""
+        gone: set[int] = set()
+        while routed:
+            now = self.clock.now()
+            try:
+                # the state of just these alerts: the notifications' partitions are fenced
+                touched = {n.alert_id for n, _ in routed}
+                _, write = self._alert_writer(now, gone, touched)
+                also: Also = (set(), write)
+                await asyncio.to_thread(self.outbox.enqueue_routed, routed, now, also=also)
+                break
+            except LeaseLostError as lost:  # the new owner notifies these services now
+                gone |= set(lost.partitions)
+                routed = [r for r in routed if self._partition_of_notification(r[0]) not in gone]
+                log.warning("notifications of partitions %s left to their new owner", sorted(gone))
         self.worker.wake()
+
+    def _alert_writer(
+        self, now: datetime, gone: Iterable[int] = (), only: set[str] | None = None
+    ) -> Also:
+        """The partitions whose alerts this node rewrites (those it owns) and the writing
+        (of every alert, or `only` of these)."""
+        alerts = list(self.evaluator.alerts.values())
+        owned: set[int] = set()
+        partitions: alert_store.Partitions | None = None
+        if self.cluster is not None:
+            owned = self.cluster.owned_valid() - set(gone)
+            partitions = (owned, self._partition_of_alert)
+
+        def write(conn: Connection) -> None:
+            alert_store.write_alerts(conn, alerts, now, partitions, only)
+
+        return owned, write
 
     def _resends_due(self) -> list[tuple[Notification, Sequence[str]]]:
         """The Alertmanager resend protocol: firing alerts again, resolved ones for a while."""
@@ -113,12 +179,94 @@ class AlertingService:
                 ack.alert_id, ack.author, ack.comment, ack.created_at
             ):
                 log.info("acknowledgement of %s: no such active alert", ack.alert_id)
-        ids = [a.id for a in acks]
+        ids = [a.id for a in acks if self._mine(a.alert_id)]
         await asyncio.to_thread(alert_store.mark_applied, self.store, ids, self.clock.now())
 
     async def _save_alerts(self) -> None:
-        alerts = list(self.evaluator.alerts.values())
-        await asyncio.to_thread(alert_store.save_alerts, self.store, alerts, self.clock.now())
+        owned, write = self._alert_writer(self.clock.now())
+
+        def fenced() -> None:
+            with self.store.transaction(write=True) as conn:
+                if self.cluster is not None:
+                    self._fence(conn, owned)
+                write(conn)
+
+        try:
+            await asyncio.to_thread(fenced)
+        except LeaseLostError as lost:  # saved by the new owner; this node forgets them soon
+            log.warning("alerts of partitions %s left to their new owner", lost.partitions)
+
+    # ---- several core nodes (semantics.md §9) -----------------------------------------------
+
+    async def adopt(self, partitions: set[int], services: Iterable[str]) -> None:
+        """Partitions just claimed: their active alerts continue here, and what is firing is
+        sent again to Alertmanager, which merges it into the same alert (its labels never name
+        a node), so a notification the old owner had not delivered yet is not lost."""
+        restored = await asyncio.to_thread(alert_store.load_alerts, self.store, partitions)
+        wanted = set(services)
+        judge = CLUSTER_PARTITION in partitions  # this node judges the cluster rules now
+        alerts = {
+            a.alert_id: a
+            for a in restored
+            if a.service in wanted or (judge and is_cluster_alert(a.alert_id))
+        }
+        self.evaluator.alerts.update(alerts)
+        firing = [n for n in self.evaluator.firing_notifications() if n.alert_id in alerts]
+        if firing:
+            await self._enqueue(self.router.route(firing, resend=True))
+
+    def forget(self, partitions: set[int], services: Iterable[str]) -> None:
+        gone = set(services)
+        self.evaluator.forget(gone)
+        self._resolved = [n for n in self._resolved if _service_of(n.alert_id) not in gone]
+        if CLUSTER_PARTITION in partitions:
+            self.evaluator.forget_cluster()
+            self._resolved = [n for n in self._resolved if not is_cluster_alert(n.alert_id)]
+
+    def _held(self, batch: list[Notification]) -> list[Notification]:
+        if self.cluster is None:
+            return batch
+        return [n for n in batch if self._mine(n.alert_id, held=True)]
+
+    def _mine(self, alert_id: str, held: bool = False) -> bool:
+        """An alert of this node's partitions (or of no partition); `held`: by the lease alone."""
+        cluster = self.cluster
+        partition = self._partition_of_alert(alert_id)
+        if cluster is None or partition is None:
+            return True
+        if held:
+            return cluster.holdings.epoch(partition) is not None
+        return partition in cluster.owned_valid()
+
+    def _partition_of_alert(self, alert_id: str) -> int | None:
+        """A service alert's partition is its service's; the cluster's alerts are partition
+        0's; the agent's own alerts (each node judges its own health) have none."""
+        if self.cluster is None:
+            return None
+        if is_cluster_alert(alert_id):
+            return CLUSTER_PARTITION
+        service = _service_of(alert_id)
+        return None if service is None else self.cluster.partition_of(service)
+
+    def _partition_of_notification(self, notification: Notification) -> int | None:
+        return self._partition_of_alert(notification.alert_id)
+
+    def _fence(self, conn: Connection, partitions: set[int]) -> None:
+        assert self.cluster is not None
+        epochs = {p: self.cluster.holdings.epoch(p) for p in partitions}
+        gone = tuple(sorted(p for p, e in epochs.items() if e is None))
+        if gone:
+            raise LeaseLostError(gone, self.cluster.config.node, tuple(-1 for _ in gone))
+        lease.assert_leases(
+            conn, self.cluster.config.node, {p: e for p, e in epochs.items() if e is not None}
+        )
+
+    def _scope(self) -> tuple[set[int], bool]:
+        """The rows this node sends: its partitions'; the agent's own alerts (no partition)
+        are sent by the holder of partition 0, so that exactly one node sends each."""
+        assert self.cluster is not None
+        held = set(self.cluster.holdings.valid())
+        return held, 0 in held
 
     def _permanent(self, item: OutboxItem) -> None:
         self.permanent_failures += 1

@@ -2,6 +2,13 @@
 
     python bench/scale.py [--services 10000] [--interval 30] [--duration 180] [--servers 20]
                           [--peer-duration 60] [--markdown FILE] [--json FILE]
+                          [--idle-close 5] [--tls] [--reuse-connection]
+
+`--idle-close S`: the origins close a connection idle for S seconds, as real servers do;
+`--tls`: https origins, each with its own certificate from a CA made for the run (trustme),
+which vigia (`ca_bundle`) and the peer trust; `--reuse-connection`: vigia's checks keep
+connections alive (`reuse_connection: true`) and the peer pools them; by default both open
+a new connection per probe (vigia's default since #17, blackbox_exporter's semantics).
 
 What runs, each in its own process so every CPU figure is one process's own:
 
@@ -38,10 +45,13 @@ import argparse
 import asyncio
 import json
 import math
+import multiprocessing
 import os
 import platform
 import signal
+import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -88,15 +98,106 @@ def catalogue_yaml(urls: list[str], interval: float, http_options: str = "") -> 
     return "\n".join(lines) + "\n"
 
 
+# --- an estate whose origins close idle connections, over TLS (#17 defect 8) ----------------
+# bench/estate_server.py's responder, plus what real servers do: close a connection idle for
+# `--idle-close` s; `--tls`: one certificate per origin from a CA made for the run (trustme).
+
+
+class _IdleClosing(estate_server._Responder):
+    def __init__(self, idle_close: float | None) -> None:
+        self.idle_close = idle_close
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def _arm(self) -> None:
+        if self.idle_close is None:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_later(self.idle_close, self.transport.close)
+
+
+def _serve_estate(socks: list[socket.socket], idle_close: float | None, certs: list[str]) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        contexts: list[ssl.SSLContext | None] = [None] * len(socks)
+        for i, pem in enumerate(certs):
+            contexts[i] = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            contexts[i].load_cert_chain(pem)  # type: ignore[union-attr]
+        servers = [
+            await loop.create_server(
+                lambda: _IdleClosing(idle_close), sock=sock, backlog=4096, ssl=context
+            )
+            for sock, context in zip(socks, contexts, strict=True)
+        ]
+        await asyncio.gather(*(server.serve_forever() for server in servers))
+
+    asyncio.run(main())
+
+
+def estate_origins(count: int) -> list[socket.socket]:
+    """127.0.0.2 ... 127.0.0.251, then 127.0.1.2 ...: up to 62,500 distinct loopback hosts."""
+    hosts = (f"127.0.{i // 250}.{2 + i % 250}" for i in range(count))
+    return [socket.create_server((host, 0), backlog=4096) for host in hosts]
+
+
+def estate_certificates(socks: list[socket.socket], work: Path) -> tuple[str, list[str]]:
+    """The CA file and, per origin, a key + chain file for its address."""
+    import trustme
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(work / "ca.pem"))
+    pems = []
+    for i, sock in enumerate(socks):
+        path = work / f"origin-{i}.pem"
+        ca.issue_cert(sock.getsockname()[0]).private_key_and_cert_chain_pem.write_to_path(str(path))
+        pems.append(str(path))
+    return str(work / "ca.pem"), pems
+
+
+def start_estate(args: argparse.Namespace, work: Path) -> tuple[Any, list[str], str | None]:
+    """The estate process, its base URLs and the CA file (TLS) or None."""
+    if not (args.idle_close or args.tls or args.servers > 250):
+        socks = estate_server.origins(args.servers)
+        return estate_server.start(socks), estate_server.base_urls(socks), None
+    socks = estate_origins(args.servers)
+    ca, certs = estate_certificates(socks, work) if args.tls else (None, [])
+    process = multiprocessing.get_context("spawn").Process(
+        target=_serve_estate, args=(socks, args.idle_close, certs), daemon=True, name="estate"
+    )
+    process.start()
+    scheme = "https" if args.tls else "http"
+    return process, [f"{scheme}://{h}:{p}" for h, p, *_ in (s.getsockname() for s in socks)], ca
+
+
 # --- the peer: bare httpx, one shared client per origin --------------------------------------
 
 
-async def _peer(urls: list[str], interval: float, duration: float, warmup: float) -> dict[str, Any]:
+async def _peer(
+    urls: list[str], interval: float, duration: float, warmup: float, fresh: bool, ca: str | None
+) -> dict[str, Any]:
+    """`fresh`: no keep-alive, a new connection per request (what vigia does by default);
+    `ca`: the CA file of a TLS estate."""
+    limits = httpx.Limits(max_keepalive_connections=0) if fresh else httpx.Limits()
+    # one context for every client: httpx's default makes one per client (certifi loaded
+    # each time), 1.6 GB and a slow GC for 2,000 origins
+    verify = ssl.create_default_context(cafile=ca)
     clients: dict[str, httpx.AsyncClient] = {}
     for url in urls:
         origin = url.rsplit("/svc/", 1)[0]
         if origin not in clients:
-            clients[origin] = httpx.AsyncClient(timeout=10.0)
+            clients[origin] = httpx.AsyncClient(timeout=10.0, limits=limits, verify=verify)
     targets = [(clients[url.rsplit("/svc/", 1)[0]], url) for url in urls]
     done = {"ok": 0, "failed": 0}
     tasks: set[asyncio.Task[None]] = set()
@@ -147,7 +248,8 @@ async def _peer(urls: list[str], interval: float, duration: float, warmup: float
 
 def peer_child(args: argparse.Namespace) -> None:
     urls = json.loads(Path(args.peer_child).read_text())
-    coro = _peer(urls, args.interval, args.peer_duration, args.peer_warmup)
+    fresh, ca = not args.reuse_connection, args.peer_ca
+    coro = _peer(urls, args.interval, args.peer_duration, args.peer_warmup, fresh, ca)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         print(json.dumps(runner.run(coro)))
 
@@ -165,6 +267,8 @@ def run_peer(urls_file: Path, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--peer-child", str(urls_file)]
     cmd += ["--interval", str(args.interval), "--peer-duration", str(args.peer_duration)]
     cmd += ["--peer-warmup", str(args.peer_warmup)]
+    cmd += ["--reuse-connection"] if args.reuse_connection else []
+    cmd += ["--peer-ca", str(args.peer_ca)] if args.peer_ca else []
     load = os.getloadavg()[0]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
@@ -422,6 +526,7 @@ def _window(
     _sleep_until(ready + args.interval, agent, rss)  # warm-up: the first interval
     first = scrape(port)
     cpu0, t0, sys0 = cpu_seconds(agent), time.time(), psutil.cpu_times()
+    load_t0 = os.getloadavg()[0]
     db_t0 = db_bytes(db)
     end = t0 + args.duration
     next_scrape = t0 + args.scrape_every
@@ -439,6 +544,7 @@ def _window(
     return {
         "cpu_t0": t0,
         "cpu_t1": t1,
+        "load_t0": load_t0,
         "cpu_s": cpu1 - cpu0,
         "machine_busy_cores": system_busy(sys0, sys1),
         "peak_rss_mb": peak_rss_mb(agent.pid),
@@ -528,7 +634,8 @@ def summarise(args: argparse.Namespace, agent: dict[str, Any], peers: list[dict[
         f" {growth_window / 1024:.1f} KiB over the window (db + WAL files, WAL not checkpointed)",
         f"- db bytes by table: {db['table_bytes']}; rows: {db['row_counts']}",
         f"- whole machine busy during the window: {agent['machine_busy_cores']:.2f} cores of"
-        f" {psutil.cpu_count()}",
+        f" {psutil.cpu_count()}; load average at its start {agent['load_t0']:.2f}; peers'"
+        f" failed requests {[p['failed'] for p in peers]}",
     ]
     return "\n".join(lines)
 
@@ -544,21 +651,31 @@ def main() -> None:
     parser.add_argument("--scrape-every", type=float, default=30.0)
     parser.add_argument("--json", help="write every figure here")
     parser.add_argument("--keep", help="work in this directory and keep it (db, log, catalogue)")
+    parser.add_argument("--idle-close", type=float, help="origins close connections idle this long")
+    parser.add_argument("--tls", action="store_true", help="https origins, a CA made for the run")
+    parser.add_argument(
+        "--reuse-connection",
+        action="store_true",
+        help="vigia with reuse_connection: true and a pooling peer (default: a new connection"
+        " per probe for both)",
+    )
+    parser.add_argument("--peer-ca", help=argparse.SUPPRESS)
     parser.add_argument("--peer-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer_child:
         peer_child(args)
         return
     print(json.dumps(machine()), flush=True)
-    socks = estate_server.origins(args.servers)
-    estate = estate_server.start(socks)
     with tempfile.TemporaryDirectory(prefix="vigia-scale-") as tmp:
         work = Path(args.keep or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        urls = service_urls(estate_server.base_urls(socks), args.services)
+        estate, bases, args.peer_ca = start_estate(args, work)
+        urls = service_urls(bases, args.services)
         (work / "urls.json").write_text(json.dumps(urls))
         catalog = work / "services.yaml"
-        catalog.write_text(catalogue_yaml(urls, args.interval))
+        options = "reuse_connection: true, " if args.reuse_connection else ""
+        options += f'ca_bundle: "{args.peer_ca}", ' if args.peer_ca else ""
+        catalog.write_text(catalogue_yaml(urls, args.interval, options))
         try:
             peers = [run_peer(work / "urls.json", args)]
             agent = run_agent(work, catalog, args)

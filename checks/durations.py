@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -21,8 +22,8 @@ def parse_duration(value: Any) -> float:
         seconds = float(value)
     elif isinstance(value, timedelta):
         seconds = value.total_seconds()
-    elif isinstance(value, str) and (match := _PATTERN.match(value)):
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    elif isinstance(value, str) and (text := _text_seconds(value)) is not None:
+        seconds = text
     else:
         raise ValueError(f"{value!r} is not a duration (use e.g. 500ms, 30s, 5m, 2h)")
     if not math.isfinite(seconds):
@@ -30,6 +31,12 @@ def parse_duration(value: Any) -> float:
     if seconds < 0:
         raise ValueError(f"{value!r} is negative")
     return seconds
+
+
+@lru_cache(maxsize=1024)  # a catalogue writes the same few durations thousands of times
+def _text_seconds(value: str) -> float | None:
+    match = _PATTERN.match(value)
+    return float(match.group(1)) * _UNITS[match.group(2)] if match else None
 
 
 def format_duration(seconds: float) -> str:

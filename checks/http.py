@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import codecs
+import dataclasses
 import functools
 import hashlib
 import json
@@ -17,15 +18,23 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from checks import oauth2
+from checks.cert_chain import counted_chain
 from checks.context import ProbeContext
-from checks.http_clients import DEFAULT_HEADERS, ProbeConnections
+from checks.http_clients import DEFAULT_HEADERS, ProbeConnections, named_of
 from checks.http_cookies import ChainCookies, sets_cookies
+from checks.http_headers import header_failure
+from checks.http_proxy import shown
+from checks.http_tls import chain_expiry
+from checks.ip_family import NoAddressOfFamily
 from checks.result import Measurement, Verdict
-from checks.specs import HttpSpec
+from checks.specs import HttpSpec, OAuth2
 
 _SNIPPET = 60  # characters of an expected/received value quoted in a reason
 
@@ -40,13 +49,37 @@ class _Trace:
     httpcore resolves the name inside `connect_tcp`, so DNS time is part of phase_connect
     and no phase_dns is reported. Phases of redirect hops add up; a reused keep-alive
     connection has no connect or TLS phase (`connects` counts the connections opened).
+    `family` is the address family of the last connection opened, `fell_back` whether a
+    `fallback: true` check took the other family for want of its own (checks/ip_family.py).
     """
 
-    __slots__ = ("_starts", "connects", "headers_at", "phase", "phases")
+    __slots__ = (
+        "_counted",
+        "_named",
+        "_sni",
+        "_starts",
+        "chains",
+        "connects",
+        "family",
+        "fell_back",
+        "headers_at",
+        "phase",
+        "phases",
+        "proxy_host",
+        "tls_version",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, named: tuple[str, str] | None = None) -> None:
         self.phase = "waiting for a connection"
         self.connects = 0
+        self.family = ""
+        self.fell_back = False
+        self.chains: list[tuple[str, list[bytes]]] = []  # per TLS connection: name, chain
+        self.tls_version = ""
+        self._sni = ""
+        self._named = named  # (host, server_name): a tunnel's handshake names the host
+        self._counted = True
+        self.proxy_host: str | None = None  # an https proxy's: its handshake is not the origin's
         self.phases: dict[str, float] = {}
         self._starts: dict[str, float] = {}
         self.headers_at = 0.0
@@ -56,7 +89,7 @@ class _Trace:
         step = name.partition(".")[2]
         handler = _STEPS.get(step)
         if handler is not None:
-            handler(self, time.perf_counter())
+            handler(self, time.perf_counter(), info)
 
     def _start(self, key: str, phase: str, now: float) -> None:
         self._starts[key] = now
@@ -71,70 +104,191 @@ class _Trace:
         self.connects += 1
         self._start("connect", "while connecting", now)
 
+    def _connected(self, now: float, info: dict[str, Any]) -> None:
+        self._end("connect", "phase_connect", now)
+        stream = info.get("return_value")
+        self.family = getattr(stream, "family", "")  # our backend's streams say (http_backend)
+        self.fell_back = self.fell_back or getattr(stream, "fell_back", False)
+
+    def _tls_started(self, now: float, info: dict[str, Any]) -> None:
+        self._start("tls", "during the TLS handshake", now)
+        self._sni = str(info.get("server_hostname") or "")
+        self._counted = self._sni != self.proxy_host
+        if self._named is not None and self._sni == self._named[0]:
+            self._sni = self._named[1]  # the name the tunnel asks for (checks/http_proxy.py)
+
+    def _tls_done(self, now: float, info: dict[str, Any]) -> None:
+        self._end("tls", "phase_tls", now)
+        stream = info.get("return_value")
+        tls = stream.get_extra_info("ssl_object") if stream is not None else None
+        if tls is not None and self._counted:  # its certificates, for the first expiry
+            self.chains.append((self._sni, counted_chain(tls)))
+            self.tls_version = tls.version() or ""
+
     def _headers_received(self, now: float) -> None:
         self._end("sent", "phase_processing", now)
         self.headers_at = now
         self.phase = "while reading the body"
 
 
-_STEPS: dict[str, Callable[[_Trace, float], None]] = {
-    "connect_tcp.started": lambda t, now: t._connecting(now),
-    "connect_tcp.complete": lambda t, now: t._end("connect", "phase_connect", now),
-    "start_tls.started": lambda t, now: t._start("tls", "during the TLS handshake", now),
-    "start_tls.complete": lambda t, now: t._end("tls", "phase_tls", now),
-    "send_request_headers.started": lambda t, now: setattr(t, "phase", "while sending the request"),
-    "send_request_body.complete": lambda t, now: t._start(
+_STEPS: dict[str, Callable[[_Trace, float, dict[str, Any]], None]] = {
+    "connect_tcp.started": lambda t, now, _: t._connecting(now),
+    "connect_tcp.complete": lambda t, now, info: t._connected(now, info),
+    "start_tls.started": lambda t, now, info: t._tls_started(now, info),
+    "start_tls.complete": lambda t, now, info: t._tls_done(now, info),
+    "send_request_headers.started": lambda t, now, _: setattr(
+        t, "phase", "while sending the request"
+    ),
+    "send_request_body.complete": lambda t, now, _: t._start(
         "sent", "waiting for the response headers", now
     ),
-    "receive_response_headers.complete": lambda t, now: t._headers_received(now),
+    "receive_response_headers.complete": lambda t, now, _: t._headers_received(now),
 }
 
 
 @dataclass(slots=True)
-class _Fetched:
+class Fetched:
     response: httpx.Response
     body: bytes
     redirects: int
 
 
-class _Run:
+class Run:
     """State of one probe run, kept outside the deadline so a timeout still reports it."""
 
-    def __init__(self, spec: HttpSpec) -> None:
+    def __init__(self, spec: HttpSpec, now: Callable[[], datetime]) -> None:
         self.spec = spec
-        self.trace = _Trace()
+        self.now = now
+        self.trace = _Trace(named_of(spec))
         self.started = time.perf_counter()
         self.measurements: dict[str, Measurement] = {}
         self.connection: str | None = None  # new | reused | retried, of the chain's requests
+        self.bearer: str | None = None  # an OAuth2 access token, for auth.oauth2
+        self.read_body = needs_body(spec)  # a scenario step that captures from it sets it too
+        self.cookies: ChainCookies | None = None  # a scenario's session; None: the chain's own
+        # drain a small unread body so the connection serves again: kept-alive checks, and a
+        # scenario's steps (its next step reuses it)
+        self.keep_connection = bool(spec.reuse_connection)
+        self.via: str | None = None  # the proxy of the chain's last request, if any
 
     def measured(self) -> dict[str, Measurement]:
         connection = self.connection or ("new" if self.trace.connects else None)
         if connection is not None:
             self.measurements["connection"] = connection
+        if self.trace.family:
+            self.measurements["ip_family"] = self.trace.family
+        if self.trace.fell_back:
+            self.measurements["ip_fallback"] = True
+        if self.trace.chains:
+            self.measurements.update(chain_expiry(self.trace.chains, self.now()))
+            self.measurements["tls_version"] = self.trace.tls_version
         return {**self.measurements, **{k: round(v, 6) for k, v in self.trace.phases.items()}}
 
 
 async def probe(spec: HttpSpec, timeout: float, ctx: ProbeContext, *, check_id: str) -> Verdict:
-    run = _Run(spec)
+    run = Run(spec, ctx.clock.now)
     connections = ctx.http.open(spec)
     try:
         async with asyncio.timeout(timeout):
-            fetched = await _fetch(connections, run)
+            verdict, _ = await exchange(run, connections, ctx, check_id)
     except (TimeoutError, httpx.TimeoutException):
         return Verdict.fail(f"timed out after {timeout:g}s {run.trace.phase}", **run.measured())
-    except _Failed as failed:
-        return Verdict.fail(str(failed), **run.measured())
-    except httpx.HTTPError as exc:
-        return Verdict.fail(describe_error(exc, run.trace.phase), **run.measured())
     finally:
         await connections.aclose()  # a fresh run's connection dies with it
-    return judge(spec, fetched, run)
+    return verdict
 
 
-async def _fetch(connections: ProbeConnections, run: _Run) -> _Fetched:
+async def exchange(
+    run: Run, connections: ProbeConnections, ctx: ProbeContext, check_id: str
+) -> tuple[Verdict, Fetched | None]:
+    """The request of `run` (its token first, its redirects after) and its verdict, with the
+    answer when one came. The caller bounds it with its deadline (a timeout raises)."""
+    spec = run.spec
+    try:
+        if spec.auth is not None and spec.auth.oauth2 is not None:
+            token = _TokenStep(spec.auth.oauth2, ctx, oauth2.cache_key(check_id, spec.auth.oauth2))
+            fetched = await _fetch_with_token(connections, run, token)
+        else:
+            fetched = await _fetch(connections, run)
+    except httpx.TimeoutException:
+        raise
+    except (_Failed, oauth2.TokenFailure) as failed:
+        return Verdict.fail(str(failed), **run.measured()), None
+    except httpx.HTTPError as exc:
+        reason = describe_error(exc, run.trace.phase)
+        if run.via is not None:
+            reason = _proxy_reason(exc, reason, run.via)
+        return Verdict.fail(reason, **run.measured()), None
+    verdict = judge(spec, fetched, run)
+    if run.via is not None and verdict.reason:
+        verdict = dataclasses.replace(
+            verdict, reason=f"{verdict.reason} (via proxy {shown(run.via)})"
+        )
+    return verdict, fetched
+
+
+def _proxy_reason(error: httpx.HTTPError, reason: str, proxy: str) -> str:
+    """Which hop failed: the proxy itself (refused, unreachable, its CONNECT answer) or the
+    origin behind it."""
+    if isinstance(error, httpx.ProxyError):  # httpcore: "407 Proxy Authentication Required"
+        return f"proxy {shown(proxy)} refused the tunnel: {error}"
+    if isinstance(error, httpx.ConnectError) and not reason.startswith("TLS"):
+        return f"proxy {shown(proxy)}: {reason}"  # the TCP connection goes to the proxy
+    return f"{reason} (via proxy {shown(proxy)})"
+
+
+@dataclass(slots=True)
+class _TokenStep:
+    config: OAuth2
+    ctx: ProbeContext
+    key: oauth2.Key
+
+
+async def _fetch_with_token(connections: ProbeConnections, run: Run, token: _TokenStep) -> Fetched:
+    """The request with the check's OAuth2 token; a cached token the API refuses (401: revoked,
+    or the provider restarted) is dropped and the request made once more with a new one."""
+    cached = await _token(connections, run, token)
+    fetched = await _fetch(connections, run)
+    if fetched.response.status_code == 401 and cached:
+        token.ctx.tokens.drop(token.key)
+        await _token(connections, run, token)
+        run.measurements["token"] = "renewed"
+        fetched = await _fetch(connections, run)
+    return fetched
+
+
+async def _token(connections: ProbeConnections, run: Run, token: _TokenStep) -> bool:
+    """Set the run's bearer; whether it came from the cache."""
+    config = token.config
+    started = time.perf_counter()
+    run.trace.phase = "during the OAuth2 token request"
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        try:
+            return await connections.for_url(config.token_url).handle_async_request(request)
+        except httpx.HTTPError as exc:
+            reason = describe_error(exc, "in the token step")
+            raise oauth2.TokenFailure(f"{oauth2.step_name(config)}: {reason}") from None
+
+    clock = token.ctx.clock
+    run.bearer, cached = await oauth2.bearer(
+        token.ctx.tokens, token.key, config, send, clock.monotonic
+    )
+    run.measurements["token"] = "cached" if cached else "new"
+    if not cached:
+        run.trace.phases["phase_token"] = time.perf_counter() - started
+    run.trace.phase = "waiting for a connection"
+    return cached
+
+
+async def _fetch(connections: ProbeConnections, run: Run) -> Fetched:
     request = _first_request(run)
     redirects = 0
-    cookies: ChainCookies | None = None  # built at the first redirect that sets a cookie
+    # a scenario's session jar sends and keeps every cookie; a single check's is built at the
+    # first redirect that sets a cookie, and only what redirects set goes with the next hop
+    cookies = session = run.cookies
+    if session is not None:
+        session.start_step(request)
     while True:
         response = await _send(connections, request, run)
         response.request = request
@@ -143,19 +297,22 @@ async def _fetch(connections: ProbeConnections, run: _Run) -> _Fetched:
             _note_address(response, run)
             follow = run.spec.follow_redirects
             next_request = redirect_request(request, response) if follow else None
+            if session is not None:
+                session.keep(response)
             if next_request is None:
-                if needs_body(run.spec):
-                    return _Fetched(response, await _read_body(response, run), redirects)
-                if run.spec.reuse_connection:
+                if run.read_body:
+                    return Fetched(response, await _read_body(response, run), redirects)
+                if run.keep_connection:
                     await _drain(response)
-                return _Fetched(response, b"", redirects)
+                return Fetched(response, b"", redirects)
             redirects += 1
             if redirects > run.spec.max_redirects:
                 raise _Failed(f"more than {run.spec.max_redirects} redirects")
             if cookies is None and sets_cookies(response):
                 cookies = ChainCookies(request)
             if cookies is not None:
-                cookies.keep(response)
+                if session is None:
+                    cookies.keep(response)
                 cookies.send_with(next_request)
             request = next_request
         finally:
@@ -168,11 +325,14 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT"})
 _DIED_UNDER_US = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
-async def _send(connections: ProbeConnections, request: httpx.Request, run: _Run) -> httpx.Response:
+async def _send(connections: ProbeConnections, request: httpx.Request, run: Run) -> httpx.Response:
     """One request of the chain. On a kept-alive connection that dies before any byte of the
     answer (the server closed it as the request left: the race of every keep-alive client),
     the request is repeated once on a new connection, and the run says so."""
     opened = run.trace.connects
+    if run.spec.proxy is not None:
+        run.via = connections.proxy_for(str(request.url))
+        run.trace.proxy_host = _tls_host(run.via)
     try:
         response = await connections.for_url(str(request.url)).handle_async_request(request)
     except _DIED_UNDER_US as died:
@@ -180,10 +340,15 @@ async def _send(connections: ProbeConnections, request: httpx.Request, run: _Run
         if not (reused and request.method in _IDEMPOTENT and _no_answer(died)):
             raise
         run.connection = "retried"
-        return await connections.retry_transport().handle_async_request(request)
+        return await connections.retry_transport(str(request.url)).handle_async_request(request)
     if run.connection is None:
         run.connection = "new" if run.trace.connects > opened else "reused"
     return response
+
+
+def _tls_host(proxy: str | None) -> str | None:
+    parts = urlsplit(proxy) if proxy is not None else None
+    return parts.hostname if parts is not None and parts.scheme.lower() == "https" else None
 
 
 def _no_answer(error: httpx.HTTPError) -> bool:
@@ -198,19 +363,22 @@ def _no_answer(error: httpx.HTTPError) -> bool:
 _NO_STEP_TIMEOUTS = httpx.Timeout(None).as_dict()
 
 
-def _first_request(run: _Run) -> httpx.Request:
+def _first_request(run: Run) -> httpx.Request:
     spec = run.spec
     headers = httpx.Headers(DEFAULT_HEADERS)
     headers.update(spec.headers)
-    authorization = _authorization(spec)
+    authorization = _authorization(run)
     if authorization:
         headers["Authorization"] = authorization  # dropped on a redirect to another origin
+    extensions: dict[str, Any] = {"timeout": _NO_STEP_TIMEOUTS, "trace": run.trace}
+    if spec.server_name:
+        extensions["sni_hostname"] = spec.server_name  # SNI and the name verified
     return httpx.Request(
         spec.method,
         spec.url,
         headers=headers,
-        content=spec.body.encode() if spec.body is not None else None,
-        extensions={"timeout": _NO_STEP_TIMEOUTS, "trace": run.trace},
+        content=spec.content,
+        extensions=extensions,
     )
 
 
@@ -246,15 +414,19 @@ def redirect_request(request: httpx.Request, response: httpx.Response) -> httpx.
         headers.pop("Transfer-Encoding", None)
     elif request.method not in ("GET", "HEAD"):
         content = request.content  # 307/308 repeat the request, body included
-    return httpx.Request(
-        method, url, headers=headers, content=content, extensions=request.extensions
-    )
+    extensions = request.extensions
+    if "sni_hostname" in extensions and url.host != request.url.host:
+        # the check's server_name is its own host's: another host is asked by its own name
+        extensions = {k: v for k, v in extensions.items() if k != "sni_hostname"}
+    return httpx.Request(method, url, headers=headers, content=content, extensions=extensions)
 
 
-def _authorization(spec: HttpSpec) -> str | None:
-    auth = spec.auth
+def _authorization(run: Run) -> str | None:
+    auth = run.spec.auth
     if auth is None:
         return None
+    if auth.oauth2 is not None:
+        return f"Bearer {run.bearer}"
     if auth.bearer is not None:
         return f"Bearer {auth.bearer.get_secret_value()}"
     assert auth.basic is not None  # the spec validates exactly one scheme
@@ -276,6 +448,7 @@ def _body_conditions(spec: HttpSpec) -> bool:
         or spec.body_not_contains
         or spec.body_not_regex
         or spec.json_
+        or spec.expect_json
     )
 
 
@@ -295,7 +468,7 @@ async def _drain(response: httpx.Response) -> None:
             return
 
 
-async def _read_body(response: httpx.Response, run: _Run) -> bytes:
+async def _read_body(response: httpx.Response, run: Run) -> bytes:
     cap = run.spec.max_body_bytes
     declared = response.headers.get("content-length", "")
     if run.spec.method != "HEAD" and declared.isdigit() and int(declared) > cap:
@@ -314,7 +487,7 @@ async def _read_body(response: httpx.Response, run: _Run) -> bytes:
     return b"".join(chunks)
 
 
-def _note_address(response: httpx.Response, run: _Run) -> None:
+def _note_address(response: httpx.Response, run: Run) -> None:
     """Which address answered, for checks that pin `expect_addresses` (a SOC signal).
     Only for those: asking the stream for its peer raised the CPU per probe by ~30 % in
     bench/probe_cost.py (--concurrency 5)."""
@@ -331,7 +504,7 @@ def _note_address(response: httpx.Response, run: _Run) -> None:
 # --- judging a complete response -------------------------------------------------------------
 
 
-def judge(spec: HttpSpec, fetched: _Fetched, run: _Run) -> Verdict:
+def judge(spec: HttpSpec, fetched: Fetched, run: Run) -> Verdict:
     latency = time.perf_counter() - run.started
     run.measurements["latency"] = round(latency, 6)
     if fetched.redirects:
@@ -355,19 +528,22 @@ def _first_failure(spec: HttpSpec, response: httpx.Response, body: bytes) -> str
     )
     if reason or not _body_conditions(spec):
         return reason
-    text = body.decode(_encoding(response), errors="replace")
-    return _text_failure(spec, text) or (_json_failure(spec.json_, text) if spec.json_ else None)
+    text = body.decode(body_encoding(response), errors="replace")
+    reason = _text_failure(spec, text)
+    if reason is None and (spec.json_ or spec.expect_json):
+        reason = _json_failure(spec, response, text)
+    return reason
 
 
 def _text_failure(spec: HttpSpec, text: str) -> str | None:
     if spec.body_contains is not None and spec.body_contains not in text:
         return f"body does not contain {_quote(spec.body_contains)}"
     if spec.body_regex is not None and not _regex(spec.body_regex).search(text):
-        return f"body does not match /{_clip(spec.body_regex)}/"
+        return f"body does not match /{clip(spec.body_regex)}/"
     if spec.body_not_contains is not None and spec.body_not_contains in text:
         return f"body contains {_quote(spec.body_not_contains)}"
     if spec.body_not_regex is not None and (found := _regex(spec.body_not_regex).search(text)):
-        return f"body matches /{_clip(spec.body_not_regex)}/ ({_quote(found.group(0))})"
+        return f"body matches /{clip(spec.body_not_regex)}/ ({_quote(found.group(0))})"
     return None
 
 
@@ -376,9 +552,9 @@ def _transport_failure(spec: HttpSpec, response: httpx.Response) -> str | None:
         return None
     final = response.request.url
     if spec.require_tls and final.scheme != "https":
-        return f"downgrade: the chain ends on plain http ({_clip(str(final))})"
+        return f"downgrade: the chain ends on plain http ({clip(str(final))})"
     if not spec.require_tls and final.scheme == "https":
-        return f"the chain ends on https ({_clip(str(final))}), require_tls is false"
+        return f"the chain ends on https ({clip(str(final))}), require_tls is false"
     return None
 
 
@@ -391,27 +567,43 @@ def _status_failure(spec: HttpSpec, status: int) -> str | None:
 
 
 def _header_failure(spec: HttpSpec, response: httpx.Response) -> str | None:
-    for name, pattern in spec.expect_headers.items():
-        value = response.headers.get(name)
-        if value is None:
-            return f"header {name} missing"
-        if not _regex(pattern).search(value):
-            return f"header {name} is {_quote(value)}, expected /{_clip(pattern)}/"
-    return None
+    if not (spec.expect_headers or spec.forbid_headers):
+        return None
+    return header_failure(spec.expect_headers, spec.forbid_headers, response.headers)
 
 
-def _json_failure(expected: dict[str, Any], text: str) -> str | None:
+def _json_failure(spec: HttpSpec, response: httpx.Response, text: str) -> str | None:
     try:
         document = json.loads(text)
     except ValueError:
         return f"body is not JSON (starts {_quote(text[:_SNIPPET])})"
+    reason = _json_equality_failure(spec.json_ or {}, document)
+    if reason is None and spec.expect_json:
+        from checks.json_expr import Evaluation  # the CEL runtime loads only when used
+
+        evaluation = Evaluation(document, response.status_code, _joined(response.headers.raw))
+        reason = evaluation.failure(spec.expect_json)
+    return reason
+
+
+def _joined(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Header values by lower-case name, repeated headers joined with ", " (RFC 9110 5.3)."""
+    joined: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        joined[key] = f"{joined[key]}, {text}" if key in joined else text
+    return joined
+
+
+def _json_equality_failure(expected: dict[str, Any], document: Any) -> str | None:
     for path, want in expected.items():
         try:
             found = json_path(document, path)
         except LookupError as missing:
             return f"JSON {path}: {missing.args[0]}"
         if not _json_equal(found, want):
-            return f"JSON {path} is {_clip(json.dumps(found))}, expected {_clip(json.dumps(want))}"
+            return f"JSON {path} is {clip(json.dumps(found))}, expected {clip(json.dumps(want))}"
     return None
 
 
@@ -472,7 +664,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def _encoding(response: httpx.Response) -> str:
+def body_encoding(response: httpx.Response) -> str:
     charset = response.charset_encoding
     if charset:
         try:
@@ -482,18 +674,20 @@ def _encoding(response: httpx.Response) -> str:
     return "utf-8"
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
     return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…"
 
 
 def _quote(text: str) -> str:
-    return repr(_clip(text))
+    return repr(clip(text))
 
 
 def describe_error(exc: BaseException, phase: str) -> str:
     """One line for a transport error: refused, TLS, DNS, reset, protocol."""
     chain = _causes(exc)
     for cause in chain:
+        if isinstance(cause, NoAddressOfFamily):
+            return str(cause)
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS handshake failed: {(cause.verify_message or cause.reason).rstrip('.')}"
         if isinstance(cause, ssl.SSLError):

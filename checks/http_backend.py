@@ -23,10 +23,12 @@ import socket
 import ssl
 from asyncio import staggered
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from typing import Any, cast
 
 import httpcore
+
+from checks.ip_family import AddressInfo, Choice, IpFamily, Resolver, resolve
 
 # Stop reading from the socket while this much is buffered and unread: a body the probe has
 # given up on (over its cap) must not fill memory before the connection is closed.
@@ -142,9 +144,21 @@ _CONNECT_ERRORS: dict[type[BaseException], type[Exception]] = {
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
-    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
+    """`family` (`ip4`/`ip6`) and `fell_back` say which address family the connection took:
+    plain attributes, read by the probe's trace at no cost (asking the transport for its peer
+    is what costs, checks/http.py `_note_address`)."""
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        protocol: _Protocol,
+        family: str = "",
+        fell_back: bool = False,
+    ) -> None:
         self._transport = transport
         self._protocol = protocol
+        self.family = family
+        self.fell_back = fell_back
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         protocol = self._protocol
@@ -193,7 +207,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if transport is None:  # the loop closed the connection under us
             raise httpcore.ConnectError("connection closed during the TLS handshake")
         self._protocol.transport = transport  # flow control now pauses the TLS transport
-        return AsyncioStream(transport, self._protocol)
+        return AsyncioStream(transport, self._protocol, self.family, self.fell_back)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
@@ -210,19 +224,27 @@ _EXTRA_INFO = {
 }
 
 
-AddressInfo = tuple[Any, ...]  # as socket.getaddrinfo gives it: family, type, proto, _, address
-Resolver = Callable[[str, int], Awaitable[list[AddressInfo]]]
-
 # RFC 8305's connection attempt delay, as anyio (httpcore's default backend) and asyncio use:
 # a host whose first address blackholes is reached on its next one a quarter second later.
 HAPPY_EYEBALLS_DELAY = 0.25
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    """`resolve` defaults to the loop's getaddrinfo; tests give names their own addresses."""
+    """`resolve` defaults to the loop's getaddrinfo; tests give names their own addresses.
+    `family` and `fallback` filter the addresses (checks/ip_family.py); `for_family` gives the
+    backend of another family over the same resolver."""
 
-    def __init__(self, resolve: Resolver | None = None) -> None:
+    def __init__(
+        self, resolve: Resolver | None = None, family: IpFamily = "any", fallback: bool = False
+    ) -> None:
         self._resolve = resolve
+        self._family: IpFamily = family
+        self._fallback = fallback
+
+    def for_family(self, family: IpFamily, fallback: bool) -> AsyncioBackend:
+        if (family, fallback) == (self._family, self._fallback):
+            return self
+        return AsyncioBackend(self._resolve, family, fallback)
 
     async def connect_tcp(
         self,
@@ -235,27 +257,32 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         loop = asyncio.get_running_loop()
         with _mapped(_CONNECT_ERRORS):
             async with asyncio.timeout(timeout):
-                addresses = await self._addresses(host, port)
-                sock = await _connect_first(addresses, local_address)
+                choice = await self._addresses(host, port)
+                sock = await _connect_first(choice.addresses, local_address)
                 try:
                     transport, protocol = await loop.create_connection(_Protocol, sock=sock)
                 except BaseException:
                     sock.close()
                     raise
-        return _stream(transport, protocol, socket_options)
+        stream = _stream(transport, protocol, socket_options)
+        stream.family = "ip6" if sock.family == socket.AF_INET6 else "ip4"
+        stream.fell_back = choice.fell_back
+        return stream
 
-    async def _addresses(self, host: str, port: int) -> list[AddressInfo]:
+    async def _addresses(self, host: str, port: int) -> Choice:
+        if self._family != "any":
+            return await resolve(host, port, self._family, self._fallback, self._resolve)
         try:
             literal = ipaddress.ip_address(host)  # most catalogue targets: no resolver call
         except ValueError:
             pass
         else:
             family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
-            return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))]
+            return Choice([(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))])
         if self._resolve is not None:
-            return await self._resolve(host, port)
+            return Choice(await self._resolve(host, port))
         loop = asyncio.get_running_loop()
-        return await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return Choice(await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -20,15 +20,28 @@ import asyncio
 import ssl
 from collections import OrderedDict
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
 from checks.http_backend import AsyncioBackend
+from checks.http_proxy import build_proxy_pool, bypasses
+from checks.ip_family import IpFamily
 from checks.specs import HttpSpec
+from checks.tls_versions import bound
 
-# verify, ca_bundle, client cert, client key
-Profile = tuple[bool, str | None, str | None, str | None]
+# verify, ca_bundle, client cert, client key, min_version, max_version
+Profile = tuple[bool, str | None, str | None, str | None, str | None, str | None]
+
+# ip_family, fallback: which addresses the connections may use (checks/ip_family.py)
+Family = tuple[IpFamily, bool]
+
+# (host, server_name): the check's own host is asked by that name (SNI and verification)
+Named = tuple[str, str]
+
+# what a keep-alive pool is for: TLS profile, origin, family, name, proxy
+_Key = tuple[Profile, str, Family, Named | None, str | None]
 
 # What an httpx client would send, always available (br and zstd need optional packages), and
 # who is asking.
@@ -57,7 +70,30 @@ def profile_of(spec: HttpSpec) -> Profile:
         spec.ca_bundle,
         cert.cert if cert else None,
         cert.key if cert else None,
+        spec.min_version,
+        spec.max_version,
     )
+
+
+def _family_of(spec: HttpSpec) -> Family:
+    return (spec.ip_family, spec.ip_fallback)
+
+
+def named_of(spec: HttpSpec) -> Named | None:
+    host = _host(spec.url)
+    return (host, spec.server_name) if spec.server_name and host else None
+
+
+def transports_key(spec: HttpSpec) -> tuple[object, ...]:
+    """What the transports of a run depend on: runs of specs with equal keys (a scenario's
+    steps) may share their connections."""
+    no_proxy = tuple(spec.no_proxy or ())
+    named = named_of(spec)
+    return (profile_of(spec), _family_of(spec), named, spec.reuse_connection, spec.proxy, no_proxy)
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
 
 
 def _origin(url: str) -> str:
@@ -67,7 +103,7 @@ def _origin(url: str) -> str:
 
 def ssl_context_for(profile: Profile) -> ssl.SSLContext:
     """System CAs (or the bundle) like the TLS probe, so both judge a chain the same way."""
-    verify, ca_bundle, cert, key = profile
+    verify, ca_bundle, cert, key, min_version, max_version = profile
     if verify:
         context = ssl.create_default_context(cafile=ca_bundle)
     else:
@@ -76,6 +112,7 @@ def ssl_context_for(profile: Profile) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
     if cert:
         context.load_cert_chain(cert, key)
+    bound(context, min_version, max_version)
     return context
 
 
@@ -117,14 +154,14 @@ class HttpClientPool:
         *,
         limits: httpx.Limits = DEFAULT_LIMITS,
         trust_env: bool = False,
-        backend: httpcore.AsyncNetworkBackend | None = None,
+        backend: AsyncioBackend | None = None,
         max_origins: int = MAX_ORIGINS,
     ) -> None:
         self._limits = limits
         self._trust_env = trust_env
         self._max_origins = max_origins
         self._contexts: dict[Profile, ssl.SSLContext] = {}
-        self._kept: OrderedDict[tuple[Profile, str], _KeptAlive] = OrderedDict()
+        self._kept: OrderedDict[_Key, _KeptAlive] = OrderedDict()
         self._backend = backend or AsyncioBackend()
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -138,16 +175,22 @@ class HttpClientPool:
             context = self._contexts[profile] = ssl_context_for(profile)
         return context
 
-    def fresh(self, spec: HttpSpec) -> PooledTransport:
+    def fresh(self, spec: HttpSpec, proxy: str | None = None) -> PooledTransport:
         """A pool of its own for one run: its connections are new and die with the run."""
-        return self._build(profile_of(spec), keepalive=False)
+        return self._build(
+            profile_of(spec), _family_of(spec), named_of(spec), keepalive=False, proxy=proxy
+        )
 
-    def lease(self, spec: HttpSpec, url: str) -> _KeptAlive:
-        """The shared keep-alive pool of `url`'s origin, held until `release`."""
-        key = (profile_of(spec), _origin(url))
+    def lease(self, spec: HttpSpec, url: str, proxy: str | None = None) -> _KeptAlive:
+        """The shared keep-alive pool of `url`'s origin (address family, server_name, through
+        `proxy`), held until `release`."""
+        # a connection made with the check's server_name must not serve another name's check
+        named = named_of(spec) if _host(url) == _host(spec.url) else None
+        key: _Key = (profile_of(spec), _origin(url), _family_of(spec), named, proxy)
         kept = self._kept.get(key)
         if kept is None:
-            kept = self._kept[key] = _KeptAlive(self._build(key[0], keepalive=True))
+            transport = self._build(key[0], key[2], named, keepalive=True, proxy=proxy)
+            kept = self._kept[key] = _KeptAlive(transport)
             self._evict_beyond_cap()
         else:
             self._kept.move_to_end(key)
@@ -168,8 +211,31 @@ class HttpClientPool:
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
 
-    def _build(self, profile: Profile, *, keepalive: bool) -> PooledTransport:
+    def _build(
+        self,
+        profile: Profile,
+        family: Family,
+        named: Named | None,
+        *,
+        keepalive: bool,
+        proxy: str | None = None,
+    ) -> PooledTransport:
         context = self.context(profile)
+        backend = self._backend.for_family(*family)
+        if proxy is not None:
+            # ip_family picks the proxy's address (the proxy resolves the origin's name);
+            # server_name goes in the origin's handshake inside the tunnel
+            return PooledTransport(
+                build_proxy_pool(
+                    proxy,
+                    context,
+                    backend,
+                    named=named,
+                    max_connections=self._limits.max_connections,
+                    max_keepalive_connections=self._limits.max_keepalive_connections,
+                    keepalive_expiry=self._limits.keepalive_expiry if keepalive else None,
+                )
+            )
         return PooledTransport(
             httpcore.AsyncConnectionPool(
                 ssl_context=context,
@@ -177,7 +243,7 @@ class HttpClientPool:
                 # a run's own pool keeps its connection for the redirects of its chain only
                 max_keepalive_connections=self._limits.max_keepalive_connections,
                 keepalive_expiry=self._limits.keepalive_expiry if keepalive else None,
-                network_backend=self._backend,
+                network_backend=backend,
             )
         )
 
@@ -198,38 +264,53 @@ class HttpClientPool:
 
 
 class ProbeConnections:
-    """The transports one probe run uses, and their end: a fresh run closes its own pool, a
+    """The transports one probe run uses, and their end: a fresh run closes its own pools, a
     keep-alive run releases the shared pools it held. `retry_transport` is a new connection
-    for the one retry a keep-alive run gets when its reused connection died under it."""
+    for the one retry a keep-alive run gets when its reused connection died under it. With a
+    `proxy`, each URL goes through it or, when `no_proxy` names its host, directly."""
 
     __slots__ = ("_fresh", "_held", "_pool", "_spec")
 
     def __init__(self, pool: HttpClientPool, spec: HttpSpec) -> None:
         self._pool = pool
         self._spec = spec
-        self._fresh: PooledTransport | None = None
+        self._fresh: dict[str | None, PooledTransport] = {}
         self._held: list[_KeptAlive] = []
 
     @property
     def reuses(self) -> bool:
         return bool(self._spec.reuse_connection)
 
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy `url` goes through, or None for a direct connection."""
+        proxy = self._spec.proxy
+        if proxy is None or not self._spec.no_proxy:
+            return proxy
+        host = httpx.URL(url).host
+        return None if bypasses(host, self._spec.no_proxy) else proxy
+
     def for_url(self, url: str) -> PooledTransport:
+        proxy = self.proxy_for(url) if self._spec.proxy is not None else None
         if not self._spec.reuse_connection:
-            return self.retry_transport()
-        kept = self._pool.lease(self._spec, url)
+            return self._fresh_for(proxy)
+        kept = self._pool.lease(self._spec, url, proxy)
         self._held.append(kept)
         return kept.transport
 
-    def retry_transport(self) -> PooledTransport:
-        if self._fresh is None:
-            self._fresh = self._pool.fresh(self._spec)
-        return self._fresh
+    def retry_transport(self, url: str | None = None) -> PooledTransport:
+        proxy = self.proxy_for(url) if url is not None and self._spec.proxy is not None else None
+        return self._fresh_for(proxy)
+
+    def _fresh_for(self, proxy: str | None) -> PooledTransport:
+        fresh = self._fresh.get(proxy)
+        if fresh is None:
+            fresh = self._fresh[proxy] = self._pool.fresh(self._spec, proxy)
+        return fresh
 
     async def aclose(self) -> None:
-        fresh, self._fresh = self._fresh, None
-        if fresh is not None:
-            await fresh.aclose()
+        fresh, self._fresh = list(self._fresh.values()), {}
+        for transport in fresh:
+            await transport.aclose()
         held, self._held = self._held, []
         for kept in held:
             await self._pool.release(kept)

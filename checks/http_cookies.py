@@ -1,6 +1,6 @@
-"""Cookies of one redirect chain: what the chain's servers set on a redirect goes with the next
-hop, as browsers, curl -L and blackbox_exporter do (a login that sets its session on a 302 and
-checks it on the target).
+"""Cookies of one redirect chain (or of a scenario's steps, checks/scenario.py): what the
+chain's servers set on a redirect goes with the next hop, as browsers, curl -L and
+blackbox_exporter do (a login that sets its session on a 302 and checks it on the target).
 
 The jar belongs to one probe run and dies with it: no session is carried from one run to the
 next (a monitor sees what a new visitor sees). It is built only when a redirect response sets a
@@ -24,6 +24,17 @@ class ChainCookies:
         self._jar = httpx.Cookies()
         # the check's own Cookie header goes with every hop of its origin, before the jar's
         self._own = current.headers.get("Cookie")
+
+    @classmethod
+    def session(cls) -> ChainCookies:
+        """An empty jar for a scenario: every step's requests send and keep its cookies."""
+        return cls(httpx.Request("GET", "http://session.invalid/"))
+
+    def start_step(self, request: httpx.Request) -> None:
+        """A scenario step's first request: its own Cookie header (if the step sets one) then
+        the jar's."""
+        self._own = request.headers.get("Cookie")
+        self.send_with(request)
 
     def keep(self, response: httpx.Response) -> None:
         """Remember what `response` set (its request is the one that got it)."""

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
-from checks import dns, heartbeat, host, http, icmp, nagios, tcp, tls
+from checks import dns, heartbeat, host, http, icmp, nagios, scenario, tcp, tls
 from checks.context import ProbeContext
 from checks.result import Outcome, ProbeResult, Verdict
 from checks.secrets import SECRETS
@@ -26,6 +26,7 @@ class ProbeFn(Protocol):
 
 PROBES: dict[str, ProbeFn] = {
     "http": http.probe,
+    "scenario": scenario.probe,
     "tcp": tcp.probe,
     "tls": tls.probe,
     "dns": dns.probe,

@@ -1,4 +1,5 @@
-"""TLS probe: handshake, chain and hostname, version policy, expiry, optional pin.
+"""TLS probe: handshake (after STARTTLS when asked), chain and hostname, version policy,
+expiry, optional pin.
 
 The SOC wants the certificate's details even when it is not trusted, so a failed verification
 is followed by a second, unverified handshake that only reads the certificate.
@@ -17,17 +18,17 @@ from datetime import datetime
 
 from cryptography import x509
 
+from checks import starttls
 from checks.cert_chain import FirstExpiry, counted_chain, first_expiry
 from checks.context import ProbeContext
+from checks.ip_family import NoAddressOfFamily, measured_family, open_connection
+from checks.lines import MAX_HEARD, LineReader, TooMuch
 from checks.result import Measurement, Verdict
 from checks.specs import TlsSpec
+from checks.starttls import StartTlsRefused
+from checks.tls_versions import VERSIONS, bound, legacy_versions
 
-_VERSIONS = {
-    "TLSv1": ssl.TLSVersion.TLSv1,
-    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
-    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
-    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
-}
+_VERSIONS = VERSIONS
 _ORDER = list(_VERSIONS)
 _HANDSHAKE = "during the TLS handshake"
 
@@ -52,10 +53,16 @@ class _State:
 async def probe(spec: TlsSpec, timeout: float, ctx: ProbeContext, *, check_id: str) -> Verdict:
     state = _State()
     try:
-        async with asyncio.timeout(timeout):
-            seen = await _look(spec, state)
+        async with asyncio.timeout(timeout):  # one deadline for both looks
+            seen = await _look(spec, state, ctx)
+            if below_policy_probe(spec):
+                await _offer_old_versions(spec, state, ctx)
     except TimeoutError:
         return Verdict.fail(_timeout_reason(state, timeout), **state.measurements)
+    except StartTlsRefused as exc:  # no TLS to look at: the server said why
+        return Verdict.fail(str(exc), **state.measurements)
+    except TooMuch:
+        return Verdict.fail(f"{MAX_HEARD} bytes received {state.phase}", **state.measurements)
     except ssl.SSLError as exc:  # neither handshake worked: nothing to read
         return Verdict.fail(state.problem or _handshake_reason(exc), **state.measurements)
     except ConnectionRefusedError:
@@ -65,9 +72,44 @@ async def probe(spec: TlsSpec, timeout: float, ctx: ProbeContext, *, check_id: s
     return judge(spec, seen, state, ctx.clock.now())
 
 
-async def _look(spec: TlsSpec, state: _State) -> _Seen:
+def below_policy_probe(spec: TlsSpec) -> bool:
+    """`max_version` under `min_version`: not a cap on the handshake but a question, asked by
+    a second handshake offering only versions up to `max_version`: does the server still
+    accept a version the policy forbids? (A SOC finding: TLS 1.0/1.1 still offered.)"""
+    return spec.max_version is not None and _ORDER.index(spec.max_version) < _ORDER.index(
+        spec.min_version
+    )
+
+
+async def _offer_old_versions(spec: TlsSpec, state: _State, ctx: ProbeContext) -> None:
+    assert spec.max_version is not None
+    offering = f"offering versions up to {spec.max_version}"
+    state.phase = offering
+    # the same way in as the first look: a mail relay's old versions sit behind its STARTTLS
+    writer = await _connect(spec, state, ctx, measure=False)
     try:
-        return await _handshake(spec, _verified_context(spec.ca_bundle, spec.min_version), state)
+        state.phase = offering
+        await writer.start_tls(
+            _old_versions_context(spec.max_version),
+            server_hostname=spec.server_name or spec.host,
+        )
+        tls: ssl.SSLObject = writer.get_extra_info("ssl_object")
+        accepted = tls.version() or spec.max_version
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError, EOFError):
+        # an alert (protocol version, handshake failure), a reset or a close: refused
+        state.measurements["accepts_below_policy"] = False
+        return
+    finally:
+        writer.transport.abort()
+    state.measurements["accepts_below_policy"] = True
+    state.measurements["below_policy_version"] = accepted
+
+
+async def _look(spec: TlsSpec, state: _State, ctx: ProbeContext) -> _Seen:
+    try:
+        cap = None if below_policy_probe(spec) else spec.max_version
+        context = _verified_context(spec.ca_bundle, spec.min_version, cap)
+        return await _handshake(spec, context, state, ctx)
     except ssl.SSLError as exc:
         state.problem = _handshake_reason(exc)
     except ConnectionResetError:
@@ -76,15 +118,15 @@ async def _look(spec: TlsSpec, state: _State) -> _Seen:
         # Some servers reset instead of sending an alert (e.g. no common TLS version).
         state.problem = "TLS handshake failed: connection reset by the server"
     state.measurements["verified"] = False
-    return await _handshake(spec, _reading_context(), state)
+    return await _handshake(spec, _reading_context(), state, ctx)
 
 
-async def _handshake(spec: TlsSpec, context: ssl.SSLContext, state: _State) -> _Seen:
+async def _handshake(
+    spec: TlsSpec, context: ssl.SSLContext, state: _State, ctx: ProbeContext
+) -> _Seen:
     state.phase = "while connecting"
-    start = time.perf_counter()
-    _, writer = await asyncio.open_connection(spec.host, spec.port)
+    writer = await _connect(spec, state, ctx)
     try:
-        state.measurements["connect_time"] = round(time.perf_counter() - start, 6)
         state.phase = _HANDSHAKE
         start = time.perf_counter()
         await writer.start_tls(context, server_hostname=spec.server_name or spec.host)
@@ -98,6 +140,30 @@ async def _handshake(spec: TlsSpec, context: ssl.SSLContext, state: _State) -> _
     finally:
         # Abort rather than close: a probe needs no close_notify exchange with the peer.
         writer.transport.abort()
+
+
+async def _connect(
+    spec: TlsSpec, state: _State, ctx: ProbeContext, *, measure: bool = True
+) -> asyncio.StreamWriter:
+    """A connection of the check's family, through the STARTTLS exchange when asked: ready
+    for the handshake. `measure`: record its connect time and family (the below-policy
+    question's connection does not: the measurements are the certificate look's)."""
+    start = time.perf_counter()
+    reader, writer, fell_back = await open_connection(
+        spec.host, spec.port, spec.ip_family, spec.ip_fallback, ctx.resolve
+    )
+    try:
+        if measure:
+            state.measurements["connect_time"] = round(time.perf_counter() - start, 6)
+            state.measurements.update(measured_family(writer))
+            if fell_back:
+                state.measurements["ip_fallback"] = True
+        if spec.starttls is not None:
+            await starttls.negotiate(spec.starttls, LineReader(reader), writer, state)
+    except BaseException:
+        writer.transport.abort()
+        raise
+    return writer
 
 
 # --- judging ---------------------------------------------------------------------------------
@@ -116,7 +182,10 @@ def judge(spec: TlsSpec, seen: _Seen, state: _State, now: datetime) -> Verdict:
     if days < 0:
         return Verdict.fail(f"certificate expired {_days(-days)} ago ({expiry})", **m)
     reason = (
-        _version_failure(spec, seen.version) or state.problem or _pin_failure(spec, fingerprint)
+        _version_failure(spec, seen.version)
+        or _below_policy_failure(spec, m)
+        or state.problem
+        or _pin_failure(spec, fingerprint)
     )
     if reason:
         return Verdict.fail(reason, **m)
@@ -169,6 +238,17 @@ def _version_failure(spec: TlsSpec, negotiated: str) -> str | None:
     return None
 
 
+def _below_policy_failure(spec: TlsSpec, measured: dict[str, Measurement]) -> str | None:
+    # the words "policy requires" raise the TlsVersionBelowPolicy alert (alerting/rules.yaml)
+    if not measured.get("accepts_below_policy"):
+        return None
+    accepted = measured.get("below_policy_version")
+    return (
+        f"server still accepts {accepted} (offered up to {spec.max_version}), "
+        f"policy requires {spec.min_version} or newer"
+    )
+
+
 def _pin_failure(spec: TlsSpec, fingerprint: str) -> str | None:
     pinned = spec.fingerprint_sha256
     if pinned is None or pinned == fingerprint:
@@ -185,12 +265,25 @@ def _days(days: float) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _verified_context(ca_bundle: str | None, min_version: str) -> ssl.SSLContext:
+def _verified_context(
+    ca_bundle: str | None, min_version: str, max_version: str | None = None
+) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=ca_bundle)
-    version = _VERSIONS[min_version]
-    if version < ssl.TLSVersion.TLSv1_2:
-        context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS < 1.2 otherwise
-    context.minimum_version = version
+    bound(context, min_version, max_version)
+    return context
+
+
+@functools.lru_cache(maxsize=4)
+def _old_versions_context(max_version: str) -> ssl.SSLContext:
+    """Offers every version up to `max_version` with every cipher, verifies nothing: it only
+    asks whether the server would still talk that way."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    with legacy_versions():
+        context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        context.maximum_version = _VERSIONS[max_version]
     return context
 
 
@@ -223,6 +316,8 @@ def _timeout_reason(state: _State, timeout: float) -> str:
 
 
 def _os_reason(exc: OSError, state: _State) -> str:
+    if isinstance(exc, NoAddressOfFamily):
+        return str(exc)
     if state.problem:
         return state.problem
     if isinstance(exc, ConnectionResetError | BrokenPipeError):

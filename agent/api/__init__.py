@@ -13,6 +13,7 @@ from agent.api import (
     alerts,
     auditlog,
     catalog,
+    cluster,
     heartbeat,
     incidents,
     indicators,
@@ -23,11 +24,11 @@ from agent.api import (
     reports,
     services,
 )
-from agent.api.context import ApiAuthError
+from agent.api.auth import AuthError
 from agent.api.problems import validation_error
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 PREFIX = "/api/v1"
 _AUTH = {401: {"description": "no or unknown token"}, 403: {"description": "role too low"}}
@@ -45,6 +46,7 @@ def api_router() -> APIRouter:
         auditlog,
         reports,
         public_messages,
+        cluster,
     )
     for module in readers:
         router.include_router(module.router, responses=_AUTH)  # type: ignore[arg-type]
@@ -54,15 +56,15 @@ def api_router() -> APIRouter:
     return router
 
 
-def mount_api(app: FastAPI, agent: Agent) -> None:
+def mount_api(app: FastAPI, agent: AgentView) -> None:
     app.state.vigia_agent = agent
     app.include_router(api_router())
-    app.add_exception_handler(ApiAuthError, _auth_error)  # type: ignore[arg-type]
+    app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _store_away)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
 
 
-async def _auth_error(request: Request, exc: ApiAuthError) -> JSONResponse:
+async def _auth_error(request: Request, exc: AuthError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
     if exc.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))

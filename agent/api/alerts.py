@@ -15,7 +15,7 @@ from agent.store.sql import SqlStore
 from alerting import alert_store
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 router = APIRouter(tags=["alerts"])
 
@@ -38,7 +38,7 @@ async def acknowledge(request: Request, who: Operator, alert_id: str, body: AckI
 
 
 async def acknowledge_alert(
-    agent: Agent, who: Principal, alert_id: str, comment: str
+    agent: AgentView, who: Principal, alert_id: str, comment: str
 ) -> AckAccepted:
     store = sql_store(agent)
     if not await _is_active(agent, store, alert_id):
@@ -50,7 +50,7 @@ async def acknowledge_alert(
     return AckAccepted(alert_id=alert_id, ack_id=ack_id, author=who.name)
 
 
-async def _is_active(agent: Agent, store: SqlStore, alert_id: str) -> bool:
+async def _is_active(agent: AgentView, store: SqlStore, alert_id: str) -> bool:
     """Active in the running agent's alerting (which the live board shows, up to a tick before
     the store has it) or in the store."""
     evaluator = getattr(getattr(agent, "alerting", None), "evaluator", None)

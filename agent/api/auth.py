@@ -78,12 +78,14 @@ def probe_entries(locations: Sequence[LocationEntry]) -> tuple[TokenEntry, ...]:
 
 
 class AuthError(Exception):
-    """401 (no or unknown token) or 403 (valid token, insufficient role)."""
+    """401 (no or unknown token), 403 (valid token, insufficient role) or 429 (too many failed
+    attempts from this client: `retry_after` seconds). The API answers it as such."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
 
 
 def authorize(

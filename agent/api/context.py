@@ -21,19 +21,19 @@ from agent.records import CheckStatus, Incident, ServiceStatus, State
 from agent.store.sql import SqlStore
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 T = TypeVar("T")
 
 bearer = HTTPBearer(auto_error=False, description="a token made by `vigia token create`")
 
 
-def agent_of(request: Request) -> Agent:
-    agent: Agent = request.app.state.vigia_agent
+def agent_of(request: Request) -> AgentView:
+    agent: AgentView = request.app.state.vigia_agent
     return agent
 
 
-def sql_store(agent: Agent) -> SqlStore:
+def sql_store(agent: AgentView) -> SqlStore:
     store = agent.store
     if not isinstance(store, SqlStore):  # alert state and the audit log are SQL tables
         raise TypeError(f"the API needs an SqlStore, not {type(store).__name__}")
@@ -45,14 +45,14 @@ async def blocking(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(work, *args, **kwargs)
 
 
-def now(agent: Agent) -> datetime:
+def now(agent: AgentView) -> datetime:
     return agent.clock.now()
 
 
 class Live:
     """The live view of services and checks: the engine when it runs, else the store's copy."""
 
-    def __init__(self, agent: Agent, stored: dict[str, ServiceStatus] | None = None) -> None:
+    def __init__(self, agent: AgentView, stored: dict[str, ServiceStatus] | None = None) -> None:
         self.catalog: Catalog = agent.catalog
         self._engine = getattr(agent, "engine", None)
         self._stored = stored or {}
@@ -87,7 +87,7 @@ class Live:
         return incident
 
 
-async def live(agent: Agent) -> Live:
+async def live(agent: AgentView) -> Live:
     if getattr(agent, "engine", None) is not None:
         return Live(agent)
     return Live(agent, await blocking(agent.store.service_statuses))
@@ -109,24 +109,16 @@ def require(role: Role) -> Callable[..., Principal]:
         token = credentials.credentials if credentials else None
         wait = failures.retry_after(client) if token else None
         if wait is not None:
-            raise ApiAuthError(429, f"too many failed attempts; retry in {wait:.0f} s", wait)
+            raise AuthError(429, f"too many failed attempts; retry in {wait:.0f} s", wait)
         try:
             entries = (*settings.tokens, *probe_entries(settings.locations))
             return authorize(token, entries, role, settings.anonymous_board)
         except AuthError as exc:
             if exc.status == 401 and token:
                 failures.note("token", client)
-            raise ApiAuthError(exc.status, exc.message) from None
+            raise
 
     return dependency
-
-
-class ApiAuthError(Exception):
-    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
 
 
 Probe = Annotated[Principal, Depends(require(Role.PROBE))]

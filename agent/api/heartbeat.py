@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from agent.api.context import agent_of, bearer
+from agent.api.context import agent_of, bearer, blocking, sql_store
 from agent.api.models import BeatOut
 from checks.specs import HeartbeatSpec
 
@@ -34,4 +34,8 @@ async def beat(
     book = agent.probes.heartbeats
     if not book.check_token(check_id, presented, found.spec):
         raise HTTPException(401, "wrong or missing heartbeat token")
-    return BeatOut(check=check_id, at=book.beat(check_id))
+    at = book.beat(check_id)
+    # in the database too: the check's owner may be another node (semantics.md §9), and a
+    # restart must not forget the beat
+    await blocking(sql_store(agent).record_beat, check_id, at)
+    return BeatOut(check=check_id, at=at)

@@ -25,7 +25,7 @@ from agent.store.errors import UnknownIncidentError
 from agent.store.sql import SqlStore
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 router = APIRouter(tags=["incidents"])
 IncidentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -81,7 +81,7 @@ async def annotate(
 
 
 async def add_annotation(
-    agent: Agent, who: Principal, incident_id: int, body: AnnotationIn
+    agent: AgentView, who: Principal, incident_id: int, body: AnnotationIn
 ) -> AnnotationOut:
     store, at = sql_store(agent), agent.clock.now()
     try:

@@ -15,7 +15,7 @@ from agent.periods import Period, parse_period, period_from_range
 from agent.quar_config import DEFAULT_QUAR, QuarConfig, load_quar
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 router = APIRouter(tags=["indicators"])
 
@@ -40,7 +40,9 @@ async def indicators(
     return await blocking(figures, agent, chosen, agent.clock.now())
 
 
-def choose_period(agent: Agent, period: str | None, start: str | None, end: str | None) -> Period:
+def choose_period(
+    agent: AgentView, period: str | None, start: str | None, end: str | None
+) -> Period:
     tz = agent.settings.timezone
     if period:
         return parse_period(period, tz)
@@ -51,19 +53,19 @@ def choose_period(agent: Agent, period: str | None, start: str | None, end: str 
     return current_month(agent)
 
 
-def current_month(agent: Agent) -> Period:
+def current_month(agent: AgentView) -> Period:
     from zoneinfo import ZoneInfo
 
     local = agent.clock.now().astimezone(ZoneInfo(agent.settings.timezone))
     return parse_period(f"{local.year:04d}-{local.month:02d}", agent.settings.timezone)
 
 
-def quar_config(agent: Agent) -> QuarConfig:
+def quar_config(agent: AgentView) -> QuarConfig:
     path = getattr(agent.settings, "quar", None)
     return load_quar(path) if isinstance(path, str) else DEFAULT_QUAR
 
 
-def figures(agent: Agent, period: Period, now: datetime) -> dict[str, Any]:
+def figures(agent: AgentView, period: Period, now: datetime) -> dict[str, Any]:
     """Blocking: the indicators JSON with a `quar` block of grades."""
     calendar = getattr(agent, "calendar", None)
     if calendar is None:

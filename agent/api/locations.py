@@ -19,6 +19,7 @@ class LocationOut(BaseModel):
     last_seen: datetime | None
     clock_offset_seconds: float | None
     worker_version: str
+    spool_depth: int | None  # results waiting in the worker's spool at its newest batch
     results: int
     duplicates: int
     dropped: int
@@ -40,6 +41,7 @@ async def list_locations(request: Request, _: Viewer) -> list[LocationOut]:
             last_seen=row.last_seen,
             clock_offset_seconds=row.clock_offset,
             worker_version=row.version,
+            spool_depth=row.spool_depth,
             results=row.results,
             duplicates=row.duplicates,
             dropped=row.dropped,

@@ -11,6 +11,7 @@ so the worker may delete from its spool exactly what the core holds.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Request
 
@@ -19,6 +20,9 @@ from agent.api.context import Probe, agent_of, blocking, sql_store
 from agent.catalog.model import Catalog
 from agent.locations.assignment import assignment
 from agent.locations.wire import Assignment, BatchAck, DroppedInterval, ResultBatch, WireResult
+
+if TYPE_CHECKING:
+    from agent.agent_view import AgentView
 
 router = APIRouter(tags=["probe workers"])
 
@@ -66,16 +70,19 @@ async def post_results(request: Request, batch: ResultBatch, principal: Probe) -
             f"the worker's clock is {offset:+.1f} s off the core's (limit {limit:g} s): "
             "fix its time synchronisation (NTP); nothing was stored",
         )
-    agent.locations.heard(location, now, offset, batch.worker_version, batch.blind)
+    agent.locations.heard(
+        location, now, offset, batch.worker_version, batch.blind, batch.spool_depth
+    )
     keys = [(r.check, r.started_at) for r in batch.results]
     held = await blocking(sql_store(agent).held_results, location, keys)
     fresh = _in_time_order([r for r in batch.results if (r.check, r.started_at) not in held])
     for wire in fresh:
         agent.observe(wire.probe_result(), agent.catalog.checks[wire.check].kind, location)
-    for gap in batch.dropped:
-        agent.dropped(gap.check, location, gap.start, gap.end)
+    gaps = await _fresh_gaps(agent, location, batch.dropped)
+    for gap in gaps:
+        agent.dropped(gap.check, location, gap.start, gap.end, gap.count)
     await agent.writer.drain()
-    dropped = sum(d.count for d in batch.dropped)
+    dropped = sum(d.count for d in gaps)
     agent.locations.received(location, len(fresh), len(batch.results) - len(fresh), dropped)
     return BatchAck(
         accepted=len(fresh),
@@ -93,6 +100,17 @@ def _refuse_foreign(
             raise HTTPException(
                 403, f"check {result.check[:300]!r} is not assigned to location {location!r}"
             )
+
+
+async def _fresh_gaps(
+    agent: AgentView, location: str, gaps: list[DroppedInterval]
+) -> list[DroppedInterval]:
+    """The dropped intervals not stored yet (a resent batch reports its intervals again)."""
+    unique = {(g.check, g.start, g.end): g for g in gaps}
+    if not unique:
+        return []
+    held = await blocking(sql_store(agent).held_dropped, location, list(unique))
+    return [gap for key, gap in unique.items() if key not in held]
 
 
 def _in_time_order(results: list[WireResult]) -> list[WireResult]:

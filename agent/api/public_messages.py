@@ -16,7 +16,7 @@ from agent.status.messages import TEXT_LIMIT, PublicMessage
 from agent.store.errors import UnknownIncidentError
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 router = APIRouter(tags=["status page"])
 _KEPT_CONTROLS = {"\n", "\t"}
@@ -48,7 +48,7 @@ async def write_message(request: Request, who: Operator, body: PublicMessageIn) 
 
 
 async def write_public_message(
-    agent: Agent, who: Principal, body: PublicMessageIn
+    agent: AgentView, who: Principal, body: PublicMessageIn
 ) -> PublicMessageOut:
     """Checked, stored and audited; HTTPException (404, 422) on bad input."""
     text = checked_text(body.text)
@@ -89,7 +89,7 @@ def checked_text(text: str) -> str:
     return stripped
 
 
-def _public_service(agent: Agent, service_id: str) -> None:
+def _public_service(agent: AgentView, service_id: str) -> None:
     service = agent.catalog.by_id.get(service_id)
     if service is None:
         raise HTTPException(422, f"service {service_id!r} is not in the catalogue")

@@ -14,7 +14,7 @@ from agent.api.context import Operator, Viewer, agent_of, blocking, sql_store
 from agent.scheduled_reports.archive import Archive, ArchiveAlteredError, Archived
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 router = APIRouter(tags=["reports"])
 ArchiveId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -57,7 +57,7 @@ class RerunIn(BaseModel):
         return self
 
 
-def archive_of(agent: Agent) -> Archive:
+def archive_of(agent: AgentView) -> Archive:
     return agent.reports.archive if agent.reports else Archive(sql_store(agent))
 
 
@@ -85,7 +85,7 @@ async def download(request: Request, _: Viewer, archive_id: ArchiveId) -> Respon
     return await archived_file(agent_of(request), archive_id)
 
 
-async def archived_file(agent: Agent, archive_id: int) -> Response:
+async def archived_file(agent: AgentView, archive_id: int) -> Response:
     """The download response the API and the console send."""
     try:
         found = await blocking(archive_of(agent).read, archive_id)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,11 +14,16 @@ from pydantic import ValidationError
 
 from agent.catalog.errors import CatalogError, Problem
 from agent.catalog.model import LOCAL, Catalog, Check, MaintenanceRule, Service, Tier, Timing
+from agent.catalog.probe_options import (
+    EnvironmentProxyError,
+    ProbeOptions,
+    inherited,
+    with_inherited,
+)
 from agent.catalog.schema import PolicyFields, RawCatalog, RawCheck, RawService, RawTier
 from agent.catalog.yamlsource import Path_, Source, parse
 from agent.locations.quorum import majority
 from agent.maintenance import cron_schedule
-from checks.specs import HttpSpec
 
 BUILTIN_TIERS: dict[str, str] = {  # tier -> alert severity; timing comes from `defaults`
     "platina": "critical",
@@ -62,7 +69,33 @@ def load_text(
     `locations` are the configured probe locations (settings `locations:`, with or without
     `local`); None: the core's own probes only.
     """
-    known = _known_locations(locations)
+    with _gc_paused():
+        return _load_text(text, file, environ, source_path, _known_locations(locations))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A catalogue load allocates millions of objects (YAML nodes, dicts, models) and frees
+    them in bulk, with no reference cycles to collect: the cyclic GC, triggered every 700
+    allocations, would walk the ever-growing heap again and again, about half of a
+    50,000-service load (bench/RESULTS.md "Catalogue load"). Process-wide for the few seconds
+    of a load, a reload's included: probes running meanwhile only keep their cycles longer."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_text(
+    text: str,
+    file: str,
+    environ: Mapping[str, str] | None,
+    source_path: Path | None,
+    known: tuple[str, ...],
+) -> Catalog:
     source = parse(text, file, environ)
     if source.problems and source.data is None:
         raise CatalogError(source.problems)
@@ -75,9 +108,13 @@ def load_text(
     _check_references(source)
     if raw is not None:
         _check_locations(source, raw, known)
+        _check_scenarios(source, raw)
     if source.problems or raw is None:
         raise CatalogError(sorted(source.problems, key=lambda p: (p.line or 0, p.path)))
-    return _resolve(raw, source_path, known)
+    try:
+        return _resolve(raw, source_path, known, environ)
+    except EnvironmentProxyError as bad:  # the environment, not a line of the file, is wrong
+        raise CatalogError([Problem("", str(bad), file, None)]) from None
 
 
 def _known_locations(locations: Sequence[str] | None) -> tuple[str, ...]:
@@ -189,15 +226,34 @@ def _check_maintenance(source: Source, services: list[tuple[int, dict[str, Any]]
                 continue
             path: Path_ = ("services", index, "maintenance", position)
             zone = window.get("timezone", "Europe/Lisbon")
-            try:
-                ZoneInfo(str(zone))
-            except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
+            if not _is_zone(str(zone)):
                 source.problem((*path, "timezone"), f"{zone!r} is not a time zone")
                 continue
-            try:
-                cron_schedule(window["cron"], str(zone))
-            except (ValueError, TypeError) as exc:
-                source.problem((*path, "cron"), f"{window['cron']!r} is not a valid cron: {exc}")
+            problem = _cron_problem(window["cron"], str(zone))
+            if problem:
+                source.problem(
+                    (*path, "cron"), f"{window['cron']!r} is not a valid cron: {problem}"
+                )
+
+
+# A catalogue repeats a few windows thousands of times, and checking one walks its cron.
+@lru_cache(maxsize=1024)
+def _is_zone(zone: str) -> bool:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
+        return False
+    return True
+
+
+@lru_cache(maxsize=4096)
+def _cron_problem(cron: str, zone: str) -> str:
+    """Why `cron` is not a valid cron in `zone`; "" when it is."""
+    try:
+        cron_schedule(cron, zone)
+    except (ValueError, TypeError) as exc:
+        return str(exc) or type(exc).__name__
+    return ""
 
 
 def _check_check_names(source: Source, services: list[tuple[int, dict[str, Any]]]) -> None:
@@ -213,6 +269,15 @@ def _check_check_names(source: Source, services: list[tuple[int, dict[str, Any]]
                         f"duplicate check name {name!r}",
                     )
                 names.add(name)
+
+
+def _check_scenarios(source: Source, raw: RawCatalog) -> None:
+    """Step names are distinct and each `{{name}}` is captured by an earlier step."""
+    for i, svc in enumerate(raw.services):
+        for j, check in enumerate(svc.checks):
+            if check.scenario is not None:
+                for path, message in check.scenario.problems():
+                    source.problem(("services", i, "checks", j, "scenario", *path), message)
 
 
 # ---- locations and quorum (semantics.md §8) -------------------------------------------------
@@ -273,10 +338,15 @@ def _quorum_of(tier: RawTier | None, svc: RawService, check: RawCheck) -> int | 
 # ---- resolution: inheritance defaults -> tier -> service -> check ----------------------------
 
 
-def _resolve(raw: RawCatalog, source_path: Path | None, known: tuple[str, ...]) -> Catalog:
+def _resolve(
+    raw: RawCatalog,
+    source_path: Path | None,
+    known: tuple[str, ...],
+    environ: Mapping[str, str] | None,
+) -> Catalog:
     base = _inherit(dict(BUILTIN_DEFAULTS), raw.defaults)
     tiers = {name: _tier(name, base, raw.tiers.get(name)) for name in {*BUILTIN_TIERS, *raw.tiers}}
-    services = tuple(_service(svc, tiers[svc.tier], base, raw, known) for svc in raw.services)
+    services = tuple(_service(svc, tiers[svc.tier], raw, known, environ) for svc in raw.services)
     return Catalog(version=raw.version, tiers=tiers, services=services, source=source_path)
 
 
@@ -323,14 +393,18 @@ def _tier_values(tier: Tier) -> dict[str, Any]:
 
 
 def _service(
-    svc: RawService, tier: Tier, base: dict[str, Any], raw: RawCatalog, known: tuple[str, ...]
+    svc: RawService,
+    tier: Tier,
+    raw: RawCatalog,
+    known: tuple[str, ...],
+    environ: Mapping[str, str] | None,
 ) -> Service:
     values = _inherit(_tier_values(tier), svc)
     timing = _timing(values)
     raw_tier = raw.tiers.get(svc.tier)
-    reuse = _reuse_connection(raw, raw_tier, svc)
+    options = inherited(raw, raw_tier, svc, environ)
     checks = tuple(
-        _located(_check(svc.id, check, name, timing, reuse), raw, raw_tier, svc, check, known)
+        _check(svc.id, check, name, timing, options, _where(raw, raw_tier, svc, check, known))
         for check, name in _named(svc.checks)
     )
     return Service(
@@ -356,17 +430,16 @@ def _service(
     )
 
 
-def _located(
-    resolved: Check,
+def _where(
     raw: RawCatalog,
     tier: RawTier | None,
     svc: RawService,
     check: RawCheck,
     known: tuple[str, ...],
-) -> Check:
+) -> tuple[tuple[str, ...], int]:
+    """The check's locations and quorum (a majority of them unless given)."""
     names = _locations_of(raw, tier, svc, check, known)
-    quorum = _quorum_of(tier, svc, check) or majority(len(names))
-    return dataclasses.replace(resolved, locations=names, quorum=quorum)
+    return names, _quorum_of(tier, svc, check) or majority(len(names))
 
 
 def _named(checks: list[RawCheck]) -> list[tuple[RawCheck, str]]:
@@ -389,39 +462,30 @@ def _free_name(kind: str, taken: set[str]) -> str:
     return f"{kind}-{n}"
 
 
-def _reuse_connection(raw: RawCatalog, tier: RawTier | None, svc: RawService) -> bool:
-    layers = (svc.reuse_connection, tier.reuse_connection if tier else None)
-    return next((v for v in (*layers, raw.defaults.reuse_connection) if v is not None), False)
-
-
-def _with_inherited(spec: Any, reuse_connection: bool) -> Any:
-    """An http spec that leaves `reuse_connection` unset gets its service's, tier's or the
-    defaults' value."""
-    if isinstance(spec, HttpSpec) and spec.reuse_connection is None:
-        return spec.model_copy(update={"reuse_connection": reuse_connection})
-    return spec
+_TIMING_KEYS = ("interval", "timeout", "confirm_down", "confirm_up")
 
 
 def _check(
-    service: str, raw: RawCheck, name: str, inherited: Timing, reuse_connection: bool
+    service: str,
+    raw: RawCheck,
+    name: str,
+    inherited: Timing,
+    options: ProbeOptions,
+    where: tuple[tuple[str, ...], int],
 ) -> Check:
-    values = _inherit(
-        {
-            "interval": inherited.interval,
-            "timeout": inherited.timeout,
-            "confirm_down": inherited.confirm_down,
-            "confirm_up": inherited.confirm_up,
-        },
-        raw,
-    )
+    timing = inherited  # shared, immutable: most checks override none of its values
+    if any(getattr(raw, key) is not None for key in _TIMING_KEYS):
+        values = {key: getattr(inherited, key) for key in _TIMING_KEYS}
+        timing = _timing(_inherit(values, raw))
     kind = raw.kind
-    spec = _with_inherited(getattr(raw, kind), reuse_connection)
     return Check(
         id=f"{service}/{name}",
         service=service,
         name=name,
         kind=kind,
-        spec=spec,
-        timing=_timing(values),
+        spec=with_inherited(getattr(raw, kind), options),
+        timing=timing,
         impact=raw.impact,
+        locations=where[0],
+        quorum=where[1],
     )

@@ -17,12 +17,15 @@ from pydantic import (
 from agent.catalog.model import MACRO_SERVICES, Impact
 from checks.durations import Duration
 from checks.specs import (
+    KINDS,
     DnsSpec,
     HeartbeatSpec,
     HostSpec,
     HttpSpec,
     IcmpSpec,
     NagiosSpec,
+    ProxyUrl,
+    ScenarioSpec,
     TcpSpec,
     TlsSpec,
 )
@@ -99,6 +102,9 @@ class ProbeFields(Strict):
     None means inherit, and at the top: off."""
 
     reuse_connection: bool | None = None  # http: keep connections alive between runs
+    proxy: ProxyUrl | None = Field(default=None, repr=False)  # http: a forward proxy
+    proxy_from_env: bool | None = None  # http: HTTP(S)_PROXY and NO_PROXY of the environment
+    no_proxy: list[str] | None = None  # http: hosts reached directly
 
 
 class PolicyFields(TimingFields, LocationFields, ProbeFields):
@@ -133,6 +139,7 @@ class RawCheck(TimingFields, QuorumFields):
     name: str | None = Field(default=None, pattern=_ID)
     impact: Impact = Impact.DOWN
     http: HttpSpec | None = None
+    scenario: ScenarioSpec | None = None
     tcp: TcpSpec | None = None
     tls: TlsSpec | None = None
     dns: DnsSpec | None = None
@@ -144,8 +151,6 @@ class RawCheck(TimingFields, QuorumFields):
     @model_validator(mode="before")
     @classmethod
     def _one_kind(cls, data: Any) -> Any:
-        from checks.specs import KINDS
-
         if isinstance(data, dict):
             kinds = [k for k in KINDS if k in data]
             if len(kinds) != 1:
@@ -159,9 +164,10 @@ class RawCheck(TimingFields, QuorumFields):
 
     @property
     def kind(self) -> str:
-        from checks.specs import KINDS
-
-        return next(k for k in KINDS if getattr(self, k) is not None)
+        for kind in KINDS:
+            if getattr(self, kind) is not None:
+                return kind
+        raise AssertionError("validated with exactly one kind")
 
 
 class RawService(PolicyFields, QuorumFields):

@@ -186,6 +186,20 @@ def leave(conn: Connection, config: LeaseConfig) -> set[int]:
     return released
 
 
+def forget(conn: Connection, node: str, live_within: float) -> str:
+    """Remove a node that died for good (ClusterNodeDown fires for it until then): "forgotten",
+    "live" (seen within `live_within` seconds: refused, stop it cleanly instead) or "unknown".
+    Its leases have expired already; the live nodes have claimed or will claim them."""
+    row = _nodes.c.node == node
+    seen = conn.execute(select((DB_NOW - _nodes.c.last_seen).label("ago")).where(row)).first()
+    if seen is None:
+        return "unknown"
+    if int(seen[0]) <= int(live_within * _MICROS):
+        return "live"
+    conn.execute(delete(_nodes).where(row))
+    return "forgotten"
+
+
 def assert_lease(conn: Connection, partition: int, holder: str, epoch: int) -> None:
     """The fence for one partition: see `assert_leases`."""
     assert_leases(conn, holder, {partition: epoch})

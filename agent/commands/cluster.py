@@ -1,4 +1,5 @@
-"""`vigia cluster status`: the core nodes, the partitions, their owners, epochs and leases."""
+"""`vigia cluster status`: the core nodes, the partitions, their owners, epochs and leases;
+`vigia cluster forget NODE`: remove a node that is gone for good."""
 
 from __future__ import annotations
 
@@ -23,6 +24,39 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="a node is live while seen within this time (default: 15)",
     )
     status.set_defaults(handler=guarded(handle_status))
+    forget = actions.add_parser(
+        "forget", help="remove a node that is gone for good (ends its ClusterNodeDown)"
+    )
+    forget.add_argument("node", help="the node's name, as `cluster status` lists it")
+    forget.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=DEFAULT_LEASE_SECONDS,
+        help="a node seen within this time is live and is not forgotten (default: 15)",
+    )
+    forget.set_defaults(handler=guarded(handle_forget))
+
+
+def handle_forget(args: argparse.Namespace) -> int:
+    store = open_store(args.settings)
+    try:
+        with store.transaction(write=True) as conn:
+            if conn.dialect.name != "postgresql":
+                raise CommandError(
+                    "clustering needs PostgreSQL: this database is SQLite (one node)"
+                )
+            outcome = lease.forget(conn, args.node, args.lease_seconds)
+    finally:
+        store.close()
+    if outcome == "live":
+        raise CommandError(
+            f"node {args.node!r} was seen within {args.lease_seconds:g} s: it is live; stop it "
+            "(a clean shutdown removes it) instead of forgetting it"
+        )
+    if outcome == "unknown":
+        raise CommandError(f"no node {args.node!r} in this cluster (see `vigia cluster status`)")
+    print(f"node {args.node!r} forgotten")
+    return 0
 
 
 def handle_status(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import sys
 from agent.commands.common import guarded, open_catalog
 from alerting.errors import RulesError
 from alerting.promexport import export
-from alerting.rules import load_rules
+from alerting.rule_file import load_rules
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

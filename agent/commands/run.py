@@ -22,7 +22,7 @@ from agent.server import ListenError
 from agent.settings import Settings
 from agent.store.url import database_url
 from alerting.errors import RulesError
-from alerting.rules import load_rules
+from alerting.rule_file import load_rules
 from checks.clock import SystemClock
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ def handle(args: argparse.Namespace) -> int:
         load_rules(settings.alert_rules)  # fail before starting anything, with every error
     except RulesError as exc:
         raise CommandError(f"invalid alert rules:\n{exc}") from None
+    if settings.cluster is not None and sqlite_path(database_url(settings.db)) is not None:
+        raise CommandError(
+            "cluster: several core nodes need PostgreSQL (db: postgresql://...); this "
+            "database is SQLite, which runs one node: remove the cluster section"
+        )
     node_lock = _single_node_lock(settings)
     store = open_store(settings)
     agent = Agent(

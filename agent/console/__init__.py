@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from agent.console.pages import Console, clock, local_time
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 HERE = Path(__file__).parent
 
@@ -30,7 +30,7 @@ def environment(timezone: str) -> Environment:
     return env
 
 
-def mount_console(app: FastAPI, agent: Agent) -> None:
+def mount_console(app: FastAPI, agent: AgentView) -> None:
     console = Console(agent, environment(agent.settings.timezone))
     app.state.vigia_console = console
     app.include_router(console.router)

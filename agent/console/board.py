@@ -43,7 +43,7 @@ from alerting.alert_store import Ack
 from alerting.evaluator import AlertState
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 TIER_ORDER = ("platina", "ouro", "prata", "bronze")
 # sent whole when their digest changes
@@ -109,7 +109,7 @@ def groups(catalog: Catalog) -> Groups:
 
 
 class Board:
-    def __init__(self, agent: Agent, env: Environment) -> None:
+    def __init__(self, agent: AgentView, env: Environment) -> None:
         self.agent = agent
         self.month = agent.month_to_date  # shared with /metrics and the API, never computed here
         self.log = TileLog(agent)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from agent.i18n import DEFAULT, LANGUAGES, Texts
 
-LANGUAGES = ("pt", "en")
-DEFAULT = "pt"
+__all__ = ["CONSOLE", "DEFAULT", "LANGUAGES", "translator"]
 
 _PT: dict[str, str] = {
     "title": "vigia — consola do CCO",
@@ -37,6 +36,7 @@ _PT: dict[str, str] = {
     "clock_offset": "Desvio do relógio",
     "worker_version": "Versão",
     "dropped": "Descartados",
+    "spool_depth": "Em espera",
     "failing_below_quorum": "Em falha só aqui",
     "location_down": "em baixo (sem lotes)",
     "location_up": "a enviar",
@@ -67,7 +67,7 @@ _PT: dict[str, str] = {
     "grade.superou": "Superou",
     "grade.atingiu": "Atingiu",
     "grade.nao_atingiu": "Não atingiu",
-    "na": "N/D",
+    "na": "N/A",
     "services": "Serviços",
     "live": "Atualização automática",
     "updated": "atualizado",
@@ -180,6 +180,7 @@ _EN: dict[str, str] = {
     "clock_offset": "Clock offset",
     "worker_version": "Version",
     "dropped": "Dropped",
+    "spool_depth": "Spooled",
     "failing_below_quorum": "Failing only here",
     "location_down": "down (no batches)",
     "location_up": "sending",
@@ -292,13 +293,5 @@ _EN: dict[str, str] = {
     "kind.ack": "acknowledgement",
 }
 
-MESSAGES = {"pt": _PT, "en": _EN}
-
-
-def translator(lang: str) -> Callable[[str], str]:
-    table = MESSAGES.get(lang, _PT)
-
-    def t(key: str) -> str:
-        return table.get(key, key)
-
-    return t
+CONSOLE = Texts("console", {"pt": _PT, "en": _EN})
+translator = CONSOLE.translator

@@ -30,7 +30,7 @@ from agent.staleness import is_stale
 from checks.result import ProbeResult
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 RECONCILE_SECONDS = 60.0
 KEEP = 10_000  # changes remembered; a page further behind gets the whole board
@@ -136,7 +136,7 @@ class TileLog(Versions):
 
     def __init__(
         self,
-        agent: Agent,
+        agent: AgentView,
         keep: int = KEEP,
         reconcile: float = RECONCILE_SECONDS,
         clock: Callable[[], float] = time.monotonic,

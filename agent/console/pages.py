@@ -37,7 +37,7 @@ from agent.console.session import (
 from agent.status import messages
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 LIVE_INTERVAL_MS = 2000
 ARCHIVE_ROWS = 50  # the newest archived reports on the reports page
@@ -46,7 +46,7 @@ HISTORY = timedelta(days=7)
 
 
 class Console:
-    def __init__(self, agent: Agent, env: Environment) -> None:
+    def __init__(self, agent: AgentView, env: Environment) -> None:
         self.agent = agent
         self.env = env
         self.sessions = Sessions(lambda: agent.settings)

@@ -13,7 +13,7 @@ from agent.maintenance import MaintenanceCalendar
 from agent.periods import parse_period
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 
 def available() -> bool:
@@ -34,7 +34,7 @@ def recent_months(current: str, count: int) -> list[str]:
     return out
 
 
-def monthly_html(agent: Agent, month: str, lang: str) -> str | None:
+def monthly_html(agent: AgentView, month: str, lang: str) -> str | None:
     """Blocking: the monthly report page, or None for a bad month or no reports module."""
     if not available() or len(month) != 7:
         return None
@@ -54,7 +54,7 @@ def monthly_html(agent: Agent, month: str, lang: str) -> str | None:
     return render_html(report, lang)
 
 
-def incident_review_html(agent: Agent, incident_id: int, lang: str) -> str | None:
+def incident_review_html(agent: AgentView, incident_id: int, lang: str) -> str | None:
     if not available() or not 0 < incident_id < 2**63:
         return None
     from agent.reports.incident_review import build_review, render_review

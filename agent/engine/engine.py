@@ -6,7 +6,7 @@ replay result sequences with explicit timestamps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -26,7 +26,10 @@ from agent.records import (
     FlappingChanged,
     Incident,
     IncidentSaved,
+    LocationState,
+    LocationStateSaved,
     ResultRecorded,
+    ResultsDropped,
     ServiceStatus,
     ServiceStatusSaved,
     Snapshot,
@@ -47,6 +50,12 @@ a reader of the stored row still sees the service as observed: the row lags the 
 by under two intervals, within the silence threshold). Every other change is saved with the
 result that caused it. A restart takes the newest instants from the stored probe results
 (`Store.load_snapshot`), so it resumes exactly as if every status had been saved."""
+
+LOCATION_SAVE_EVERY_SECONDS = 600.0
+"""The same for one location's state of a check judged over several locations (§8): saved with
+every change, and otherwise this often. A restart takes each location's newest result from the
+stored results too, so the throttle only bounds that look-up (a few results per location), and
+the 3 x 10,000 location states of a large estate cost ~50 writes/s, not one per result."""
 
 
 @dataclass
@@ -75,8 +84,14 @@ class _ServiceRuntime:
 
 class Engine:
     def __init__(
-        self, catalog: Catalog, calendar: MaintenanceCalendar, snapshot: Snapshot | None = None
+        self,
+        catalog: Catalog,
+        calendar: MaintenanceCalendar,
+        snapshot: Snapshot | None = None,
+        new_id: Callable[[], int] | None = None,
     ) -> None:
+        """`new_id` numbers new incidents; the running agent passes ids from the database
+        (agent/engine/ids.py). Without it, a counter continues the snapshot's numbers."""
         self.catalog = catalog
         self.calendar = calendar
         snap = snapshot or Snapshot()
@@ -84,8 +99,10 @@ class Engine:
         self._services: dict[str, _ServiceRuntime] = {}
         self._by_service: dict[str, list[Judge]] = {}
         self._saved_checks: dict[str, CheckStatus] = {}  # as last emitted for the store
+        self._saved_locations: dict[tuple[str, str], LocationState] = {}  # (check, location)
         self._snapshot = snap
         self._next_id = max([snap.next_incident_id, *(i.id + 1 for i in _incidents(snap))])
+        self._new_id = new_id or self._count_id
         self._track(catalog)
         self._snapshot = Snapshot()  # only the first catalogue resumes from it
 
@@ -114,20 +131,31 @@ class Engine:
         effects += flap_effects
         self._prune(runtime, result.started_at)
         effects += self._statuses(machine, runtime)
+        if isinstance(machine, MultiLocationCheck):
+            effects += self._location_state(machine, location)
         return effects
 
-    def dropped(self, check: str, location: str, first: datetime, last: datetime) -> list[Effect]:
-        """A worker's spool dropped a location's results of `check` in [first, last]: that
-        location is unknown for it then (§8); only a check judged over locations has any."""
+    def dropped(
+        self, check: str, location: str, first: datetime, last: datetime, count: int = 1
+    ) -> list[Effect]:
+        """A worker's spool dropped `count` of a location's results of `check` in [first,
+        last]: recorded, and that location is unknown for it then (§8); only a check judged
+        over locations has a location state to change."""
         machine = self._checks.get(check)
         runtime = self._services.get(check.split("/", 1)[0])
-        if not isinstance(machine, MultiLocationCheck) or runtime is None:
+        if machine is None or runtime is None or location not in machine.check.locations:
             return []
+        effects: list[Effect] = [
+            ResultsDropped(check, runtime.service.id, location, first, last, count)
+        ]
+        if not isinstance(machine, MultiLocationCheck):
+            return effects
         changed_at = machine.dropped(location, first, last)
         if changed_at is None:
-            return []
-        effects = self._rewrite(runtime, changed_at, last, late=True)
-        return effects + self._statuses(machine, runtime)
+            return effects
+        effects += self._rewrite(runtime, changed_at, last, late=True)
+        effects += self._statuses(machine, runtime)
+        return effects + self._location_state(machine, location)
 
     def reload(self, catalog: Catalog) -> list[Effect]:
         """Only new checks and services need a saved status (UNKNOWN) for the board."""
@@ -148,7 +176,41 @@ class Engine:
         # `at` is not needed: the gap until the next result is found by `last_seen` on restart
         effects: list[Effect] = [self._save_check(m.status()) for m in self._checks.values()]
         effects += [self._save_service(r, r.status()) for r in self._services.values()]
+        for machine in self._checks.values():
+            if isinstance(machine, MultiLocationCheck):
+                states = map(machine.location_state, machine.locations)
+                effects += [self._save_location(state) for state in states]
         return effects
+
+    # ---- several core nodes: partitions gained and lost (semantics.md §9) ---------------------
+
+    def adopt(self, snapshot: Snapshot, services: Iterable[str]) -> None:
+        """Take these services over from `snapshot`, read from the database after the lease
+        was claimed, exactly as a restart resumes them: an open incident goes on with its id
+        and start, silence is measured from the last stored result."""
+        self._snapshot = snapshot
+        try:
+            self._restart(services)
+        finally:
+            self._snapshot = Snapshot()
+
+    def forget(self, services: Iterable[str]) -> None:
+        """Drop what this node knew of these services (another node owns them now): if they
+        come back, `adopt` reads them afresh."""
+        self._restart(services)
+
+    def _restart(self, services: Iterable[str]) -> None:
+        for sid in services:
+            service = self.catalog.by_id.get(sid)
+            if service is None:
+                continue
+            machines: list[Judge] = []
+            for check in service.checks:
+                self._saved_checks.pop(check.id, None)
+                self._checks[check.id] = self._judge(check, None)
+                machines.append(self._checks[check.id])
+            self._by_service[sid] = machines
+            self._services[sid] = self._resume(service)
 
     def service_status(self, service: str) -> ServiceStatus:
         return self._services[service].status()
@@ -187,6 +249,9 @@ class Engine:
             checks[check.id] = self._judge(check, self._checks.get(check.id))
         self._checks = checks
         self._saved_checks = {c: s for c, s in self._saved_checks.items() if c in checks}
+        self._saved_locations = {
+            key: state for key, state in self._saved_locations.items() if key[0] in checks
+        }
         self._by_service = {s.id: [checks[c.id] for c in s.checks] for s in catalog.services}
         services: dict[str, _ServiceRuntime] = {}
         for service in catalog.services:
@@ -199,8 +264,8 @@ class Engine:
     def _judge(self, check: Check, machine: Judge | None) -> Judge:
         """The check's machine, kept across reloads while its locations stay the same.
 
-        New timing applies from the next result on. A multi-location check starts afresh
-        (its per-location states are not in the snapshot yet: they rebuild from new results).
+        New timing applies from the next result on. A multi-location check whose locations
+        changed starts afresh; at start one resumes from its saved verdict and locations.
         """
         if check.multi_location:
             if isinstance(machine, MultiLocationCheck) and machine.check.locations == (
@@ -208,7 +273,9 @@ class Engine:
             ):
                 machine.retarget(check)
                 return machine
-            return MultiLocationCheck(check)
+            snap = self._snapshot
+            states = snap.locations.get(check.id, {})
+            return MultiLocationCheck(check, snap.checks.get(check.id), states)
         if not isinstance(machine, CheckMachine):
             machine = CheckMachine(check, self._snapshot.checks.get(check.id))
         machine.check = check
@@ -247,6 +314,18 @@ class Engine:
         if saved_status is None or not _same_service(saved_status, status, _save_every(interval)):
             effects.append(self._save_service(runtime, status))
         return effects
+
+    def _location_state(self, machine: MultiLocationCheck, location: str) -> list[Effect]:
+        """The location's state after a result, when a restart would need it saved."""
+        state = machine.location_state(location)
+        saved = self._saved_locations.get((state.check, location))
+        if saved is not None and _same_location(saved, state):
+            return []
+        return [self._save_location(state)]
+
+    def _save_location(self, state: LocationState) -> LocationStateSaved:
+        self._saved_locations[(state.check, state.location)] = state
+        return LocationStateSaved(state)
 
     def _save_check(self, status: CheckStatus) -> CheckStatusSaved:
         self._saved_checks[status.check] = status
@@ -357,7 +436,7 @@ class Engine:
 
         return cause_of
 
-    def _new_id(self) -> int:
+    def _count_id(self) -> int:
         self._next_id += 1
         return self._next_id - 1
 
@@ -387,6 +466,13 @@ def _recent(saved: datetime | None, now: datetime | None, every: float) -> bool:
 def _same_check(saved: CheckStatus, now: CheckStatus, every: float) -> bool:
     return _recent(saved.last_result_at, now.last_result_at, every) and saved == replace(
         now, last_result_at=saved.last_result_at
+    )
+
+
+def _same_location(saved: LocationState, now: LocationState) -> bool:
+    every = LOCATION_SAVE_EVERY_SECONDS
+    return _same_check(saved.status, now.status, every) and saved == replace(
+        now, status=saved.status
     )
 
 

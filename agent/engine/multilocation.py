@@ -11,13 +11,14 @@ check's, so everything downstream (incidents, flapping, dependencies) is unchang
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from agent.catalog.model import Check, Impact
 from agent.engine.checkstate import CheckMachine, contribution_at, step_at
 from agent.locations.quorum import LocationView, Verdict, stale_after, verdict
-from agent.records import CheckStatus, CheckStep, State
+from agent.records import CheckStatus, CheckStep, LocationState, State
 from checks.result import Outcome, ProbeResult
 
 MAX_GAPS = 64  # silences remembered per location: they are rare, and only late results look back
@@ -34,6 +35,21 @@ class _Location:
     gaps: list[tuple[datetime, datetime]] = field(default_factory=list)  # (before, after)
     # what the worker's full spool dropped (first, last started_at): unknown, never a gap
     dropped: list[tuple[datetime, datetime]] = field(default_factory=list)
+
+    @classmethod
+    def restore(cls, check: Check, state: LocationState) -> _Location:
+        return cls(
+            CheckMachine(check, state.status),
+            state.first,
+            state.status.last_result_at,
+            list(state.gaps),
+            list(state.dropped),
+        )
+
+    def saved(self, name: str) -> LocationState:
+        status = self.machine.status()
+        gaps, dropped = tuple(self.gaps), tuple(self.dropped)
+        return LocationState(status.check, name, status.service, status, self.first, gaps, dropped)
 
     def heard(self, at: datetime, stale: timedelta) -> None:
         if self.last is not None and at - self.last > stale:
@@ -76,16 +92,32 @@ class _Location:
 
 
 class MultiLocationCheck:
-    """Quacks like `CheckMachine` for the engine and the service timeline."""
+    """Quacks like `CheckMachine` for the engine and the service timeline.
 
-    def __init__(self, check: Check) -> None:
+    A restart resumes from the saved verdict (`status`) and each location's saved state, so a
+    backlog arriving afterwards is judged against what the other locations said (§8).
+    """
+
+    def __init__(
+        self,
+        check: Check,
+        status: CheckStatus | None = None,
+        states: Mapping[str, LocationState] | None = None,
+    ) -> None:
         self.check = check
         # per location, the hard state only: its own impact is applied to the verdict
         judged = replace(check, impact=Impact.DOWN)
-        self.locations = {name: _Location(CheckMachine(judged)) for name in check.locations}
-        self.history: list[CheckStep] = []
-        self.verdicts: dict[datetime, Verdict] = {}  # the verdict behind each history step
-        self.evaluated_to: datetime | None = None  # newest instant the history covers
+        saved = states or {}
+        self.locations = {
+            name: _Location.restore(judged, saved[name])
+            if name in saved
+            else _Location(CheckMachine(judged))
+            for name in check.locations
+        }
+        self.history: list[CheckStep] = list(status.history) if status and saved else []
+        # the verdict behind each history step (not saved: incidents keep their locations)
+        self.verdicts: dict[datetime, Verdict] = {}
+        self.evaluated_to: datetime | None = self._now()  # newest instant the history covers
         self.last_late = False  # whether the last observed result was a late one (§8)
 
     # ---- input ------------------------------------------------------------------------------
@@ -210,6 +242,10 @@ class MultiLocationCheck:
             del self.history[: older_steps[-1]]
         kept = {s.at for s in self.history}
         self.verdicts = {at: v for at, v in self.verdicts.items() if at in kept}
+
+    def location_state(self, location: str) -> LocationState:
+        """What a restart needs of one location (`LocationState`)."""
+        return self.locations[location].saved(location)
 
     def location_status(self, location: str) -> CheckStatus:
         return replace(self.locations[location].machine.status(), check=self.check.id)

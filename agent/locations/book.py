@@ -27,6 +27,7 @@ class LocationSeen:
     refused_at: datetime | None = None  # the newest batch refused for its clock offset
     refused_offset: float | None = None
     blind: str = ""  # why its own connectivity check fails, as its newest batch said; "" sees
+    spool_depth: int | None = None  # results in its spool at its newest batch (None: unknown)
 
     @property
     def skewed(self) -> bool:
@@ -60,6 +61,12 @@ class LocationBook:
             ["location"],
             registry=registry,
         )
+        self._spool = Gauge(
+            "vigia_location_spool_depth",
+            "Results waiting in the location's worker spool at its last batch.",
+            ["location"],
+            registry=registry,
+        )
         self._offset = Gauge(
             "vigia_location_clock_offset_seconds",
             "Core clock minus the worker's clock at its last batch.",
@@ -85,10 +92,20 @@ class LocationBook:
             registry=registry,
         )
 
-    def heard(self, name: str, at: datetime, offset: float, version: str, blind: str = "") -> None:
+    def heard(
+        self,
+        name: str,
+        at: datetime,
+        offset: float,
+        version: str,
+        blind: str = "",
+        spool_depth: int | None = None,
+    ) -> None:
         seen = self.seen[name]
         seen.last_seen, seen.clock_offset, seen.version = at, offset, version
-        seen.blind = blind
+        seen.blind, seen.spool_depth = blind, spool_depth
+        if spool_depth is not None:
+            self._spool.labels(name).set(spool_depth)
         self._last_seen.labels(name).set(at.timestamp())
         self._offset.labels(name).set(offset)
 
@@ -100,6 +117,16 @@ class LocationBook:
         self._results.labels(name, "new").inc(new)
         self._results.labels(name, "duplicate").inc(duplicates)
         self._dropped.labels(name).inc(dropped)
+
+    def restore_dropped(self, counts: dict[str, int]) -> None:
+        """At start: what the workers' spools dropped before, as stored (`dropped_results`),
+        so the counts and `vigia_location_dropped_results` do not reset with the core."""
+        for name, count in counts.items():
+            seen = self.seen.get(name)
+            if seen is None or count <= 0:
+                continue  # a location no longer configured: its label stays bounded
+            seen.dropped += count
+            self._dropped.labels(name).inc(count)
 
     def rejected(self, name: str, reason: str) -> None:
         self.seen[name].rejected += 1

@@ -20,6 +20,7 @@ class LocationRow:
     last_seen: datetime | None
     clock_offset: float | None
     version: str
+    spool_depth: int | None  # the worker's backlog at its newest batch
     results: int
     duplicates: int
     dropped: int
@@ -46,6 +47,7 @@ def location_rows(
             last_seen=seen.last_seen,
             clock_offset=seen.clock_offset,
             version=seen.version,
+            spool_depth=seen.spool_depth,
             results=seen.results,
             duplicates=seen.duplicates,
             dropped=seen.dropped,

@@ -98,6 +98,8 @@ class ResultBatch(_Document):
     worker_version: str = Field(default="", max_length=64)
     # why the worker's own connectivity check fails, or "": a blind location (LocationBlind)
     blind: str = Field(default="", max_length=MAX_REASON_CHARS)
+    # results waiting in the worker's spool when it sent (this batch's included): a backlog
+    spool_depth: int = Field(default=0, ge=0)
     results: list[WireResult] = Field(default_factory=list, max_length=MAX_RESULTS_PER_BATCH)
     dropped: list[DroppedInterval] = Field(default_factory=list, max_length=MAX_RESULTS_PER_BATCH)
 

@@ -289,6 +289,7 @@ class ProbeWorker:
             worker_clock=self.clock.now(),
             worker_version=build_version()[:64],
             blind="" if self.connectivity.ok else self.connectivity.reason[:MAX_REASON_CHARS],
+            spool_depth=self.spool.depth(),
             results=pending.results,
             dropped=pending.dropped,
         )

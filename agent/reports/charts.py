@@ -7,7 +7,7 @@ and deterministic: fixed hash salt, no date in the metadata, text kept as text.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 
@@ -17,9 +17,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from agent.reports.i18n import Formatter
-
-if TYPE_CHECKING:
-    from agent.reports.monthly import MonthlyReport
+from agent.reports.monthly_model import MonthlyReport
 
 TIER_COLOURS = {"platina": "#5b6b7a", "ouro": "#c9a227", "prata": "#8fa3b0", "bronze": "#a0522d"}
 _STYLE: dict[Any, Any] = {"svg.hashsalt": "vigia", "svg.fonttype": "none", "font.size": 8}

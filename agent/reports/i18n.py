@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-LANGUAGES = ("pt", "en")
+from agent.i18n import LANGUAGES, Texts
+
+__all__ = ["LANGUAGES", "REPORTS", "Formatter"]
 
 _PT: dict[str, str | list[str]] = {
     "title_monthly": "Relatório mensal de disponibilidade (SLA)",
@@ -318,7 +320,7 @@ _EN: dict[str, str | list[str]] = {
     "budget": "Downtime budget left",
 }
 
-TEXTS: dict[str, dict[str, object]] = {"pt": dict(_PT), "en": dict(_EN)}
+REPORTS = Texts("reports", {"pt": _PT, "en": _EN})
 
 
 @dataclass(frozen=True)
@@ -335,11 +337,10 @@ class Formatter:
         return cls(lang, ZoneInfo(timezone))
 
     def t(self, key: str, **values: object) -> str:
-        text = TEXTS[self.lang][key]
-        return str(text).format(**values) if values else str(text)
+        return REPORTS.text(self.lang, key, **values)
 
     def lines(self, key: str, **values: object) -> list[str]:
-        entries = TEXTS[self.lang][key]
+        entries = REPORTS.lookup(self.lang, key)
         assert isinstance(entries, list)
         return [str(e).format(**values) for e in entries]
 

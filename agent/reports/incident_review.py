@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -22,13 +22,15 @@ from agent.reports import render
 from agent.reports.i18n import Formatter
 from agent.store import schema
 from agent.store.base import Store, StoredResult
+from agent.store.compaction import CONTEXT as COMPACTION_CONTEXT
 from agent.store.errors import UnknownIncidentError
 from agent.store.sql import SqlStore
 from alerting.alert_store import Ack, acks_for
 from alerting.notification import AlertStatus
 from alerting.outbox import Outbox, OutboxItem, OutboxState
 
-AROUND = timedelta(minutes=30)  # probe results shown before the start and after the end
+# probe results shown before the start and after the end: the span compaction keeps raw
+AROUND = COMPACTION_CONTEXT
 MAX_RESULTS = 400
 REVIEW_FIELDS = ("cause", "impact", "action", "note", "false_alarm")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agent.console.i18n import DEFAULT, LANGUAGES
+from agent.i18n import DEFAULT, LANGUAGES, Texts
 
-__all__ = ["DEFAULT", "LANGUAGES", "MESSAGES"]
+__all__ = ["DEFAULT", "LANGUAGES", "STATUS"]
 
 _PT: dict[str, str] = {
     "title": "Estado dos serviços",
@@ -108,5 +108,4 @@ _EN: dict[str, str] = {
     "feed_open": "Still ongoing.",
 }
 
-MESSAGES = {"pt": _PT, "en": _EN}
-assert MESSAGES["pt"].keys() == MESSAGES["en"].keys()
+STATUS = Texts("status", {"pt": _PT, "en": _EN})

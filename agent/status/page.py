@@ -31,7 +31,7 @@ from agent.status.render import FEED, PAGE, Renderer
 from agent.status.view import PublicView, build_view
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ class StatusPages:
 
     def __init__(
         self,
-        agent: Agent,
-        build: Callable[[Agent], Awaitable[PublicView]] = build_view,
+        agent: AgentView,
+        build: Callable[[AgentView], Awaitable[PublicView]] = build_view,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.agent, self._build, self._monotonic = agent, build, monotonic
@@ -255,7 +255,7 @@ async def _plain(
     await send({"type": "http.response.body", "body": text})
 
 
-def mount_status_page(app: Any, agent: Agent) -> None:
+def mount_status_page(app: Any, agent: AgentView) -> None:
     """Added before the HTTP guard, so the guard wraps it: Host and size limits apply first."""
     pages = StatusPages(agent)
     app.state.vigia_status = pages

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from agent.console.fragments import ICONS
 from agent.reports.i18n import Formatter
-from agent.status.i18n import MESSAGES
+from agent.status.i18n import STATUS
 from agent.status.view import DAYS, PublicIncident, PublicView
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -43,12 +43,10 @@ class Texts:
 
     def __init__(self, lang: str, timezone: str) -> None:
         self.lang, self.timezone = lang, timezone
-        self.table = MESSAGES[lang]
         self.fmt = Formatter.of(lang, timezone)
 
     def __call__(self, key: str, **values: object) -> str:
-        text = self.table[key]
-        return text.format(**values) if values else text
+        return STATUS.text(self.lang, key, **values)
 
 
 class Renderer:

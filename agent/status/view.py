@@ -24,7 +24,7 @@ from agent.status import messages
 from agent.store.sql import SqlStore
 
 if TYPE_CHECKING:
-    from agent.runtime import Agent
+    from agent.agent_view import AgentView
 
 DAYS = 90  # daily bars per service
 AHEAD = timedelta(days=30)  # maintenance announced this far ahead is listed
@@ -86,7 +86,7 @@ class PublicView:
         return tuple(i for i in self.incidents if i.ended_at is None)
 
 
-async def build_view(agent: Agent) -> PublicView:
+async def build_view(agent: AgentView) -> PublicView:
     """The live states on the event loop, then the store's part in a thread."""
     public = tuple(s for s in agent.catalog.services if s.public)
     states = current_states(public, await live(agent), agent, agent.clock.now())
@@ -94,7 +94,7 @@ async def build_view(agent: Agent) -> PublicView:
 
 
 def current_states(
-    public: tuple[Service, ...], view: Live, agent: Agent, now: datetime
+    public: tuple[Service, ...], view: Live, agent: AgentView, now: datetime
 ) -> dict[str, str]:
     calendar = getattr(agent, "calendar", None)
     states = {}
@@ -109,7 +109,9 @@ def current_states(
     return states
 
 
-def _stored_part(agent: Agent, public: tuple[Service, ...], states: dict[str, str]) -> PublicView:
+def _stored_part(
+    agent: AgentView, public: tuple[Service, ...], states: dict[str, str]
+) -> PublicView:
     store, now = agent.store, agent.clock.now()
     zone = ZoneInfo(agent.settings.timezone)
     bounds = day_bounds(now, zone, DAYS)
@@ -152,7 +154,7 @@ def _dates(bounds: tuple[datetime, ...], zone: ZoneInfo) -> list[date]:
 
 
 def _availability(
-    agent: Agent, public: tuple[Service, ...], bounds: tuple[datetime, ...], now: datetime
+    agent: AgentView, public: tuple[Service, ...], bounds: tuple[datetime, ...], now: datetime
 ) -> tuple[dict[str, list[float | None]], dict[str, float | None]]:
     """Each public service's availability per day and over all the days (percent), with the
     reports' timelines and arithmetic (semantics.md §4): time after now is unknown."""

@@ -85,8 +85,9 @@ class Store(Protocol):
         end)."""
         ...
 
-    def prune(self, now: datetime, raw_retention_days: float) -> int:
-        """Delete raw probe results older than the retention; returns rows deleted."""
+    def prune(self, now: datetime, raw_retention_days: float, limit: int = 5000) -> int:
+        """Roll up and delete up to `limit` raw probe results older than the retention (one
+        bounded transaction); returns rows deleted: call again while it returns `limit`."""
         ...
 
     # ---- timelines (availability) -----------------------------------------------------------

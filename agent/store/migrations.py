@@ -1,7 +1,7 @@
 """Versioned schema migrations.
 
 `schema_version` holds one row per applied step. `migrate` applies, in one transaction, every
-step newer than the database's version, in order; running it again does nothing. To change the
+step the database has not recorded, in order; running it again does nothing. To change the
 schema, edit `schema.py` AND append a step that brings an existing database to the same shape
 (step 1 creates the tables from `schema.metadata`, so it must stay the first step and new steps
 must tolerate a database that step 1 created with the newer definitions — e.g. guard ALTERs
@@ -113,6 +113,38 @@ def _create_report_archive(conn: Connection) -> None:
     schema.report_archive.create(conn, checkfirst=True)
 
 
+def _create_location_tables(conn: Connection) -> None:
+    for table in (schema.location_state, schema.dropped_results):
+        table.create(conn, checkfirst=True)
+
+
+def _wire_cluster(conn: Connection) -> None:
+    """Incident ids from the database, results waiting for their partition's owner, the
+    commit audit, and the partition of outbox and alert rows (issue #15)."""
+    for table in (schema.id_counters, schema.pending_results, schema.partition_commits):
+        table.create(conn, checkfirst=True)
+    inspector = inspect(conn)
+    for table in (schema.outbox, schema.alert_state):
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        if "partition" not in columns:
+            conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "partition" INTEGER')
+    highest = conn.execute(select(func.max(schema.incidents.c.id))).scalar()
+    exists = select(schema.id_counters.c.name).where(schema.id_counters.c.name == "incident")
+    if conn.execute(exists).first() is None:
+        conn.execute(insert(schema.id_counters), {"name": "incident", "next": (highest or 0) + 1})
+
+
+def _create_result_rollups(conn: Connection) -> None:
+    """The tables compaction needs; the agent's first compaction pass then rolls up the ok
+    results an existing database holds (agent/store/compaction.py)."""
+    for table in (schema.result_rollups, schema.compaction_progress):
+        table.create(conn, checkfirst=True)
+
+
+def _create_heartbeat_beats(conn: Connection) -> None:
+    schema.heartbeat_beats.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create tables", _create_tables),
     Migration(2, "alert outbox", _create_outbox),
@@ -123,6 +155,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "cluster nodes and partition leases", _create_cluster_tables),
     Migration(8, "public messages of the status page", _create_public_messages),
     Migration(9, "archive of scheduled reports", _create_report_archive),
+    Migration(10, "per-location check state, dropped results", _create_location_tables),
+    Migration(11, "cluster: incident ids, pending results, commit audit", _wire_cluster),
+    Migration(12, "rollups of compacted probe results", _create_result_rollups),
+    Migration(13, "the newest beat of each heartbeat check", _create_heartbeat_beats),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -136,14 +172,26 @@ def current_version(conn: Connection) -> int:
     return int(version or 0)
 
 
+def applied_versions(conn: Connection) -> set[int]:
+    if not inspect(conn).has_table(schema.schema_version.name):
+        return set()
+    return set(conn.execute(select(schema.schema_version.c.version)).scalars())
+
+
 def migrate(
     conn: Connection,
     migrations: Sequence[Migration] = MIGRATIONS,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[int]:
-    """Apply pending steps on `conn` (the caller owns the transaction); returns their versions."""
+    """Apply pending steps on `conn` (the caller owns the transaction); returns their versions.
+
+    A step is pending when the database has not recorded it, not merely when it is newer than
+    the newest one recorded: numbers are handed out to branches in advance, so a database can
+    have run 12 before the code that brings 10 and 11 arrives, and must still get them. Every
+    step therefore stands alone (creates what it needs with checkfirst, guards its ALTERs)."""
     schema.schema_version.create(conn, checkfirst=True)
     version = current_version(conn)
+    done = applied_versions(conn)
     known = max((m.version for m in migrations), default=0)
     if version > known:
         raise SchemaVersionError(
@@ -152,7 +200,7 @@ def migrate(
         )
     applied = []
     for step in sorted(migrations, key=lambda m: m.version):
-        if step.version <= version:
+        if step.version in done:
             continue
         step.apply(conn)
         conn.execute(

@@ -85,6 +85,12 @@ class HotWrites:
             t.check_status,
             dialect,
         )
+        location_key = ("check", "location")
+        self.location_state = Prepared(
+            upsert(t.location_state, location_key, replace(t.location_state, location_key)),
+            t.location_state,
+            dialect,
+        )
         self.service_status = Prepared(
             upsert(t.service_status, ("service",), replace(t.service_status, ("service",))),
             t.service_status,

@@ -43,6 +43,8 @@ from agent.records import (
     CheckStatus,
     Fragment,
     Incident,
+    LocationState,
+    ResultPending,
     ResultRecorded,
     ServiceStatus,
     State,
@@ -136,6 +138,41 @@ check_rollups = Table(
     Index("ix_check_rollups_hour", "hour"),
 )
 
+# ---- compacted results (schema version 12; agent/store/compaction.py) ----------------------
+
+# What raw results leave behind when compaction deletes them, per UTC hour, check and location:
+# outcome counts, maintenance count, duration sum/min/max and phase sums. Only the deleted rows
+# are counted here (the rows kept raw are not), so raw rows + these rows = every result. Kept
+# for ever; the hour-ordered primary key serves both the compaction upserts and the range reads.
+result_rollups = Table(
+    "result_rollups",
+    metadata,
+    Column("hour", UtcMicros, nullable=False),
+    Column("check", String(_ID), nullable=False),
+    Column("location", String(LOCATION_CHARS), nullable=False),
+    Column("service", String(_ID), nullable=False),
+    *(Column(name, Integer, nullable=False) for name in OUTCOME_COLUMNS),
+    Column("in_maintenance", Integer, nullable=False),
+    Column("duration_sum", Float, nullable=False),
+    Column("duration_min", Float, nullable=False),
+    Column("duration_max", Float, nullable=False),
+    # {"phase_connect": [sum of seconds, results that had the phase], ...}
+    Column("phases", SafeJSON, nullable=False),
+    PrimaryKeyConstraint("hour", "check", "location", name="pk_result_rollups"),
+    sqlite_with_rowid=False,  # the key is the table: no second copy of it in a rowid b-tree
+)
+
+# One row per compaction kind: how far it got (the hour it is in and the last service of that
+# hour it finished), and the row every compacting transaction locks, so two core nodes on one
+# PostgreSQL never roll the same rows up twice.
+compaction_progress = Table(
+    "compaction_progress",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("hour", UtcMicros, nullable=False),
+    Column("service", String(_ID), nullable=False),
+)
+
 transitions = Table(
     "transitions",
     metadata,
@@ -183,6 +220,32 @@ check_status = Table(
     Column("check", String(_ID), primary_key=True),
     Column("service", String(_ID), nullable=False),
     Column("data", SafeJSON, nullable=False),
+)
+
+# One location's state of a check judged over several locations (semantics.md §8), so that a
+# restarted core judges a late backlog against what the other locations said (migration 10).
+location_state = Table(
+    "location_state",
+    metadata,
+    Column("check", String(_ID), primary_key=True),
+    Column("location", String(LOCATION_CHARS), primary_key=True),
+    Column("service", String(_ID), nullable=False),
+    # duplicated from `data`: where the look-up of the location's newest stored result starts
+    Column("last_result_at", UtcMicros, nullable=True),
+    Column("data", SafeJSON, nullable=False),
+)
+
+# What the workers' full spools dropped (semantics.md §8), one row per reported interval: the
+# per-location counts of `GET /api/v1/locations` and /metrics survive a restart (migration 10).
+dropped_results = Table(
+    "dropped_results",
+    metadata,
+    Column("check", String(_ID), primary_key=True),
+    Column("location", String(LOCATION_CHARS), primary_key=True),
+    Column("start", UtcMicros, primary_key=True),
+    Column("end", UtcMicros, primary_key=True),
+    Column("service", String(_ID), nullable=False),
+    Column("count", BigInteger, nullable=False),
 )
 
 service_status = Table(
@@ -237,6 +300,15 @@ agent_heartbeat = Table(
     Column("at", UtcMicros, nullable=False),
 )
 
+heartbeat_beats = Table(  # schema version 13: the newest beat of each `heartbeat` check
+    # any node takes a beat; the check's owner reads it from here (semantics.md §9), and a
+    # restarted agent goes on from it instead of "no heartbeat since the agent started"
+    "heartbeat_beats",
+    metadata,
+    Column("check", String(_ID), primary_key=True),
+    Column("last_at", UtcMicros, nullable=False),
+)
+
 
 # ---- the alert outbox (schema version 2) --------------------------------------------------
 
@@ -257,6 +329,9 @@ outbox = Table(
     Column("last_error", SafeText, nullable=False),
     Column("last_attempt_at", UtcMicros, nullable=True),
     Column("delivered_at", UtcMicros, nullable=True),
+    # the partition of the alert's service (schema version 11): in a cluster only its owner
+    # sends the row; NULL for alerts of no service (the agent's own), sent by any node
+    Column("partition", Integer, nullable=True),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),  # due(), backlog()
     Index("ix_outbox_receiver_alert", "receiver", "alert_id", "id"),  # per-alert ordering
     Index("ix_outbox_alert", "alert_id", "id"),  # history()
@@ -271,6 +346,9 @@ alert_state = Table(  # the evaluator's active alerts, rewritten each tick
     Column("alert_id", String(400), primary_key=True),
     Column("data", SafeJSON, nullable=False),
     Column("updated_at", UtcMicros, nullable=False),
+    # the partition of the alert's service (schema version 11): a node rewrites only the
+    # rows of the partitions it owns; NULL for alerts of no service
+    Column("partition", Integer, nullable=True),
 )
 
 alert_acks = Table(  # acknowledgements from the CLI/API; the agent applies them
@@ -417,8 +495,28 @@ def check_status_row(status: CheckStatus) -> dict[str, Any]:
     return {"check": status.check, "service": status.service, "data": encode_record(status)}
 
 
+def location_state_row(state: LocationState) -> dict[str, Any]:
+    return {
+        "check": state.check,
+        "location": state.location,
+        "service": state.service,
+        "last_result_at": state.status.last_result_at,
+        "data": encode_record(state),
+    }
+
+
 def service_status_row(status: ServiceStatus) -> dict[str, Any]:
     return {"service": status.service, "state": str(status.state), "data": encode_record(status)}
+
+
+def pending_row(pending: ResultPending, received_at: datetime) -> dict[str, Any]:
+    return {
+        "partition": pending.partition,
+        "location": pending.location,
+        "started_at": pending.result.started_at,
+        "payload": encode_record(pending.result),
+        "received_at": received_at,
+    }
 
 
 def incident_row(incident: Incident) -> dict[str, Any]:
@@ -475,4 +573,45 @@ public_messages = Table(
     Column("written_at", UtcMicros, nullable=False),
     Index("ix_public_messages_incident", "incident", "id"),
     Index("ix_public_messages_service", "service", "id"),
+)
+
+
+# ---- several core nodes, wired into the agent (schema version 11; agent/cluster/) ----------
+
+# Numbers the store hands out in blocks (`SqlStore.reserve_ids`): incident ids come from here,
+# not from a process counter, so two nodes on one database never issue the same id.
+id_counters = Table(
+    "id_counters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("next", BigInteger, nullable=False),  # the first id not yet handed out
+)
+
+# Probe results for a partition this node does not own (or no longer owns): they wait here for
+# the owner, who judges them and deletes them in the same fenced transaction (docs/semantics.md
+# "Several core nodes"). `payload` is the ProbeResult as a JSON document.
+pending_results = Table(
+    "pending_results",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("partition", Integer, nullable=False),
+    Column("location", String(LOCATION_CHARS), nullable=False),
+    Column("started_at", UtcMicros, nullable=False),
+    Column("payload", SafeJSON, nullable=False),
+    Column("received_at", UtcMicros, nullable=False),
+    Index("ix_pending_results_partition", "partition", "started_at"),
+)
+
+# The audit of fenced commits: per partition and epoch, who committed and when first and last
+# (database time). A commit after the next epoch began would show as last_at > its first_at.
+partition_commits = Table(
+    "partition_commits",
+    metadata,
+    Column("partition", Integer, nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("node", String(_ID), nullable=False),
+    Column("first_at", UtcMicros, nullable=False),
+    Column("last_at", UtcMicros, nullable=False),
+    Column("batches", BigInteger, nullable=False),
+    PrimaryKeyConstraint("partition", "epoch", name="pk_partition_commits"),
 )

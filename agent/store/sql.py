@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,8 +46,13 @@ from agent.records import (
     FlappingChanged,
     Incident,
     IncidentSaved,
+    LocationState,
+    LocationStateSaved,
     MaintenanceWindow,
+    PendingConsumed,
+    ResultPending,
     ResultRecorded,
+    ResultsDropped,
     ServiceStatus,
     ServiceStatusSaved,
     Snapshot,
@@ -54,15 +60,17 @@ from agent.records import (
     Transition,
     UnknownRecorded,
 )
-from agent.store import migrations
+from agent.store import compaction, migrations
 from agent.store import schema as t
 from agent.store.base import LATENCY_BUCKETS, CheckRollup, StoredResult
+from agent.store.compaction import Step
 from agent.store.errors import UnknownIncidentError
 from agent.store.prepared import HotWrites
 from checks.result import Outcome, ProbeResult
 
 _log = logging.getLogger(__name__)
 
+COMPACT_BATCH = 5000  # raw results per compaction transaction: ~0.1-0.3 s of the write lock
 RECENT_TRANSITIONS = 10  # per service, in the snapshot: enough for the flapping window's context
 _HOUR = timedelta(hours=1)
 
@@ -80,7 +88,11 @@ class _Batch:
     incidents: dict[int, Incident] = field(default_factory=dict)
     checks: dict[str, CheckStatus] = field(default_factory=dict)
     services: dict[str, ServiceStatus] = field(default_factory=dict)
+    locations: dict[tuple[str, str], LocationState] = field(default_factory=dict)
+    dropped: list[ResultsDropped] = field(default_factory=list)
     flapping: list[FlappingChanged] = field(default_factory=list)
+    pending: list[ResultPending] = field(default_factory=list)  # several core nodes only
+    consumed: list[int] = field(default_factory=list)
 
     def add(self, effect: Effect) -> None:
         match effect:
@@ -97,8 +109,16 @@ class _Batch:
                 self.checks[status.check] = status
             case ServiceStatusSaved(status=status):
                 self.services[status.service] = status
+            case LocationStateSaved(state=state):
+                self.locations[(state.check, state.location)] = state
+            case ResultsDropped():
+                self.dropped.append(effect)
             case FlappingChanged():
                 self.flapping.append(effect)
+            case ResultPending():
+                self.pending.append(effect)
+            case PendingConsumed(ids=ids):
+                self.consumed.extend(ids)
 
 
 def _fold(earlier: TimelineRewritten | None, later: TimelineRewritten) -> TimelineRewritten:
@@ -129,6 +149,15 @@ class SqlStore:
     def __repr__(self) -> str:
         # render_as_string hides the password by default: safe for logs
         return f"SqlStore({self._engine.url.render_as_string()})"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self._sqlite
+
+    def secret_url(self) -> str:
+        """The URL with its password, for a component that opens its own connections (the
+        cluster's lease renewer). Never log it."""
+        return self._engine.url.render_as_string(hide_password=False)
 
     @property
     def database_file(self) -> Path | None:
@@ -205,6 +234,37 @@ class SqlStore:
             self._write_results(conn, list(batch.results.values()))
             self._rewrite_timelines(conn, list(batch.timelines.values()))
             self._write_rest(conn, batch)
+            self._write_pending(conn, batch)
+
+    # ---- results waiting for their partition's owner (several core nodes, §9) ----------------
+
+    def _write_pending(self, conn: Connection, batch: _Batch) -> None:
+        table = t.pending_results
+        if batch.consumed:
+            conn.execute(delete(table).where(table.c.id.in_(batch.consumed)))
+        if batch.pending:
+            now = datetime.now(UTC)
+            rows = [t.pending_row(p, now) for p in batch.pending]
+            conn.execute(insert(table), rows)
+
+    def pending_results(
+        self, partitions: Iterable[int], limit: int = 2000
+    ) -> list[tuple[int, str, ProbeResult]]:
+        """(id, location, result) waiting for these partitions, oldest probe first."""
+        wanted = sorted(set(partitions))
+        if not wanted:
+            return []
+        table = t.pending_results
+        query = (
+            select(table.c.id, table.c.location, table.c.payload)
+            .where(table.c.partition.in_(wanted))
+            .order_by(table.c.started_at, table.c.id)
+            .limit(limit)
+        )
+        return [
+            (int(row["id"]), row["location"], t.decode_record(ProbeResult, row["payload"]))
+            for row in self._fetch(query)
+        ]
 
     def quarantine(self, effects: Sequence[Effect], error: str, at: datetime) -> None:
         """Keep effects the database refused as data, with why, instead of retrying them."""
@@ -280,10 +340,12 @@ class SqlStore:
             for f in batch.flapping
         ]
         self._insert_new(conn, t.flapping_events, flaps)
+        self._insert_new(conn, t.dropped_results, [dataclasses.asdict(d) for d in batch.dropped])
         incidents = [t.incident_row(i) for i in batch.incidents.values()]
         self._upsert(conn, t.incidents, ["id"], incidents)
         self._hot.check_status.execute(conn, map(t.check_status_row, batch.checks.values()))
         self._hot.service_status.execute(conn, map(t.service_status_row, batch.services.values()))
+        self._hot.location_state.execute(conn, map(t.location_state_row, batch.locations.values()))
 
     def _insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -309,7 +371,32 @@ class SqlStore:
                 recent_transitions=self._recent_transitions(conn),
                 next_incident_id=(conn.execute(select(func.max(t.incidents.c.id))).scalar() or 0)
                 + 1,
+                locations=self._location_states(conn),
             )
+
+    def _location_states(self, conn: Connection) -> dict[str, dict[str, LocationState]]:
+        """Each location's saved state, its newest result taken from the stored results (the
+        engine saves a state whose only change is that instant every few minutes): one
+        statement, an index range read per state inside the database."""
+        states, results = t.location_state, t.probe_results
+        newest = (
+            select(func.max(results.c.started_at))
+            .where(
+                results.c.check == states.c.check,
+                results.c.location == states.c.location,
+                results.c.started_at > states.c.last_result_at,
+                results.c.outcome != Outcome.UNKNOWN.value,
+            )
+            .scalar_subquery()
+        )
+        out: dict[str, dict[str, LocationState]] = {}
+        for row in conn.execute(select(states.c.data, newest.label("newest"))):
+            state = t.decode_record(LocationState, row.data)
+            if row.newest is not None:
+                status = dataclasses.replace(state.status, last_result_at=row.newest)
+                state = dataclasses.replace(state, status=status)
+            out.setdefault(state.check, {})[state.location] = state
+        return out
 
     # The engine saves a status whose only change is its newest result's instant at most once
     # a minute (agent/engine/engine.py, SAVE_EVERY_SECONDS), so after a kill -9 the stored
@@ -370,9 +457,66 @@ class SqlStore:
             out.setdefault(row.service, []).append(t.transition_from_row(row._mapping))
         return {service: tuple(steps) for service, steps in out.items()}
 
+    # ---- ids from the database ------------------------------------------------------------
+
+    def reserve_ids(self, count: int, name: str = "incident") -> range:
+        """Hand out `count` ids no other caller (node) ever gets: a row lock on the counter
+        serialises reservations. Never below the highest stored incident (a restored or
+        imported database keeps its numbers)."""
+        if count < 1:
+            raise ValueError(f"reserve at least one id, not {count}")
+        table = t.id_counters
+        highest = select(func.coalesce(func.max(t.incidents.c.id), 0) + 1).scalar_subquery()
+        start = (
+            func.max(table.c.next, highest)
+            if self._sqlite
+            else func.greatest(table.c.next, highest)
+        )
+        with self.transaction(write=True) as conn:
+            self._insert_new(conn, table, [{"name": name, "next": 1}])
+            stmt = (
+                update(table)
+                .where(table.c.name == name)
+                .values(next=start + count)
+                .returning(table.c.next)
+            )
+            end = int(conn.execute(stmt).scalar_one())
+        return range(end - count, end)
+
+    def give_back_ids(self, unused: range, name: str = "incident") -> bool:
+        """Return the unused tail of the last reservation, when nobody reserved after it (a
+        clean shutdown leaves no gap in the numbers); True when it was taken back."""
+        if not unused:
+            return False
+        table = t.id_counters
+        stmt = (
+            update(table)
+            .where(table.c.name == name, table.c.next == unused.stop)
+            .values(next=unused.start)
+        )
+        with self.transaction(write=True) as conn:
+            return bool(conn.execute(stmt).rowcount)
+
     def record_agent_heartbeat(self, at: datetime) -> None:
         with self.transaction(write=True) as conn:
             self._upsert(conn, t.agent_heartbeat, ["id"], [{"id": 1, "at": at}])
+
+    def record_beat(self, check: str, at: datetime) -> None:
+        """A heartbeat check's beat; an older one (a retry arriving late) changes nothing."""
+        table = t.heartbeat_beats
+        ins = self._insert(table).values(check=check, last_at=at)
+        newer = ins.on_conflict_do_update(
+            index_elements=[table.c.check],
+            set_={"last_at": ins.excluded.last_at},
+            where=table.c.last_at < ins.excluded.last_at,
+        )
+        with self.transaction(write=True) as conn:
+            conn.execute(newer)
+
+    def beats(self) -> dict[str, datetime]:
+        """The newest beat of each heartbeat check."""
+        table = t.heartbeat_beats
+        return {r["check"]: r["last_at"] for r in self._fetch(select(table))}
 
     def record_clock_step(self, at: datetime, seconds: float) -> None:
         """A wall-clock step: the interval [at - seconds, at] (either way) was stamped by a
@@ -390,11 +534,18 @@ class SqlStore:
         rows = self._fetch(select(t.agent_heartbeat.c.at))
         return rows[0]["at"] if rows else None
 
-    def prune(self, now: datetime, raw_retention_days: float) -> int:
+    def prune(self, now: datetime, raw_retention_days: float, limit: int = COMPACT_BATCH) -> int:
+        """Roll up and delete up to `limit` raw results older than the retention, whatever their
+        outcome (one transaction); returns how many. Call again until it returns less."""
         cutoff = now - timedelta(days=raw_retention_days)
         with self.transaction(write=True) as conn:
-            table = t.probe_results
-            return conn.execute(delete(table).where(table.c.started_at < cutoff)).rowcount
+            return compaction.retention_step(conn, self._insert, cutoff, limit)
+
+    def compact(self, now: datetime, raw_ok_age: timedelta, limit: int = COMPACT_BATCH) -> Step:
+        """One compaction transaction over about `limit` results older than `raw_ok_age`
+        (agent/store/compaction.py); call again until `done`."""
+        with self.transaction(write=True) as conn:
+            return compaction.compact_step(conn, self._insert, now, raw_ok_age, limit)
 
     def flapping_changes(
         self, service: str, start: datetime, end: datetime
@@ -470,13 +621,28 @@ class SqlStore:
         return [t.stored_result_from_row(row) for row in self._fetch(query)]
 
     def location_outcomes(self, start: datetime, end: datetime) -> list[tuple[str, str, str, int]]:
-        """(location, service, outcome, count) of the probe results in [start, end)."""
+        """(location, service, outcome, count) of the probe results in [start, end): the raw
+        rows, plus the compacted ones of the hours that begin in [start, end) (exact for a
+        period on whole hours, as every report period is)."""
         table = t.probe_results
         count = func.count().label("n")
         columns = (table.c.location, table.c.service, table.c.outcome)
         query = select(*columns, count).where(*_range(table.c.started_at, start, end))
-        rows = self._fetch(query.group_by(*columns))
-        return [(r["location"], r["service"], r["outcome"], int(r["n"])) for r in rows]
+        counts: dict[tuple[str, str, str], int] = defaultdict(int)
+        for r in self._fetch(query.group_by(*columns)):
+            counts[(r["location"], r["service"], r["outcome"])] += int(r["n"])
+        rollups = t.result_rollups
+        sums = [func.sum(rollups.c[name]).label(name) for name in t.OUTCOME_COLUMNS]
+        query = (
+            select(rollups.c.location, rollups.c.service, *sums)
+            .where(rollups.c.hour >= start, rollups.c.hour < end)
+            .group_by(rollups.c.location, rollups.c.service)
+        )
+        for r in self._fetch(query):
+            for name in t.OUTCOME_COLUMNS:
+                if r[name]:
+                    counts[(r["location"], r["service"], name)] += int(r[name])
+        return [(*key, n) for key, n in sorted(counts.items())]
 
     def held_results(
         self, location: str, keys: Iterable[tuple[str, datetime]]
@@ -495,6 +661,28 @@ class SqlStore:
             table.c.started_at <= max(instants),
         )
         held = {(row["check"], row["started_at"]) for row in self._fetch(query)}
+        return held & wanted
+
+    def dropped_counts(self) -> dict[str, int]:
+        """Per location, how many results its worker's spool dropped, as stored."""
+        table = t.dropped_results
+        query = select(table.c.location, func.sum(table.c.count).label("n"))
+        rows = self._fetch(query.group_by(table.c.location))
+        return {row["location"]: int(row["n"]) for row in rows}
+
+    def held_dropped(
+        self, location: str, keys: Iterable[tuple[str, datetime, datetime]]
+    ) -> set[tuple[str, datetime, datetime]]:
+        """Which dropped intervals (check, start, end) of `location` are stored already."""
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        table = t.dropped_results
+        query = select(table.c.check, table.c.start, table.c.end).where(
+            table.c.location == location,
+            table.c.check.in_(sorted({check for check, _start, _end in wanted})),
+        )
+        held = {(row["check"], row["start"], row["end"]) for row in self._fetch(query)}
         return held & wanted
 
     def check_rollups(

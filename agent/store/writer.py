@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from agent.cluster.errors import LeaseLostError
-from agent.records import Effect
+from agent.records import Effect, PendingConsumed, ResultPending, ResultRecorded
 from agent.store.base import Store
 from agent.store.errors import WriterClosedError
 
@@ -41,6 +41,8 @@ class BatchFence(Protocol):
     def fence_for(self, effects: Iterable[Effect]) -> Callable[[Connection], None]: ...
 
     def partitions_of(self, effects: Iterable[Effect]) -> set[int]: ...
+
+    def partition_of(self, service: str) -> int: ...
 
 
 def refused_as_data(exc: Exception) -> bool:
@@ -82,6 +84,12 @@ class StoreWriter:
         self._hurry = asyncio.Event()  # drain or close: skip the linger
         self._idle = asyncio.Event()  # nothing queued, nothing in flight
         self._idle.set()
+        # Submissions are committed in order: a drain waits for the count submitted when it
+        # was called, not for an idle writer, which under a steady inflow (probe workers'
+        # batches, each acknowledged after its drain) may not come for many batches.
+        self._submitted = 0
+        self._committed = 0
+        self._drains: list[tuple[int, asyncio.Future[None]]] = []
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.depth = 0  # effects submitted and not yet committed (queued or in flight)
@@ -116,15 +124,20 @@ class StoreWriter:
         if not effects:
             return
         self._queue.append(tuple(effects))
+        self._submitted += 1
         self.depth += len(effects)
         self._idle.clear()
         self._wake.set()
 
     async def drain(self) -> None:
-        """Return once everything submitted so far is committed."""
+        """Return once everything submitted so far is committed (not what comes after)."""
         self.start()
+        if self._committed >= self._submitted:
+            return
         self._hurry.set()
-        await self._idle.wait()
+        done = asyncio.get_running_loop().create_future()
+        self._drains.append((self._submitted, done))
+        await done
 
     async def aclose(self) -> None:
         """Commit everything queued, then stop the task."""
@@ -148,10 +161,24 @@ class StoreWriter:
             batch = self._take()
             await self._commit(batch)
             self.depth -= sum(len(submission) for submission in batch)
+            self._committed += len(batch)
+            self._wake_drains()
             if not self._queue:
                 self._wake.clear()
                 self._hurry.clear()
                 self._idle.set()
+
+    def _wake_drains(self) -> None:
+        waiting = []
+        for target, done in self._drains:
+            if target <= self._committed:
+                if not done.done():
+                    done.set_result(None)
+            else:
+                waiting.append((target, done))
+        self._drains = waiting
+        if waiting:
+            self._hurry.set()  # a drain still waits: no linger for its batch
 
     def _take(self) -> list[Submission]:
         batch = [self._queue.popleft()]
@@ -202,12 +229,35 @@ class StoreWriter:
         await asyncio.to_thread(self._store.apply, effects, fence)
 
     def _without(self, batch: list[Submission], lost: set[int]) -> list[Submission]:
-        """The submissions of `batch` that touch none of the `lost` partitions."""
+        """`batch` without what it would have written for the `lost` partitions: those are
+        another node's now, and it continues them from the database. Their raw results are
+        not lost: they are kept for the new owner (`ResultPending`, semantics.md §9), unless
+        they came from the database's pending results already (`PendingConsumed`), which
+        stay there untouched."""
         assert self._fencing is not None
-        kept = [s for s in batch if not self._fencing.partitions_of(s) & lost]
-        dropped = sum(len(s) for s in batch) - sum(len(s) for s in kept)
+        kept: list[Submission] = []
+        dropped = 0
+        for submission in batch:
+            if not self._fencing.partitions_of(submission) & lost:
+                kept.append(submission)
+                continue
+            dropped += len(submission)
+            if any(isinstance(e, PendingConsumed) for e in submission):
+                continue
+            pending = tuple(
+                ResultPending(e.result, e.location, self._fencing.partition_of(e.result.service))
+                for e in submission
+                if isinstance(e, ResultRecorded)
+            )
+            if pending:
+                kept.append(pending)
         self.fenced_total += dropped
-        log.warning("dropped %d effects of partitions %s: no longer held", dropped, sorted(lost))
+        log.warning(
+            "partitions %s are no longer held: %d effects not written, their results kept "
+            "for the new owner",
+            sorted(lost),
+            dropped,
+        )
         return kept
 
     async def _isolate(self, batch: list[Submission], exc: Exception) -> None:

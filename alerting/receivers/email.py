@@ -4,6 +4,9 @@ rendered from `alerting/templates/email.{txt,html}.j2` (HTML autoescaped).
 Subject: `[FIRING] critical portal-cidadao: Service down` or
 `[RESOLVED] critical portal-cidadao: Service down (outage 12 min 5 s)`.
 
+Delivery is at least once: a notification sent again (after a failover) has the same
+Message-ID and `X-Vigia-Idempotency-Key` header as the first time.
+
 The stdlib `smtplib` runs in a thread, so no dependency is added for a few messages a minute.
 Failures: refused or unreachable server, timeouts, 4xx replies are transient; refused
 authentication, refused sender or recipients, 5xx replies, a server without STARTTLS when it is
@@ -25,6 +28,8 @@ import jinja2
 
 from alerting.errors import PermanentDeliveryError, TransientDeliveryError
 from alerting.notification import AlertStatus, Notification
+
+IDEMPOTENCY_HEADER = "X-Vigia-Idempotency-Key"
 
 
 class EmailReceiver:
@@ -74,8 +79,15 @@ class EmailReceiver:
     # ---- rendering --------------------------------------------------------------------------
 
     def message(self, notification: Notification) -> EmailMessage:
+        """One message per notification. Its Message-ID and `X-Vigia-Idempotency-Key` come from
+        the notification's idempotency key, so a notification sent again (delivery is at least
+        once) is the same message, which mail systems and readers can drop as a duplicate."""
         context = _context(notification)
         message = self.new_message(context["subject"])
+        key = notification.idempotency_key
+        domain = self._sender.rpartition("@")[2] or "vigia.invalid"
+        message.replace_header("Message-ID", f"<{key}.vigia@{domain}>")
+        message[IDEMPOTENCY_HEADER] = key
         message.set_content(self._templates.get_template("email.txt.j2").render(context))
         html = self._templates.get_template("email.html.j2").render(context)
         message.add_alternative(html, subtype="html")

@@ -2,7 +2,8 @@
 framing (RFC 6587 3.4.1: `<length> <message>`).
 
     <130>1 2024-06-10T06:13:20.000000Z agent01 vigia 4242 FIRING
-      [alert@32473 id="tls-cert-changed:portal" status="firing" startsAt="..."]
+      [alert@32473 id="tls-cert-changed:portal" status="firing" startsAt="..." sequence="1"
+       idempotencyKey="3f1c..."]
       [labels@32473 alertname="tls-cert-changed" service="portal" team="soc" ...] summary
 
 PRI = facility x 8 + severity, the severity from the alert's (critical -> 2, error -> 3,
@@ -11,8 +12,10 @@ enterprise number RFC 5612 reserves for examples; set your own with `sd_enterpri
 Parameter values escape `"`, `\\` and `]` (RFC 5424 6.3.3); label names are cut to the 32
 printable characters an SD-NAME allows. MSG is UTF-8 without a BOM (MSG-ANY).
 
-UDP says nothing about arrival: a datagram handed to the kernel counts as delivered. TCP opens
-one connection per batch; refused, reset or timed out is transient.
+Delivery is at least once: a SIEM drops a repeated `idempotencyKey` (the same notification sent
+again by another node after a failover). UDP says nothing about arrival: a datagram handed to
+the kernel counts as delivered. TCP opens one connection per batch; refused, reset or timed out
+is transient.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ def format_message(
         )
     )
     alert = [("id", n.alert_id), ("status", n.status.value), ("startsAt", _iso(n.starts_at))]
+    alert += [("sequence", str(n.sequence)), ("idempotencyKey", n.idempotency_key)]
     if n.ends_at is not None:
         alert.append(("endsAt", _iso(n.ends_at)))
     if n.duration_seconds is not None:

@@ -6,11 +6,15 @@
     X-Vigia-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with the secret>
 
     {"version": "1", "receiver": "...", "sent_at": "2024-06-10T06:13:20+00:00",
-     "notifications": [{"alert_id": ..., "status": "firing", "labels": {...}, ...}]}
+     "notifications": [{"alert_id": ..., "status": "firing", "labels": {...}, ...,
+                        "sequence": 1, "idempotency_key": "3f1c..."}]}
 
 The signature covers the raw body, which holds `sent_at`, so a receiver can refuse replays by
-age after checking the signature. Rows may arrive twice (at-least-once); `alert_id` plus
-`status` and `starts_at` identify a notification.
+age after checking the signature. Delivery is at least once: a notification may arrive twice
+(a node died between the receiver's answer and recording it, and another node repeated it);
+every delivery of one notification has the same `idempotency_key` (from the alert id, its
+start, the status and the alert's notification `sequence`), so the receiver drops a key it
+has seen. A reminder or a later outage of the same alert is another notification: another key.
 """
 
 from __future__ import annotations
@@ -64,7 +68,10 @@ class WebhookReceiver:
             "version": VERSION,
             "receiver": self.name,
             "sent_at": now.astimezone(UTC).isoformat(),
-            "notifications": [encode_notification(n) for n in notifications],
+            "notifications": [
+                {**encode_notification(n), "idempotency_key": n.idempotency_key}
+                for n in notifications
+            ],
         }
         body = json.dumps(document, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(int(now.timestamp()))}

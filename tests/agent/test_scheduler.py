@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agent.catalog.loader import load_text
-from agent.catalog.model import Check
+from agent.catalog.model import Catalog, Check
 from agent.scheduler import ProbeScheduler, due_time, phase_seconds
 from checks.clock import SystemClock
 
@@ -24,7 +24,9 @@ class ShiftedClock(SystemClock):
         return super().now() + self.shift
 
 
-def _catalog(count: int, interval: str = "1s", timeout: str = "5s", host: str = "127.0.0.1"):
+def _catalog(
+    count: int, interval: str = "1s", timeout: str = "5s", host: str = "127.0.0.1"
+) -> Catalog:
     services = "\n".join(
         f"""  - id: s{i}
     name: S{i}
@@ -233,3 +235,25 @@ async def test_each_checks_last_start_and_last_result_times_are_kept_for_stalene
     started, finished = scheduler.last_started("s0/tcp"), scheduler.last_finished("s0/tcp")
     assert started is not None and finished is not None
     assert before <= started < finished <= datetime.now(UTC)
+
+
+async def test_a_check_run_from_worker_locations_only_is_not_probed_here() -> None:
+    async def job(check: Check, due: datetime) -> None:
+        return None
+
+    text = """version: 1
+services:
+  - {id: a, name: A, macro_service: formacao, tier: bronze, locations: [porto, lisboa],
+     checks: [{tcp: {host: 127.0.0.1, port: 1001}}]}
+  - {id: b, name: B, macro_service: formacao, tier: bronze, locations: [porto, local],
+     checks: [{tcp: {host: 127.0.0.1, port: 1002}}]}
+  - {id: c, name: C, macro_service: formacao, tier: bronze,
+     checks: [{tcp: {host: 127.0.0.1, port: 1003}}]}
+"""
+    catalog = load_text(text, locations=("porto", "lisboa"))
+    assert catalog.checks["a/tcp"].locations == ("porto", "lisboa")
+    scheduler = ProbeScheduler(job, SystemClock(), max_in_flight=10, max_per_host=10)
+    scheduler.start(catalog)
+    assert scheduler.job_count == 2  # b and c: the core probes a only through its workers
+    assert scheduler.last_started("a/tcp") is None
+    await scheduler.shutdown(grace=1)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http.server
 import json
 import shutil
@@ -31,6 +32,11 @@ import httpx
 from alerting.notification import AlertStatus, Notification
 
 T0 = datetime(2024, 6, 10, 6, 0, tzinfo=UTC)
+
+
+def with_label(sent: Notification, name: str, value: str) -> Notification:
+    """`sent` with one more label, whose name need not be a Python identifier."""
+    return dataclasses.replace(sent, labels={**sent.labels, name: value})
 
 
 def notification(

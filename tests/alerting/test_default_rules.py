@@ -10,15 +10,15 @@ import pytest
 
 from agent.catalog.model import Catalog
 from alerting.evaluator import AlertEvaluator
-from checks.result import ProbeResult
+from checks.result import Measurement, ProbeResult
 from checks.runner import run_probe
-from checks.specs import DnsSpec, HttpSpec, TlsSpec
+from checks.specs import DnsSpec, HttpSpec, KindSpec, TlsSpec
 from tests.alerting.test_evaluator import Harness, with_tiers
 from tests.checks.loopback import HttpServer, Pki, Reply, probe_context
 from tests.engine.builders import catalog, check, service
 
 
-def _kind(kind: str, spec: object) -> Catalog:
+def _kind(kind: str, spec: KindSpec) -> Catalog:
     base = check("svc", kind)
     return with_tiers(catalog(service("svc", replace(base, kind=kind, spec=spec))))
 
@@ -78,12 +78,17 @@ def test_a_refused_connection_is_not_a_security_alert() -> None:
     ],
 )
 def test_changed_values_raise_soc_alerts(
-    cat: Catalog, check_id: str, field: str, before: object, after: object, alertname: str
+    cat: Catalog,
+    check_id: str,
+    field: str,
+    before: Measurement,
+    after: Measurement,
+    alertname: str,
 ) -> None:
     h = Harness(cat)
-    h.feed(check_id, "oo", **{field: before})
+    h.feed(check_id, "oo", measured={field: before})
     assert h.named(alertname) == []
-    h.feed(check_id, "o", start=120, **{field: after})
+    h.feed(check_id, "o", start=120, measured={field: after})
     assert h.named(alertname) == [("firing", "svc")]
 
 

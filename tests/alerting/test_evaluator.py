@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,9 +16,10 @@ from alerting import conditions as cond
 from alerting.errors import RulesError
 from alerting.evaluator import AlertEvaluator
 from alerting.notification import AlertStatus, Notification
-from alerting.rules import Rule, load_rules, parse_rules
+from alerting.rule_file import load_rules, parse_rules
+from alerting.rules import Rule
 from checks.clock import ManualClock
-from checks.result import Outcome, ProbeResult
+from checks.result import Measurement, Outcome, ProbeResult
 from checks.specs import TlsSpec
 from tests.engine.builders import T0, at, catalog, check, service
 
@@ -60,8 +62,11 @@ class Harness:
         start: float = 0,
         step: float = 60,
         reason: str = "connection refused",
-        **measurements: object,
+        measured: Mapping[str, Measurement] | None = None,
+        **measurements: Measurement,
     ) -> None:
+        """`measured`: measurements as a mapping, for a name chosen at run time."""
+        measurements = {**(measured or {}), **measurements}
         for i, letter in enumerate(plan):
             moment = start + i * step
             self.clock.set(at(moment))
@@ -285,3 +290,26 @@ def test_a_child_whose_parents_stay_up_alerts_once_the_wait_is_over() -> None:
     assert h.named("ServiceDown") == []
     h.tick(180 + 180)
     assert h.named("ServiceDown") == [("firing", "ssd")]
+
+
+def test_each_new_notification_of_an_alert_takes_the_next_sequence_and_a_resend_does_not() -> None:
+    """The sequence makes each notification's idempotency key: a reminder and the resolution
+    are new notifications; the Alertmanager resend repeats the last one; a later outage of the
+    same alert starts again, under another key (another start)."""
+    h = Harness(with_tiers(catalog(service("svc"))))
+    h.feed("svc/tcp", "fff")
+    (fired,) = [n for n in h.sent if n.labels["alertname"] == "ServiceDown"]
+    h.clock.set(at(4 * 3600 + 180))
+    (reminder,) = h.evaluator.reminders_due(4 * 3600)
+    (resent,) = [n for n in h.evaluator.firing_notifications() if n.alert_id == fired.alert_id]
+    h.feed("svc/tcp", "oo", start=4 * 3600 + 240)
+    h.feed("svc/tcp", "fff", start=5 * 3600)
+    down = [n for n in h.sent if n.labels["alertname"] == "ServiceDown"]
+    assert [(n.status.value, n.sequence) for n in down] == [
+        ("firing", 1),
+        ("resolved", 3),
+        ("firing", 1),
+    ]
+    assert (reminder.sequence, resent.sequence) == (2, 2)
+    keys = {n.idempotency_key for n in [*down, reminder]}
+    assert len(keys) == 4 and resent.idempotency_key == reminder.idempotency_key

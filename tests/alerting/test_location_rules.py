@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from alerting import conditions as cond
-from alerting.rules import load_rules
+from alerting.rule_file import load_rules
+from alerting.rules import Rule
 from checks.result import Outcome, ProbeResult
 from tests.engine.builders import check
 
 
-def rule():  # type: ignore[no-untyped-def]
+def rule() -> Rule:
     return next(r for r in load_rules() if r.name == "LocationCheckFailing")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from agent.catalog.loader import load
 from alerting.promexport import export
-from alerting.rules import load_rules
+from alerting.rule_file import load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "alerting" / "prometheus" / "vigia-rules.yml"

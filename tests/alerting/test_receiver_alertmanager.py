@@ -16,7 +16,14 @@ from alerting.notification import AlertStatus
 from alerting.outbox import Outbox
 from alerting.receivers.alertmanager import AlertmanagerReceiver
 from checks.clock import ManualClock
-from tests.alerting.servers import ALERTMANAGER, AMTOOL, Alertmanager, HttpRecorder, notification
+from tests.alerting.servers import (
+    ALERTMANAGER,
+    AMTOOL,
+    Alertmanager,
+    HttpRecorder,
+    notification,
+    with_label,
+)
 
 pytestmark = pytest.mark.skipif(
     ALERTMANAGER is None,
@@ -111,7 +118,7 @@ async def test_amtool_sees_the_alert_by_its_labels(am: Alertmanager) -> None:
 async def test_an_invalid_alert_is_refused_permanently(am: Alertmanager) -> None:
     receiver = AlertmanagerReceiver("am", am.url)
     with pytest.raises(PermanentDeliveryError, match="answered 400"):
-        await receiver.send([notification(**{"bad-label-name": "x"})])
+        await receiver.send([with_label(notification(), "bad-label-name", "x")])
     await receiver.aclose()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import ssl
@@ -66,7 +67,7 @@ def _bodies(message: EmailMessage) -> tuple[str, str]:
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
     assert text is not None and html is not None
-    return text.get_content(), html.get_content()  # type: ignore[attr-defined]
+    return text.get_content(), html.get_content()
 
 
 async def test_a_firing_alert_arrives_over_starttls_with_text_and_html(
@@ -156,3 +157,19 @@ async def test_a_refused_connection_is_transient(ca: object) -> None:
 )
 def test_durations_read_as_units(seconds: float | None, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+async def test_a_notification_sent_again_is_the_same_message(smtp: SmtpServer, ca: object) -> None:
+    """Same Message-ID and idempotency key on a repeat (delivery is at least once); another
+    notification of the alert is another message."""
+    first = dataclasses.replace(notification(), sequence=1)
+    resolved = dataclasses.replace(first, status=AlertStatus.RESOLVED, sequence=2)
+    receiver = _receiver(ca, smtp.port)
+    await receiver.send([first])
+    await receiver.send([first, resolved])
+    messages = [_parsed(e.original_content) for e in smtp.messages]
+    ids = [m["Message-ID"] for m in messages]
+    keys = [m["X-Vigia-Idempotency-Key"] for m in messages]
+    assert keys == [first.idempotency_key] * 2 + [resolved.idempotency_key]
+    assert ids[0] == ids[1] == f"<{first.idempotency_key}.vigia@example.pt>"
+    assert ids[2] != ids[0]

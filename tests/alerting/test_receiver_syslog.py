@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from alerting.errors import TransientDeliveryError
 from alerting.notification import AlertStatus
 from alerting.receivers.syslog import SyslogReceiver, format_message, sd_value
-from tests.alerting.servers import T0, SyslogTcp, SyslogUdp, free_port, notification, wait_for
+from tests.alerting.servers import (
+    T0,
+    SyslogTcp,
+    SyslogUdp,
+    free_port,
+    notification,
+    wait_for,
+    with_label,
+)
 
 # RFC 5424: HEADER SP STRUCTURED-DATA [SP MSG]
 RFC5424 = re.compile(
@@ -73,6 +81,19 @@ async def test_udp_datagrams_are_rfc5424_with_the_labels_as_structured_data() ->
     assert fields["msg"] == "portal is down"
 
 
+def test_the_idempotency_key_and_sequence_are_structured_data() -> None:
+    """Delivery is at least once: the SIEM drops a repeated key."""
+    sent = dataclasses.replace(notification(), sequence=3)
+    once, again = (
+        parse(format_message(sent, facility=16, hostname="h", app_name="vigia", procid="1",
+                             timestamp=T0 + timedelta(seconds=s)))
+        for s in (0, 30)
+    )  # fmt: skip
+    for fields in (once, again):
+        alert = fields["sd"]["alert@32473"]  # type: ignore[index]
+        assert alert["idempotencyKey"] == sent.idempotency_key and alert["sequence"] == "3"
+
+
 async def test_tcp_uses_octet_counting_frames_one_per_notification() -> None:
     listener = await SyslogTcp().start()
     resolved = notification(
@@ -107,7 +128,7 @@ async def test_quotes_backslashes_and_brackets_in_labels_are_escaped() -> None:
 
 
 def test_header_fields_and_sd_names_stay_within_the_grammar() -> None:
-    n = notification(**{"weird name=x": "v"})
+    n = with_label(notification(), "weird name=x", "v")
     message = format_message(
         n, facility=4, hostname="host with spaces", app_name="", procid="1", timestamp=T0
     )
@@ -148,7 +169,7 @@ async def test_a_refused_tcp_connection_is_transient_and_delivery_works_once_it_
 @given(
     labels=st.dictionaries(
         st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,31}", fullmatch=True),
-        st.text(st.characters(exclude_categories=("Cs",))),
+        st.text(st.characters(exclude_categories=["Cs"])),
         max_size=6,
     )
 )

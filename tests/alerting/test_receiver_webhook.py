@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -88,3 +89,26 @@ async def test_a_refused_connection_is_transient() -> None:
 
 def test_the_secret_never_shows_in_the_receivers_repr() -> None:
     assert SECRET not in repr(WebhookReceiver("soar", "http://x", secret=SECRET))
+
+
+async def test_every_delivery_of_a_notification_has_one_idempotency_key_and_others_differ() -> None:
+    """Delivery is at least once: a notification sent again (after a failover) carries the same
+    key, so the receiver drops it; another state, a reminder or a later outage do not."""
+    first = dataclasses.replace(notification(), sequence=1)
+    others = [
+        dataclasses.replace(first, sequence=2),  # a reminder
+        dataclasses.replace(first, status=AlertStatus.RESOLVED, sequence=2),
+        dataclasses.replace(first, starts_at=T0 + timedelta(hours=1)),  # a later outage
+    ]
+    with HttpRecorder() as server:
+        hook = WebhookReceiver("soar", server.url)
+        await hook.send([first])
+        await hook.send([first])  # repeated by another node
+        await hook.send(others)
+        await hook.aclose()
+    items = [n for r in server.requests for n in json.loads(r.body)["notifications"]]
+    keys = [n["idempotency_key"] for n in items]
+    assert keys[0] == keys[1] == first.idempotency_key and len(keys[0]) == 32
+    assert len(set(keys[1:])) == 4
+    assert [n["sequence"] for n in items] == [1, 1, 2, 2, 1]
+    assert decode_notification(items[0]) == first  # the key is derived, not stored

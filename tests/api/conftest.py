@@ -21,6 +21,7 @@ from agent.api.auth import hash_token, new_token
 from agent.catalog.loader import load
 from agent.records import Incident
 from agent.runtime import Agent
+from agent.scheduled_reports.config import ReportsConfig
 from agent.server import create_app
 from agent.settings import Settings, TokenEntry
 from agent.store.sql import SqlStore
@@ -99,6 +100,10 @@ def anonymous_board() -> bool:
     return False
 
 
+def _reports(section: dict[str, object] | None) -> ReportsConfig | None:
+    return None if section is None else ReportsConfig.model_validate(section)
+
+
 @pytest.fixture
 def reports() -> dict[str, object] | None:
     """The `reports:` settings (scheduled reports); a test module overrides it."""
@@ -130,7 +135,7 @@ async def running(
     tokens, entries = tokens_and_entries()
     settings = Settings(
         catalog=str(catalog_path), db=str(tmp_path / "vigia.db"), tokens=entries,
-        anonymous_board=anonymous_board, reports=reports, **more_settings,
+        anonymous_board=anonymous_board, reports=_reports(reports), **more_settings,
     )  # fmt: skip
     store = SqlStore.open(f"sqlite:///{tmp_path / 'vigia.db'}")
     agent = Agent(settings, load(catalog_path), store, SystemClock(), serve_http=False)

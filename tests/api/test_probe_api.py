@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,9 +58,19 @@ class Core:
 @pytest.fixture
 async def core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Core]:
     monkeypatch.setenv("BEAT_TOKEN", SECRET)
+    async with running_core(tmp_path, new_tokens()) as started:
+        yield started
+
+
+def new_tokens() -> dict[str, str]:
+    return {name: new_token() for name in ("porto", "lisboa", "viewer", "admin")}
+
+
+@contextlib.asynccontextmanager
+async def running_core(tmp_path: Path, tokens: dict[str, str]) -> AsyncIterator[Core]:
+    """A core on the database in `tmp_path` (started again on it: a restart)."""
     path = tmp_path / "services.yaml"
     path.write_text(CATALOG, encoding="utf-8")
-    tokens = {name: new_token() for name in ("porto", "lisboa", "viewer", "admin")}
     settings = Settings(
         catalog=str(path),
         db=str(tmp_path / "vigia.db"),
@@ -76,15 +87,17 @@ async def core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
     catalog = load(path, locations=settings.location_names)
     agent = Agent(settings, catalog, store, SystemClock(), serve_http=False)
     task = asyncio.create_task(agent.run())
-    while not hasattr(agent, "scheduler"):
+    while not agent.started.is_set() and not task.done():
         await asyncio.sleep(0.01)
     app = create_app(agent.registry, agent.health, agent=agent)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
-        yield Core(agent, client, store, tokens)
-    agent.stop.set()
-    await task
-    store.close()
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            yield Core(agent, client, store, tokens)
+    finally:
+        agent.stop.set()
+        await task
+        store.close()
 
 
 def batch(location: str, results: list[dict[str, Any]], skew: float = 0.0) -> dict[str, Any]:
@@ -199,7 +212,8 @@ async def test_an_outage_seen_by_a_quorum_of_locations_names_them(core: Core) ->
 async def test_the_locations_listing_shows_last_seen_offset_and_below_quorum(core: Core) -> None:
     url = "/api/v1/probe/results"
     fails = [wire("portal/beat", 300, "fail"), wire("portal/beat", 240, "fail")]
-    await core.client.post(url, json=batch("porto", fails), headers=core.auth("porto"))
+    behind = {**batch("porto", fails), "spool_depth": 1200}
+    await core.client.post(url, json=behind, headers=core.auth("porto"))
     oks = [wire("portal/beat", 290), wire("portal/beat", 230)]
     await core.client.post(url, json=batch("lisboa", oks), headers=core.auth("lisboa"))
     reply = await core.client.get("/api/v1/locations", headers=core.auth("viewer"))
@@ -208,6 +222,9 @@ async def test_the_locations_listing_shows_last_seen_offset_and_below_quorum(cor
     assert set(by_name) == {"porto", "lisboa", "local"}
     porto = by_name["porto"]
     assert porto["worker_version"] == "0.1" and porto["results"] == 2
+    assert porto["spool_depth"] == 1200 and by_name["local"]["spool_depth"] is None
+    scrape = generate_latest(core.agent.registry).decode()
+    assert 'vigia_location_spool_depth{location="porto"} 1200.0' in scrape
     assert abs(porto["clock_offset_seconds"]) < 5 and porto["last_seen"] is not None
     assert porto["failing_below_quorum"] == ["portal/beat"] and not porto["down"]
     assert by_name["lisboa"]["failing_below_quorum"] == [] and by_name["lisboa"]["checks"] == 2
@@ -260,3 +277,36 @@ async def test_dropped_intervals_are_counted_and_checked_like_results(core: Core
     reply = await core.client.post(url, json=backwards, headers=auth)
     assert reply.status_code == 422 and "end must not be before its start" in reply.text
     assert core.agent.locations.seen["porto"].dropped == 5
+
+
+async def test_dropped_counts_survive_a_core_restart_and_a_resent_batch_counts_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BEAT_TOKEN", SECRET)
+    tokens, url = new_tokens(), "/api/v1/probe/results"
+    body = {
+        **batch("porto", [wire("portal/beat", 60)]),
+        "dropped": [dropped("portal/beat", 900, 600, 5)],
+    }
+    metric = 'vigia_location_dropped_results_total{location="porto"}'
+
+    async def counted(core: Core) -> tuple[int, str]:
+        reply = await core.client.get("/api/v1/locations", headers=core.auth("viewer"))
+        by_name = {item["name"]: item["dropped"] for item in reply.json()}
+        scrape = generate_latest(core.agent.registry).decode()
+        line = next(x for x in scrape.splitlines() if x.startswith(metric))
+        return by_name["porto"], line.split()[-1]
+
+    async with running_core(tmp_path, tokens) as first:
+        for _ in range(2):  # the second time: an acknowledgement lost, the batch resent
+            reply = await first.client.post(url, json=body, headers=first.auth("porto"))
+            assert reply.status_code == 200, reply.text
+        assert await counted(first) == (5, "5.0")
+    async with running_core(tmp_path, tokens) as second:  # the core restarted
+        assert await counted(second) == (5, "5.0")
+        await second.client.post(url, json=body, headers=second.auth("porto"))  # once more
+        later = {**batch("porto", []), "dropped": [dropped("portal/beat", 500, 400, 2)]}
+        reply = await second.client.post(url, json=later, headers=second.auth("porto"))
+        assert reply.status_code == 200, reply.text
+        assert await counted(second) == (7, "7.0")
+        assert second.store.dropped_counts() == {"porto": 7}

@@ -183,8 +183,8 @@ def test_bad_duration(bad: str) -> None:
 def test_a_check_with_two_kinds() -> None:
     text = edit_second("port: 8443}\n", "port: 8443}\n        icmp: {host: 127.0.0.1}\n")
     assert errors_of(text) == [
-        "services[1].checks[0]: a check needs exactly one kind of http, tcp, tls, dns, icmp, "
-        "heartbeat, nagios, host (found: tcp, icmp) (services.yaml:29)"
+        "services[1].checks[0]: a check needs exactly one kind of http, scenario, tcp, tls, "
+        "dns, icmp, heartbeat, nagios, host (found: tcp, icmp) (services.yaml:29)"
     ]
 
 

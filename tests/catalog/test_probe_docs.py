@@ -12,8 +12,9 @@ from pydantic import BaseModel
 from checks import specs
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "probes.md"
-KINDS = {
+KINDS: dict[str, type[BaseModel]] = {
     "http": specs.HttpSpec,
+    "scenario": specs.ScenarioSpec,
     "tcp": specs.TcpSpec,
     "tls": specs.TlsSpec,
     "dns": specs.DnsSpec,
@@ -22,7 +23,16 @@ KINDS = {
     "nagios": specs.NagiosSpec,
     "host": specs.HostSpec,
 }
-NESTED = (specs.BasicAuth, specs.HttpAuth, specs.ClientCert)
+NESTED = (
+    specs.BasicAuth,
+    specs.HttpAuth,
+    specs.ClientCert,
+    specs.HeaderRule,
+    specs.DialogueStep,
+    specs.RecordRules,
+    specs.OAuth2,
+    specs.Capture,
+)
 
 
 def _section(kind: str) -> str:

@@ -117,5 +117,6 @@ def test_a_secret_value_is_masked_even_where_it_was_not_referenced() -> None:
 def test_a_secret_in_http_headers_is_not_shown_in_repr() -> None:
     text = edited("max_latency: 2s", 'max_latency: 2s\n          headers: {X-Api-Key: "${TOKEN}"}')
     spec = load_text(text, environ=ENV).by_id["ssd"].checks[0].spec
+    assert isinstance(spec, HttpSpec)
     assert SECRET not in repr(spec) and SECRET not in str(spec)
     assert spec.headers == {"X-Api-Key": SECRET}  # still sent, just never shown

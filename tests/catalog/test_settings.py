@@ -139,3 +139,15 @@ def test_secrets_in_the_settings_file_come_from_the_given_environ(tmp_path: Path
     path = _write(tmp_path, 'db: "postgresql://vigia:${DB_PASSWORD}@db/vigia"\n')
     settings = load_settings(path, environ={"DB_PASSWORD": "pw"})
     assert settings.db == "postgresql://vigia:pw@db/vigia"
+
+
+def test_retention_reads_durations_and_refuses_a_raw_ok_shorter_than_an_hour(
+    tmp_path: Path,
+) -> None:
+    text = "raw_retention_days: 90\nretention: {raw_ok: 36h, batch: 2000, pause: 20ms}\n"
+    settings = load_settings(_write(tmp_path, text), environ={})
+    assert settings.raw_retention_days == 90
+    assert (settings.retention.raw_ok, settings.retention.batch) == (36 * 3600, 2000)
+    assert settings.retention.pause == 0.02 and Settings().retention.raw_ok == 2 * 86400
+    with pytest.raises(SettingsError, match=r"retention.*raw_ok.*at least 1h"):
+        load_settings(_write(tmp_path, "retention: {raw_ok: 30m}\n"), environ={})

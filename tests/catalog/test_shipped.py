@@ -8,7 +8,7 @@ import pytest
 
 from agent.catalog.loader import load
 from agent.catalog.model import MACRO_SERVICES, Catalog
-from checks.specs import HttpSpec, target_host
+from checks.specs import HttpSpec, TcpSpec, TlsSpec, target_host
 
 SHIPPED = Path(__file__).resolve().parents[2] / "catalog" / "services.yaml"
 
@@ -80,3 +80,16 @@ def test_public_endpoints_are_real_https_urls(catalog: Catalog) -> None:
 def test_platinum_pcn_services_exist_for_ind4(catalog: Catalog) -> None:
     assert any(s.is_platinum_pcn for s in catalog.services)
     assert {s.tier for s in catalog.services} <= set(catalog.tiers)
+
+
+def test_the_mail_relay_and_the_directory_are_watched_through_starttls(catalog: Catalog) -> None:
+    email = {c.name: c.spec for c in catalog.by_id["email"].checks}
+    relay = email["tcp"]
+    assert isinstance(relay, TcpSpec) and relay.starttls == "smtp" and relay.steps
+    certificate = email["smtp-certificado"]
+    assert isinstance(certificate, TlsSpec) and certificate.starttls == "smtp"
+    directory = {c.name: c.spec for c in catalog.by_id["active-directory"].checks}
+    ldaps = directory["tcp"]
+    assert isinstance(ldaps, TcpSpec) and ldaps.tls
+    ldap = directory["ldap-starttls"]
+    assert isinstance(ldap, TlsSpec) and ldap.starttls == "ldap" and ldap.port == 389

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -34,6 +35,11 @@ class DnsServer:
     silent: bool = False  # swallow queries: the client must time out
     truncate_udp: bool = False  # answer UDP with TC set and no records: forces TCP fallback
     queries: list[tuple[str, str, str]] = field(default_factory=list)  # (proto, name, type)
+    recursion_desired: list[bool] = field(default_factory=list)  # each query's RD flag
+    # record lines ("example.org. 3600 IN NS ns1.example.org.") put in every NOERROR answer
+    authority: list[str] = field(default_factory=list)
+    additional: list[str] = field(default_factory=list)
+    tls_port: int = 0  # DNS over TLS, when serve_dns was given a TLS context
 
     def answer(self, wire: bytes, proto: str) -> bytes | None:
         query = dns.message.from_wire(wire)
@@ -41,6 +47,7 @@ class DnsServer:
         name = question.name.to_text(omit_final_dot=True).lower()
         rdtype = dns.rdatatype.to_text(question.rdtype)
         self.queries.append((proto, name, rdtype))
+        self.recursion_desired.append(bool(query.flags & dns.flags.RD))
         if self.silent:
             return None
         response = dns.message.make_response(query)
@@ -58,7 +65,15 @@ class DnsServer:
             response.answer.append(
                 dns.rrset.from_text_list(question.name, self.ttl, dns.rdataclass.IN, rdtype, texts)
             )
+        if response.rcode() == dns.rcode.NOERROR:
+            response.authority.extend(_rrset(line) for line in self.authority)
+            response.additional.extend(_rrset(line) for line in self.additional)
         return response.to_wire()
+
+
+def _rrset(line: str) -> dns.rrset.RRset:
+    name, ttl, rdclass, rdtype, data = line.split(None, 4)
+    return dns.rrset.from_text(name, int(ttl), rdclass, rdtype, data)
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -77,12 +92,15 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 async def _tcp_client(
-    server: DnsServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    server: DnsServer,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    proto: str = "tcp",
 ) -> None:
-    with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+    with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
         while True:
             (length,) = struct.unpack("!H", await reader.readexactly(2))
-            reply = server.answer(await reader.readexactly(length), "tcp")
+            reply = server.answer(await reader.readexactly(length), proto)
             if reply is None:
                 continue
             writer.write(struct.pack("!H", len(reply)) + reply)
@@ -106,7 +124,10 @@ def _free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve_dns(server: DnsServer | None = None) -> AsyncIterator[DnsServer]:
+async def serve_dns(
+    server: DnsServer | None = None, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[DnsServer]:
+    """UDP and TCP on one port; with `tls`, DNS over TLS (RFC 7858) on `tls_port` too."""
     server = server or DnsServer()
     server.port = _free_port()
     loop = asyncio.get_running_loop()
@@ -116,9 +137,17 @@ async def serve_dns(server: DnsServer | None = None) -> AsyncIterator[DnsServer]
     tcp = await asyncio.start_server(
         lambda r, w: _tcp_client(server, r, w), "127.0.0.1", server.port
     )
+    listeners = [tcp]
+    if tls is not None:
+        dot = await asyncio.start_server(
+            lambda r, w: _tcp_client(server, r, w, "tls"), "127.0.0.1", 0, ssl=tls
+        )
+        server.tls_port = dot.sockets[0].getsockname()[1]
+        listeners.append(dot)
     try:
         yield server
     finally:
         transport.close()
-        tcp.close()
-        await tcp.wait_closed()
+        for listener in listeners:
+            listener.close()
+            await listener.wait_closed()

@@ -12,7 +12,7 @@ import inspect
 import ipaddress
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -126,7 +126,7 @@ Route = Callable[[Request], Reply | Awaitable[Reply]]
 class HttpServer(RawServer):
     """HTTP/1.1 with keep-alive, routes by path; records every request it receives."""
 
-    def __init__(self, routes: dict[str, Route], ssl_context: ssl.SSLContext | None = None):
+    def __init__(self, routes: Mapping[str, Route], ssl_context: ssl.SSLContext | None = None):
         super().__init__(self._connection, ssl_context)
         self.routes = routes
         self.requests: list[Request] = []

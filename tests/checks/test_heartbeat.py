@@ -11,7 +11,8 @@ from pydantic import SecretStr
 from checks import heartbeat
 from checks.clock import ManualClock
 from checks.context import ProbeContext
-from checks.heartbeat import HeartbeatBook, human_duration
+from checks.heartbeat import human_duration
+from checks.heartbeat_book import HeartbeatBook
 from checks.result import Outcome, Verdict
 from checks.specs import HeartbeatSpec
 

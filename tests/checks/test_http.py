@@ -188,7 +188,7 @@ async def test_json_value_mismatch_fails_with_found_and_expected(ctx: ProbeConte
 
 async def test_json_missing_path_and_non_json_body_fail(ctx: ProbeContext) -> None:
     routes = {"/h": lambda _: Reply(200, json.dumps(HEALTH)), "/t": lambda _: Reply(200, "<p>")}
-    async with HttpServer(routes) as server:  # type: ignore[arg-type]
+    async with HttpServer(routes) as server:
         missing = await run(ctx, url=server.url("/h"), json={"$.components.cache": "UP"})
         not_json = await run(ctx, url=server.url("/t"), json={"$.status": "UP"})
     assert missing.reason == "JSON $.components.cache: no 'cache' in dict"
@@ -584,7 +584,7 @@ async def test_require_tls_fails_a_chain_that_ends_on_plain_http(
     async with HttpServer({"/": lambda _: Reply(200)}) as plain:
         down = {"/": _to(plain.url("/"))}
         async with HttpServer(down, pki.server_context()) as secure:
-            common = {"url": secure.url(), "ca_bundle": pki.ca_bundle}
+            common: dict[str, Any] = {"url": secure.url(), "ca_bundle": pki.ca_bundle}
             downgraded = await run(ctx, require_tls=True, **common)
             unasked = await run(ctx, **common)
             plain_wanted = await run(ctx, url=plain.url(), require_tls=False)
@@ -592,7 +592,8 @@ async def test_require_tls_fails_a_chain_that_ends_on_plain_http(
                 ctx,
                 url=secure.url("/x"),
                 require_tls=False,
-                **{"ca_bundle": pki.ca_bundle, "expect_status": [404]},
+                ca_bundle=pki.ca_bundle,
+                expect_status=[404],
             )
     assert downgraded.outcome is Outcome.FAIL
     assert downgraded.reason == f"downgrade: the chain ends on plain http ({plain.url('/')})"

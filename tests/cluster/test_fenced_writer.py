@@ -89,6 +89,11 @@ async def test_a_batch_of_a_partition_taken_over_commits_nothing(store: SqlStore
     assert _stored(store, taken) == 3  # nothing after the takeover
     assert _stored(store, kept) == 6  # the rest of the batch was committed
     assert writer.fenced_total == 3
+    # ... and the three results are not lost: they wait for b, the new owner
+    waiting = store.pending_results([lost])
+    assert sorted(r.started_at for _id, _loc, r in waiting) == [
+        T0 + timedelta(seconds=10 + i) for i in range(3)
+    ]
 
 
 async def test_a_partition_given_up_locally_is_not_even_sent(store: SqlStore) -> None:

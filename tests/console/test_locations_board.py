@@ -28,12 +28,14 @@ async def test_the_board_shows_each_location_and_where_a_check_fails_below_quoru
     core: Core,  # noqa: F811
 ) -> None:
     fails = [wire("portal/beat", 300, "fail"), wire("portal/beat", 240, "fail")]
-    await core.client.post(RESULTS, json=batch("porto", fails), headers=core.auth("porto"))
+    behind = {**batch("porto", fails), "spool_depth": 4321}  # a backlog after a cut
+    await core.client.post(RESULTS, json=behind, headers=core.auth("porto"))
     oks = [wire("portal/beat", 290), wire("portal/beat", 230)]
     await core.client.post(RESULTS, json=batch("lisboa", oks), headers=core.auth("lisboa"))
     page = await _board(core)
     porto, lisboa = _row(page, "porto"), _row(page, "lisboa")
     assert 'data-down="false"' in porto and "portal/beat" in porto and "0.1" in porto
+    assert '<td class="n">4321</td>' in porto and "Em espera" in page
     assert "portal/beat" not in lisboa
     assert 'data-location="local"' not in page  # the core's own probes are not a worker
     tile = re.search(r'<a class="tile[^"]*" id="tile-portal".*?</a>', page, re.S)

@@ -35,8 +35,6 @@ from agent.api.auth import hash_token, new_token
 from tests.e2e.estate import ScriptedEstate
 from tests.e2e.test_agent_e2e import _free_port
 
-pytestmark = pytest.mark.slow
-
 LOCATIONS = ("lisboa", "porto", "viseu")
 FAKETIME_LIBS = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
 

@@ -16,6 +16,8 @@ from agent.records import (
     Effect,
     Incident,
     IncidentSaved,
+    LocationState,
+    LocationStateSaved,
     MaintenanceWindow,
     ResultRecorded,
     ServiceStatus,
@@ -123,6 +125,7 @@ class MemoryStore:
     incidents: dict[int, Incident] = field(default_factory=dict)
     checks: dict[str, CheckStatus] = field(default_factory=dict)
     services: dict[str, ServiceStatus] = field(default_factory=dict)
+    locations: dict[str, dict[str, LocationState]] = field(default_factory=dict)
 
     def apply(self, effects: Iterable[Effect]) -> None:
         for effect in effects:
@@ -142,6 +145,9 @@ class MemoryStore:
             self.checks[effect.status.check] = effect.status
         elif isinstance(effect, ServiceStatusSaved):
             self.services[effect.status.service] = effect.status
+        elif isinstance(effect, LocationStateSaved):
+            state = effect.state
+            self.locations.setdefault(state.check, {})[state.location] = state
 
     def snapshot(self) -> Snapshot:
         by_start = sorted(self.incidents.values(), key=lambda i: (i.started_at, i.id))
@@ -152,4 +158,5 @@ class MemoryStore:
             last_incidents={i.service: i for i in by_start if not i.is_open},
             recent_transitions={s: tuple(t[-10:]) for s, t in self.transitions.items()},
             next_incident_id=max(self.incidents, default=0) + 1,
+            locations={c: dict(states) for c, states in self.locations.items()},
         )

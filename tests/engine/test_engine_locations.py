@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from agent.engine import Engine
 from agent.engine.multilocation import MultiLocationCheck
-from agent.records import Effect, ResultRecorded, State, TimelineRewritten
+from agent.records import Effect, ResultRecorded, ResultsDropped, State, TimelineRewritten
 from checks.result import Outcome
 from tests.engine.builders import at, catalog, check, engine, incidents, of_type, result, service
 
@@ -136,8 +136,11 @@ def test_results_a_workers_spool_dropped_are_unknown_time_not_a_silent_gap() -> 
     told, untold = multi(), multi()
     feed(untold, plans)
     feed(told, plans)
-    effects = told.dropped(CID, "lisboa", at(120), at(300))
+    effects = told.dropped(CID, "lisboa", at(120), at(300), 4)
     assert any(isinstance(e, TimelineRewritten) for e in effects)
+    assert of_type(effects, ResultsDropped) == [
+        ResultsDropped(CID, "portal", "lisboa", at(120), at(300), 4)
+    ]
     for eng, expected in ((untold, State.UP), (told, State.UNKNOWN)):
         machine = eng._checks[CID]
         assert isinstance(machine, MultiLocationCheck)

@@ -168,6 +168,8 @@ async def test_a_cut_core_link_is_spooled_and_the_backlog_is_stored_once(site: S
     await asyncio.sleep(2.0)
     stop.set()
     await task
+    seen = site.agent.locations.seen[worker.options.location]
+    assert seen.spool_depth is not None  # every batch tells the core its backlog
     rows, keys = site.stored()
     assert rows == keys, "a result was stored twice"
     assert rows >= during + depth

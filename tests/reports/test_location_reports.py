@@ -12,7 +12,8 @@ from agent.maintenance import MaintenanceCalendar
 from agent.periods import parse_period
 from agent.quar_config import QuarConfig
 from agent.reports.incident_review import build_review, render_review
-from agent.reports.monthly import PlatinumRow, build_monthly, render_html, report_json
+from agent.reports.monthly import build_monthly, render_html, report_json
+from agent.reports.monthly_model import PlatinumRow
 from agent.store.sql import SqlStore
 from tests.api.test_probe_api import Core, batch, core, wire  # noqa: F401 (fixture)
 from tests.reports.test_csv_formulas import CATALOG

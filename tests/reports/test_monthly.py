@@ -28,7 +28,8 @@ from agent.maintenance import MaintenanceCalendar
 from agent.periods import parse_period
 from agent.quar_config import DEFAULT_QUAR
 from agent.records import State, Transition
-from agent.reports.monthly import MonthlyReport, build_monthly, render_html, write_monthly
+from agent.reports.monthly import build_monthly, render_html, write_monthly
+from agent.reports.monthly_model import MonthlyReport
 from agent.store.sql import SqlStore
 from agent.timeline import Timeline
 from tests.reports import simulation as sim
@@ -363,8 +364,8 @@ def test_timeline_time_equals_the_availability_sweep(
     transitions = tuple(
         sorted((Transition("s", _at(m), state) for m, state in steps), key=lambda t: t.at)
     )
-    spans = [tuple((_at(a), _at(b))) for a, b in unknown]
-    windows = [tuple((_at(a), _at(b))) for a, b in planned]
+    spans = [(_at(a), _at(b)) for a, b in unknown]
+    windows = [(_at(a), _at(b)) for a, b in planned]
     limit = None if known is None else _at(known)
     timeline = Timeline(transitions, tuple(spans), tuple(windows), limit)
     lo, hi = _at(start), _at(start + length)
@@ -390,8 +391,8 @@ def test_timeline_split_equals_the_sweep_of_each_range(
     transitions = tuple(
         sorted((Transition("s", _at(m), state) for m, state in steps), key=lambda t: t.at)
     )
-    spans = [tuple((_at(a), _at(b))) for a, b in unknown]
-    windows = [tuple((_at(a), _at(b))) for a, b in planned]
+    spans = [(_at(a), _at(b)) for a, b in unknown]
+    windows = [(_at(a), _at(b)) for a, b in planned]
     limit = None if known is None else _at(known)
     timeline = Timeline(transitions, tuple(spans), tuple(windows), limit)
     bounds = [_at(start)]

@@ -68,10 +68,13 @@ def site(tmp_path: Path) -> Site:
     return Site(tmp_path, load(path), f"sqlite:///{tmp_path / 'vigia.db'}", tmp_path / "archive")
 
 
-def lisbon(*parts: int) -> datetime:
+def lisbon(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
     from zoneinfo import ZoneInfo
 
-    return datetime(*parts, tzinfo=ZoneInfo(LISBON)).astimezone(UTC)  # type: ignore[misc]
+    local = datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo(LISBON))
+    return local.astimezone(UTC)
 
 
 def files(folder: Path) -> list[Path]:

@@ -197,6 +197,41 @@ def test_a_body_sent_with_its_headers_is_not_counted_as_headers(served: Served) 
     assert status not in (431, 400) and status < 500  # the app judged it: headers were fine
 
 
+def test_a_body_whose_end_arrives_in_a_later_read_is_not_counted_as_headers(
+    served: Served,
+) -> None:
+    """A probe worker's batch (~150 KiB) on a kept-alive connection: the read that ends the
+    body also ends the message; it was counted as the next request's headers (431)."""
+    body = b'{"service": "portal", "reason": "' + b"r" * (40 * 1024) + b'"}'
+    head = (POST_MAINTENANCE + f"Authorization: Bearer {served.operator}\r\n").encode()
+    request = head + b"Host: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        for _ in range(3):  # one connection, kept alive
+            sock.sendall(request + body[:100])
+            time.sleep(0.2)  # the server reads the headers and the body's start alone
+            sock.sendall(body[100:])
+            reply = _one_response(sock)
+            status = int(reply.split(b" ", 2)[1])
+            assert status not in (431, 400) and status < 500, reply[:200]
+            assert b"connection: close" not in reply.lower()
+
+
+def _one_response(sock: socket.socket) -> bytes:
+    """One whole response (headers and its Content-Length of body) from a kept-alive socket."""
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        reply += sock.recv(65536)
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return head + b"\r\n\r\n" + rest
+
+
 def test_a_foreign_host_name_gets_400(served: Served) -> None:
     bad = httpx.get(f"{served.url}/healthz", headers={"Host": "attacker.example"})
     assert bad.status_code == 400

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from agent.records import State, TimelineRewritten, Transition, UnknownRecorded
+from agent.records import Effect, State, TimelineRewritten, Transition, UnknownRecorded
 from agent.store.bulk import PrefetchedTimelines
 from agent.store.sql import SqlStore
 
@@ -15,7 +15,7 @@ SERVICES = ("web", "api", "batch", "never-seen")
 
 
 def fill(store: SqlStore, rng: random.Random) -> None:
-    effects = []
+    effects: list[Effect] = []
     for service in SERVICES[:-1]:
         hours = sorted(rng.sample(range(-48, 24 * 30), 40))
         states = [rng.choice(list(State)) for _ in hours]
@@ -36,8 +36,8 @@ def test_every_range_inside_the_prefetched_one_reads_as_the_store(store: SqlStor
     bulk = PrefetchedTimelines(store, start, end)
     ranges = [(start, end), (start, start), (end - H, end)]
     for _ in range(40):
-        a, b = sorted(rng.randrange(0, 30 * 24 * 60) for _ in range(2))
-        ranges.append((start + a * H / 60, start + b * H / 60))
+        low, high = sorted(rng.randrange(0, 30 * 24 * 60) for _ in range(2))
+        ranges.append((start + low * H / 60, start + high * H / 60))
     for service in SERVICES:
         for a, b in ranges:
             assert bulk.transitions(service, a, b) == store.transitions(service, a, b)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Column, MetaData, Table, UniqueConstraint, create_engine, insert, select
 
-from agent.records import Fragment, Incident, IncidentSaved, ResultRecorded
+from agent.records import Fragment, Incident, IncidentSaved, ResultRecorded, ResultsDropped
 from agent.store import migrations, schema
 from agent.store.sql import SqlStore
 from checks.result import Outcome, ProbeResult
@@ -54,6 +55,21 @@ def test_an_incident_keeps_its_locations_and_retroactive_flag(
     )
     store.apply([IncidentSaved(incident)])
     assert store.incident(1) == incident
+
+
+def test_dropped_intervals_are_stored_once_and_counted_per_location(
+    open_store: Callable[..., SqlStore],
+) -> None:
+    store = open_store()
+    gap = ResultsDropped("portal/http", "portal", "porto", T0, T0 + timedelta(hours=1), 120)
+    store.apply([gap, gap])  # twice in one batch
+    store.apply([gap, replace(gap, location="viseu", count=3)])  # and resent
+    later = replace(gap, start=T0 + timedelta(hours=2), end=T0 + timedelta(hours=3), count=7)
+    store.apply([later])
+    assert store.dropped_counts() == {"porto": 127, "viseu": 3}
+    keys = [("portal/http", gap.start, gap.end), ("portal/http", T0, T0)]
+    assert open_store().held_dropped("porto", keys) == {keys[0]}
+    assert store.held_dropped("lisboa", keys) == set()
 
 
 def _version_4_tables(metadata: MetaData) -> None:

@@ -135,3 +135,17 @@ def test_step_8_adds_the_public_messages_table_to_a_version_7_database(store: Sq
             select(schema.schema_version.c.description).where(schema.schema_version.c.version == 8)
         ).scalars()
     assert "public messages" in description
+
+
+def test_step_10_adds_the_location_tables_to_a_version_9_database(store: SqlStore) -> None:
+    with store.transaction(write=True) as conn:
+        schema.location_state.drop(conn)
+        schema.dropped_results.drop(conn)
+        conn.execute(schema.schema_version.delete().where(schema.schema_version.c.version >= 10))
+    assert store.schema_version() == 9
+    store.migrate()
+    assert store.schema_version() == migrations.LATEST_VERSION  # 11 and 12 rerun harmlessly
+    with store.transaction() as conn:
+        assert inspect(conn).has_table("location_state")
+        assert inspect(conn).has_table("dropped_results")
+    assert store.load_snapshot().locations == {} and store.dropped_counts() == {}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +95,46 @@ async def test_a_locked_database_delays_a_batch_but_does_not_lose_it(tmp_path: P
     finally:
         blocker.close()
         store.close()
+
+
+class SlowStore(SqlStore):
+    """The real store on a database that takes 20 ms per transaction (a busy server)."""
+
+    def apply(self, effects: Any, fence: Any = None) -> None:
+        time.sleep(0.02)
+        super().apply(effects, fence)
+
+
+async def test_a_drain_waits_for_what_was_submitted_not_for_an_idle_writer(
+    store_url: str,
+) -> None:
+    """Probe workers' batches arrive back to back, each acknowledged after its drain: a drain
+    that waited for an empty queue would wait until the inflow paused."""
+    store = SlowStore.open(store_url)
+    stop = asyncio.Event()
+    writer = StoreWriter(store, max_batch=200, linger=0.01)
+    writer.start()
+
+    async def inflow() -> None:
+        first = 1000
+        while not stop.is_set():  # a submission every 5 ms, a commit every 20: never idle
+            writer.submit(results(5, check="other/http", first=first))
+            first += 5
+            await asyncio.sleep(0.005)
+
+    feeder = asyncio.create_task(inflow())
+    try:
+        await asyncio.sleep(0.1)
+        writer.submit(results(20))
+        started = time.perf_counter()
+        await asyncio.wait_for(writer.drain(), timeout=5)
+        took = time.perf_counter() - started
+        assert len(store.results(check="web/http")) == 20
+        assert writer.depth > 0 and not feeder.done()  # later ones were not waited for
+        assert took < 1.0  # a few 20 ms commits
+    finally:
+        stop.set()
+        await feeder
+        await writer.aclose()
+        store.close()
+    assert writer.depth == 0

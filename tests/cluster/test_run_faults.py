@@ -1,0 +1,165 @@
+"""Faults on a cluster of three real `vigia run` processes (issue #15), on a private PostgreSQL
+the test starts (and restarts), probing a scripted loopback estate, notifying a webhook sink.
+
+- kill -9 of a partition's owner mid-outage: one incident with its original id and start, one
+  firing and one resolved notification at the sink, ClusterNodeDown once; failover timed;
+- SIGSTOP of an owner past its lease, then SIGCONT: not one row committed under its old epochs
+  after the next epoch began (the partition_commits audit), and it rejoins as a follower;
+- PostgreSQL restarted mid-outage: the nodes reconnect, reclaim and go on, nothing lost.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.cluster.private_postgres import PrivatePostgres, postgres_bin
+from tests.cluster.run_cluster import Cluster, wait_for
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+NAMES = ["n1", "n2", "n3"]
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PrivatePostgres]:
+    if postgres_bin() is None:
+        pytest.skip("initdb/pg_ctl not installed (/usr/lib/postgresql/*/bin)")
+    pg = PrivatePostgres()
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.remove()
+
+
+@pytest.fixture(scope="module")
+def running(
+    postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """One cluster for the module (starting three nodes is most of the time); each test uses its
+    own service and `cluster` puts back what the previous test broke."""
+    made = Cluster(postgres.url, tmp_path_factory.mktemp("cluster"))
+    try:
+        made.start(*NAMES)
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.fixture
+def cluster(running: Cluster) -> Cluster:
+    dead = [name for name, node in running.nodes.items() if not node.alive]
+    for name in dead:
+        running.nodes[name].stop()
+    running.start(*dead)  # a killed node restarts under its name and rejoins
+    wait_for(lambda: running.balanced(NAMES), 40, "the partitions to spread over 3 nodes")
+    return running
+
+
+def outage(cluster: Cluster, service: str) -> tuple[int, datetime]:
+    """Break `service` and wait for its incident and its one notification; (id, start)."""
+    cluster.estate.set(service, "503")
+    wait_for(lambda: cluster.sink.count(f"ServiceDown/{service}", "firing"), 30, "ServiceDown")
+    wait_for(lambda: cluster.undelivered() == 0, 10, "the delivery to be recorded")
+    wait_for(lambda: cluster.incidents(service), 10, "the incident's commit")  # may come later
+    (incident,) = cluster.incidents(service)
+    assert incident.ended_at is None
+    return incident.id, incident.started_at
+
+
+def restored(cluster: Cluster, service: str, opened: tuple[int, datetime]) -> None:
+    """Mend `service`; its one incident closes with the id and start it opened with, and the
+    sink got exactly one firing and one resolved notification for it."""
+    cluster.estate.set(service, "ok")
+    alert = f"ServiceDown/{service}"
+    wait_for(lambda: cluster.sink.count(alert, "resolved"), 40, "the resolved notification")
+    # the notification may be committed before the engine's batch that closes the incident
+    wait_for(lambda: all(i.ended_at for i in cluster.incidents(service)), 10, "the close")
+    (incident,) = cluster.incidents(service)
+    assert (incident.id, incident.started_at) == opened
+    time.sleep(2)  # time for a wrong second delivery to arrive
+    assert (cluster.sink.count(alert, "firing"), cluster.sink.count(alert, "resolved")) == (1, 1)
+
+
+def test_a_paused_owner_commits_nothing_under_its_old_epochs_and_rejoins_as_a_follower(
+    cluster: Cluster,
+) -> None:
+    victim = "n2"
+    old = cluster.epochs(victim)
+    assert old
+    cluster.nodes[victim].signal(signal.SIGSTOP)
+    lease = cluster.layout.lease_seconds
+    others = [n for n in NAMES if n != victim]
+    wait_for(lambda: cluster.balanced(others), 6 * lease, "the survivors to take everything")
+    taken = {p: e for n in others for p, e in cluster.epochs(n).items() if p in old}
+    assert all(taken[p] > old[p] for p in old)
+    time.sleep(lease)  # the new owners commit under their epochs
+    resumed_at = cluster.now_micros()
+    cluster.nodes[victim].signal(signal.SIGCONT)
+    wait_for(lambda: cluster.balanced(NAMES), 10 * lease, "the paused node to rejoin")
+    assert cluster.nodes[victim].alive
+    assert all(e > old.get(p, 0) for p, e in cluster.epochs(victim).items())
+    time.sleep(lease)  # anything it still had queued has been tried by now
+    commits = cluster.commits()
+    for p, epoch in old.items():
+        stale = commits.get((p, epoch))
+        later = [c for (q, e), c in commits.items() if q == p and e > epoch]
+        assert later, f"no commit under the new epoch of partition {p}"
+        next_began = min(first for _, first, _ in later)
+        if stale is not None:
+            assert stale[0] == victim
+            assert stale[2] < next_began, f"partition {p}: epoch {epoch} committed after {p}'s next"
+            assert stale[2] < resumed_at
+
+
+def test_kill_9_of_the_owner_mid_outage_keeps_one_incident_and_one_notification(
+    cluster: Cluster,
+) -> None:
+    service = cluster.services[1]
+    victim = cluster.owner(service)
+    assert victim is not None
+    opened = outage(cluster, service)
+    partition = cluster.partition(service)
+    down = f"ClusterNodeDown@{victim}"
+    before = cluster.sink.count(down, "firing")  # the paused test may have raised it once
+    killed_at = datetime.now(UTC)
+    cluster.nodes[victim].signal(signal.SIGKILL)
+    lease = cluster.layout.lease_seconds
+    failover = wait_for(
+        lambda: cluster.holders().get(partition) not in (None, victim), 4 * lease, "a new owner"
+    )
+    gap = wait_for(lambda: cluster.results_since(service, killed_at) > 0, 4 * lease, "a result")
+    print(f"failover {failover:.2f} s, first result after the kill {gap:.2f} s (lease {lease} s)")
+    assert failover <= lease + lease / 3 + 2.0  # the lease runs out, then a renewal claims it
+    time.sleep(2 * lease)  # the outage goes on under the new owner
+    restored(cluster, service, opened)
+    # the cluster noticed the dead node, once, whichever node judges it
+    wait_for(lambda: cluster.sink.count(down, "firing") > before, 30, "ClusterNodeDown")
+    time.sleep(1)
+    assert cluster.sink.count(down, "firing") == before + 1
+    note = [n for n in cluster.sink.notifications() if n["alert_id"] == down][-1]
+    assert note["labels"]["node"] == victim
+    others = [n for n in cluster.sink.notifications() if "node" not in n["labels"]]
+    assert others and all(victim not in n["labels"].values() for n in others)
+
+
+def test_postgresql_restarted_mid_outage_the_cluster_recovers_by_itself(
+    cluster: Cluster, postgres: PrivatePostgres
+) -> None:
+    service = cluster.services[2]
+    opened = outage(cluster, service)
+    lease = cluster.layout.lease_seconds
+    cluster.db.dispose()
+    postgres.stop()
+    time.sleep(lease + 1)  # every node gives its partitions up
+    postgres.start()
+    wait_for(lambda: cluster.balanced(NAMES), 15 * lease, "the nodes to reclaim every partition")
+    assert all(node.alive for node in cluster.nodes.values())
+    back = datetime.now(UTC)
+    wait_for(lambda: cluster.results_since(service, back) > 0, 4 * lease, "probing to resume")
+    restored(cluster, service, opened)
