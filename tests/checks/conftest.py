@@ -5,9 +5,13 @@ loop's transports directly, and uvloop's are not asyncio's classes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
 
 import pytest
+
+from checks.context import ProbeContext
+from tests.checks.loopback import Pki, probe_context
 
 
 def pytest_asyncio_loop_factories(
@@ -22,3 +26,18 @@ def pytest_asyncio_loop_factories(
         return factories
     factories["uvloop"] = uvloop.new_event_loop
     return factories
+
+
+@pytest.fixture
+async def ctx() -> AsyncIterator[ProbeContext]:
+    """A probe context with a fresh connection pool, closed after the test (a test module that
+    needs another context defines its own `ctx`)."""
+    context = probe_context()
+    yield context
+    await context.aclose()
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    """A private CA for the test's certificates (tests/checks/loopback.py)."""
+    return Pki(tmp_path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +18,6 @@ from tests.checks.loopback import Pki, days_from_now
 
 SOA = "example.org. 3600 IN SOA ns1.example.org. hostmaster.example.org. 7 3600 600 86400 300"
 GLUE = "ns1.example.org. 86400 IN A 192.0.2.53"
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return Pki(tmp_path)
 
 
 @pytest.fixture

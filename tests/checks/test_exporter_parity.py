@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,14 +21,7 @@ from checks.result import Outcome
 from checks.specs import DnsSpec, HttpSpec, target_host
 from checks.tls import describe_certificate
 from tests.checks.dnsserver import serve_dns
-from tests.checks.loopback import HttpServer, Reply, probe_context
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
+from tests.checks.loopback import HttpServer, Reply
 
 
 def _has_ipv6_loopback() -> bool:

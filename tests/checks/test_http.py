@@ -9,7 +9,6 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +31,11 @@ from tests.checks.loopback import (
     drip,
     endless,
     never_answers,
-    probe_context,
     speaks_garbage,
     ticking,
 )
 
 TIMEOUT = 1.0
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return Pki(tmp_path)
 
 
 async def run(ctx: ProbeContext, timeout: float = TIMEOUT, **spec: Any) -> Verdict:

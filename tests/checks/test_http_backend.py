@@ -8,7 +8,7 @@ import contextlib
 import socket
 import struct
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +21,8 @@ from checks.http_clients import HttpClientPool
 from checks.result import Outcome
 from checks.runner import run_probe
 from checks.specs import HttpSpec
-from tests.checks.loopback import HOST, HttpServer, Pki, RawServer, Reply, probe_context
+from tests.checks.loopback import HOST, HttpServer, Pki, RawServer, Reply
 from tests.checks.test_http import free_port
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
 
 
 async def probe(ctx: ProbeContext, url: str, *, reuse: bool = False) -> tuple[Outcome, str]:

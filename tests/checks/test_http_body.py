@@ -3,25 +3,15 @@ of that cap says so (#17 defect 5)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from checks import http
 from checks.context import ProbeContext
 from checks.result import Outcome, Verdict
 from checks.specs import HttpSpec
-from tests.checks.loopback import HttpServer, Reply, endless, probe_context
+from tests.checks.loopback import HttpServer, Reply, endless
 
 PAGE = "<html>" + "x" * (2 * 1024 * 1024) + "</html>"  # a 2 MiB page, over the 1 MiB default
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
 
 
 async def run(ctx: ProbeContext, **spec: Any) -> Verdict:

@@ -6,7 +6,6 @@ connection that died before any answer, and the keep-alive pools are bounded (#1
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,16 +16,9 @@ from checks.context import ProbeContext
 from checks.http_clients import HttpClientPool
 from checks.result import Outcome, Verdict
 from checks.specs import HttpSpec
-from tests.checks.loopback import HttpServer, RawServer, Reply, probe_context
+from tests.checks.loopback import HttpServer, RawServer, Reply
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
 
 
 async def run(ctx: ProbeContext, **spec: Any) -> Verdict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +16,10 @@ from checks import http
 from checks.context import ProbeContext
 from checks.result import Outcome, Verdict
 from checks.specs import HeaderRule, HttpSpec
-from tests.checks.loopback import HttpServer, RawServer, Reply, probe_context
+from tests.checks.loopback import HttpServer, RawServer, Reply
 
 RULES = Path(__file__).resolve().parents[2] / "alerting" / "rules.yaml"
 OLD_APACHE = {"Server": "Apache/2.2.15 (CentOS)", "X-Powered-By": "PHP/5.3.3"}
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
 
 
 async def run(ctx: ProbeContext, **spec: Any) -> Verdict:

@@ -14,7 +14,7 @@ from checks import http, json_expr
 from checks.context import ProbeContext
 from checks.result import Outcome, Verdict
 from checks.specs import HttpSpec
-from tests.checks.loopback import HttpServer, Reply, probe_context
+from tests.checks.loopback import HttpServer, Reply
 
 NO_DOWN = '!body.checks.exists(c, c.status == "DOWN")'
 
@@ -33,13 +33,6 @@ DB_DOWN = {
 def json_reply(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
     content = {"content-type": "application/json", **(headers or {})}
     return Reply(status, json.dumps(document), content)
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,23 +17,11 @@ from checks.http_backend import AsyncioBackend
 from checks.http_clients import HttpClientPool
 from checks.result import Outcome, Verdict
 from checks.specs import HttpSpec, ScenarioSpec
-from tests.checks.loopback import HttpServer, Pki, Reply, probe_context
+from tests.checks.loopback import HttpServer, Pki, Reply
 from tests.checks.proxyserver import ForwardProxy
 from tests.checks.test_ip_family import table_resolver
 
 PROXY_HOST = "proxy.test"  # the test's resolver: 127.0.0.1 only
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return Pki(tmp_path)
 
 
 @pytest.fixture

@@ -16,17 +16,10 @@ from checks.context import ProbeContext
 from checks.http_proxy import bypasses
 from checks.result import Outcome, Verdict
 from checks.specs import HttpSpec
-from tests.checks.loopback import HttpServer, Pki, Reply, probe_context
+from tests.checks.loopback import HttpServer, Pki, Reply
 from tests.checks.proxyserver import ForwardProxy
 
 PASSWORD = "proxy-pa55word"
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
 
 
 @pytest.fixture

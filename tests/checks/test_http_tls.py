@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import ssl
 import warnings
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +24,9 @@ from tests.checks.loopback import (
     RawServer,
     Reply,
     chain_context,
-    probe_context,
 )
 
 RULES = Path(__file__).resolve().parents[2] / "alerting" / "rules.yaml"
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return Pki(tmp_path)
 
 
 async def get(ctx: ProbeContext, **spec: Any) -> Verdict:

@@ -16,7 +16,7 @@ from checks import scenario
 from checks.context import ProbeContext
 from checks.result import Outcome, Verdict
 from checks.specs import ScenarioSpec
-from tests.checks.loopback import HttpServer, Reply, Request, probe_context
+from tests.checks.loopback import HttpServer, Reply, Request
 
 
 class Portal:
@@ -75,13 +75,6 @@ async def server(portal: Portal) -> AsyncIterator[HttpServer]:
     }
     async with HttpServer(routes) as running:
         yield running
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
 
 
 def steps(server: HttpServer, password: str = "certa") -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import warnings
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +21,11 @@ from tests.checks.loopback import (
     chain_context,
     days_from_now,
     never_answers,
-    probe_context,
 )
 from tests.checks.starttls_servers import LDAP_STARTTLS_REQUEST, SERVERS, Behaviour
 
 TIMEOUT = 2.0
 PROTOCOLS = list(SERVERS)
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return Pki(tmp_path)
 
 
 def server(protocol: str, pki: Pki, behaviour: Behaviour, **cert: Any) -> RawServer:

@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from checks import tcp
 from checks.context import ProbeContext
 from checks.result import Outcome, Verdict
 from checks.specs import TcpSpec
-from tests.checks.loopback import RawServer, drip, never_answers, probe_context, ticking
+from tests.checks.loopback import RawServer, drip, never_answers, ticking
 
 TIMEOUT = 1.0
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
 
 
 async def check(ctx: ProbeContext, port: int, **spec: Any) -> Verdict:

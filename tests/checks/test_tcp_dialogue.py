@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from checks import tcp
 from checks.context import ProbeContext
@@ -17,17 +14,10 @@ from checks.result import Outcome, Verdict
 from checks.runner import run_probe
 from checks.secrets import SECRETS
 from checks.specs import DialogueStep, TcpSpec
-from tests.checks.loopback import Pki, RawServer, probe_context
+from tests.checks.loopback import Pki, RawServer
 from tests.checks.starttls_servers import SERVERS, Behaviour
 
 TIMEOUT = 2.0
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
 
 
 async def check(ctx: ProbeContext, port: int, timeout: float = TIMEOUT, **spec: Any) -> Verdict:

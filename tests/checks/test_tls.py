@@ -5,12 +5,9 @@ from __future__ import annotations
 import hashlib
 import ssl
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -26,24 +23,11 @@ from tests.checks.loopback import (
     chain_context,
     days_from_now,
     never_answers,
-    probe_context,
     speaks_garbage,
     ticking,
 )
 
 TIMEOUT = 1.0
-
-
-@pytest.fixture
-async def ctx() -> AsyncIterator[ProbeContext]:
-    context = probe_context()
-    yield context
-    await context.aclose()
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return Pki(tmp_path)
 
 
 async def serve_tls(reader: Any, writer: Any) -> None:
