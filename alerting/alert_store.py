@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from agent.store import schema
 from agent.store.sql import SqlStore
@@ -71,7 +72,19 @@ def write_alerts(
     ]
     conn.execute(wipe)
     if rows:
-        conn.execute(insert(table), rows)
+        conn.execute(_replacing(conn), rows)
+
+
+def _replacing(conn: Connection) -> Any:
+    """An INSERT that replaces a row of the same alert id. The DELETE above is not enough on
+    PostgreSQL: a concurrent writer of the same alert (the flush and the tick of one node, or
+    the old and the new owner at a handover) commits its new row after this statement's
+    snapshot, so the DELETE misses it and a plain INSERT would fail on the key."""
+    table = schema.alert_state
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    ins = dialect.insert(table)
+    replaced = {name: ins.excluded[name] for name in ("data", "updated_at", "partition")}
+    return ins.on_conflict_do_update(index_elements=["alert_id"], set_=replaced)
 
 
 def load_alerts(store: SqlStore, partitions: Iterable[int] | None = None) -> list[AlertState]:

@@ -119,8 +119,12 @@ class AlertingService:
             return
         batch, self._pending = self._pending, []
         batch = self._held(batch)
+        try:
+            await self._enqueue(self.router.route(batch))
+        except Exception:  # the store failed: these are sent at the next flush, not lost
+            self._pending = batch + self._pending
+            raise
         self._resolved += [n for n in batch if n.status is AlertStatus.RESOLVED]
-        await self._enqueue(self.router.route(batch))
 
     async def _enqueue(self, routed: list[tuple[Notification, Sequence[str]]]) -> None:
         """Store the notifications with the alerts' state in one transaction (fenced on a

@@ -277,6 +277,15 @@ class Cluster:
         rows = self.rows("SELECT partition, epoch, node, first_at, last_at FROM partition_commits")
         return {(int(p), int(e)): (str(n), int(f), int(last)) for p, e, n, f, last in rows}
 
+    def log_errors(self, last: int = 5) -> str:
+        """The last ERROR and WARNING lines of every node's log: what a failed wait says."""
+        told = []
+        for name, node in self.nodes.items():
+            lines = node.log.read_text(errors="replace").splitlines() if node.log.exists() else []
+            worst = [line for line in lines if " ERROR " in line or " WARNING " in line]
+            told += [f"{name}: {line}" for line in worst[-last:]]
+        return "\n".join(told)
+
     def close(self) -> None:
         for node in self.nodes.values():
             node.stop()

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -61,12 +62,21 @@ def cluster(running: Cluster) -> Cluster:
     return running
 
 
+def waited(cluster: Cluster, condition: Callable[[], Any], timeout: float, what: str) -> float:
+    """`wait_for`, whose failure also shows what the nodes logged last."""
+    try:
+        return wait_for(condition, timeout, what)
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}; the nodes logged:\n{cluster.log_errors()}") from None
+
+
 def outage(cluster: Cluster, service: str) -> tuple[int, datetime]:
     """Break `service` and wait for its incident and its one notification; (id, start)."""
     cluster.estate.set(service, "503")
-    wait_for(lambda: cluster.sink.count(f"ServiceDown/{service}", "firing"), 30, "ServiceDown")
-    wait_for(lambda: cluster.undelivered() == 0, 10, "the delivery to be recorded")
-    wait_for(lambda: cluster.incidents(service), 10, "the incident's commit")  # may come later
+    alert = f"ServiceDown/{service}"
+    waited(cluster, lambda: cluster.sink.count(alert, "firing"), 30, "ServiceDown")
+    waited(cluster, lambda: cluster.undelivered() == 0, 10, "the delivery to be recorded")
+    waited(cluster, lambda: cluster.incidents(service), 10, "the incident's commit")
     (incident,) = cluster.incidents(service)
     assert incident.ended_at is None
     return incident.id, incident.started_at
@@ -77,9 +87,9 @@ def restored(cluster: Cluster, service: str, opened: tuple[int, datetime]) -> No
     sink got exactly one firing and one resolved notification for it."""
     cluster.estate.set(service, "ok")
     alert = f"ServiceDown/{service}"
-    wait_for(lambda: cluster.sink.count(alert, "resolved"), 40, "the resolved notification")
+    waited(cluster, lambda: cluster.sink.count(alert, "resolved"), 40, "the resolved notification")
     # the notification may be committed before the engine's batch that closes the incident
-    wait_for(lambda: all(i.ended_at for i in cluster.incidents(service)), 10, "the close")
+    waited(cluster, lambda: all(i.ended_at for i in cluster.incidents(service)), 10, "the close")
     (incident,) = cluster.incidents(service)
     assert (incident.id, incident.started_at) == opened
     time.sleep(2)  # time for a wrong second delivery to arrive
