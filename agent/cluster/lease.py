@@ -146,6 +146,19 @@ def claim(conn: Connection, config: LeaseConfig, wanted: int) -> dict[int, int]:
     return {int(p): int(e) for p, e in conn.execute(taken)}
 
 
+def next_expiry(conn: Connection, config: LeaseConfig) -> float | None:
+    """Seconds until the soonest unexpired lease of another node runs out, or None. A live
+    holder renews every third of its lease, so this is short only for a holder that stopped:
+    the moment its partitions can be claimed."""
+    left = select(func.min(_leases.c.expires_at - DB_NOW)).where(
+        _leases.c.holder.is_not(None),
+        _leases.c.holder != config.node,
+        _leases.c.expires_at > DB_NOW,
+    )
+    micros = conn.execute(left).scalar_one()
+    return None if micros is None else int(micros) / _MICROS
+
+
 def renew(conn: Connection, config: LeaseConfig, held: Mapping[int, int]) -> set[int]:
     """Extend the leases still held with these epochs and not expired; returns those renewed
     (the others are lost: taken over, or expired before this renewal)."""

@@ -70,6 +70,7 @@ class Renewer:
         self._to_release: dict[int, int] = {}  # given up locally, not yet released in the db
         self._pending_lock = threading.Lock()  # _to_release: the watchdog adds, the renewer takes
         self._threads: list[threading.Thread] = []
+        self._pause = self._every  # until the next cycle: shorter when a lease runs out sooner
         self.cycles_failed = 0
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -110,7 +111,8 @@ class Renewer:
                 log.warning("lease renewal failed (%s); retrying", type(exc).__name__)
                 self._engine.dispose()  # a broken connection is not reused
                 self._give_up_expired()
-            self._stop.wait(self._every)
+                self._pause = self._every
+            self._stop.wait(self._pause)
 
     def cycle(self) -> None:
         """One renewal round: renew, then rebalance (release the excess or claim the deficit)."""
@@ -122,6 +124,10 @@ class Renewer:
             lease.heartbeat(conn, self.config)
             renewed = lease.renew(conn, self.config, held)
             share = lease.fair_share(self.config.partitions, lease.live_nodes(conn, self.config))
+            runs_out = lease.next_expiry(conn, self.config)
+        # a stopped holder's partitions are claimed when its lease runs out, not up to one
+        # renewal interval later (the failover time's last third)
+        self._pause = self._every if runs_out is None else min(self._every, runs_out + 0.05)
         with self._pending_lock:  # given up by the watchdog meanwhile: released next cycle
             renewed -= set(self._to_release)
         self.holdings.extend({p: held[p] for p in renewed}, deadline)

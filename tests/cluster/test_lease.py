@@ -195,6 +195,28 @@ def test_nodes_joining_and_leaving_move_only_their_share(cluster_url: str, db: E
     assert _holders(db) == {None: 64}  # clean shutdown released everything
 
 
+def test_a_stopped_holders_partitions_are_claimed_when_its_lease_runs_out(
+    cluster_url: str, db: Engine
+) -> None:
+    """Not up to one renewal interval later: the renewer here cycles every 30 s, so only a
+    claim at the expiry it read from the lease rows can take the partitions within seconds."""
+    gone = _config("gone", 8, 2.0)
+    with db.begin() as conn:  # a holder that never renews (killed), and no heartbeat
+        lease.ensure_partitions(conn, gone)
+        assert len(lease.claim(conn, gone, 8)) == 8
+    config = _config("survivor", 8, 2.0)
+    survivor = Renewer(
+        renewer_engine(cluster_url, config), config, Holdings(time.monotonic), every=30
+    )
+    started = time.monotonic()
+    survivor.start()
+    try:
+        _wait(lambda: len(survivor.holdings.valid()) == 8, 6)
+        assert time.monotonic() - started < 6
+    finally:
+        survivor.stop()
+
+
 def test_cluster_status_lists_nodes_owners_epochs_and_lease_ages(
     cluster_url: str, db: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
