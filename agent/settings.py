@@ -23,6 +23,7 @@ from pydantic import (
 
 from agent.catalog.errors import CatalogError, Problem
 from agent.catalog.yamlsource import parse
+from agent.locations.wire import PUSH_EVERY_SECONDS
 from agent.scheduled_reports.config import ReportsConfig
 from alerting.routing import AlertingConfig
 from checks.durations import Duration
@@ -96,7 +97,7 @@ class WorkerEntry(BaseModel):
     ca_file: str | None = None  # PEM CA that signed the core's certificate (a private CA)
     spool: str | None = None  # SQLite spool file; default in the user's data directory
     spool_hours: float = Field(default=6.0, gt=0, le=24 * 30)
-    push_every: Duration = 1.0  # well inside LocationDown's 2 x interval + timeout
+    push_every: Duration = PUSH_EVERY_SECONDS  # well inside LocationDown's 2 x interval + timeout
     assignment_every: Duration = 60.0
     listen: Target = None  # host:port for the worker's own /healthz and /metrics
 

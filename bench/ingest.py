@@ -11,9 +11,9 @@ SQLite file, then on PostgreSQL (`--postgres-url`, default the local test databa
 schema dropped afterwards). One process per location pushes that location's results over the
 real ingest API (`POST /api/v1/probe/results` with the location's probe token), as
 `vigia probe` does: results are due at the scheduler's tick of each check (its stable phase),
-take 20 ms, reach the "spool" at the next 0.25 s flush, and are pushed oldest first in batches
-of at most 500; after a batch that was not full the sender waits `push_every` (1 s) from the
-acknowledgement. The workers' *results are simulated* (no 30,000 real probes): the aim is the
+take 20 ms, and are pushed oldest first in batches of at most 500 (the worker commits what it
+holds to its spool right before each push, `push_once`); after a batch that was not full the
+sender waits `push_every` (0.5 s) from the acknowledgement. The workers' *results are simulated* (no 30,000 real probes): the aim is the
 core's ingest cost, and 30,000 probes every 30 s would take this machine's both cores. One
 check in 100 fails at each location (a different one per location: below-quorum problems,
 LocationCheckFailing, no outage).
@@ -64,12 +64,12 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
+from agent.locations.wire import PUSH_EVERY_SECONDS  # noqa: E402
 from bench import estate_server, scale  # noqa: E402
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PROBE_SECONDS = 0.02  # a simulated probe's duration
-FLUSH_EVERY = 0.25  # agent/locations/worker.py FLUSH_EVERY_SECONDS
-PUSH_EVERY = 1.0  # WorkerOptions.push_every
+PUSH_EVERY = PUSH_EVERY_SECONDS
 BATCH = 500  # agent/locations/worker.py DEFAULT_BATCH
 PROFILE = False  # --profile: the core under cProfile (core.prof in its work directory)
 LOCATION_NAMES = ("lisboa", "porto", "viseu", "faro", "braga", "evora", "internet")
@@ -259,8 +259,7 @@ async def _send(spec: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, spec["start"] - time.time()))
         while time.time() < window[1]:
             now = time.time()
-            flushed = now - now % FLUSH_EVERY  # the last spool flush
-            while upcoming[0] + PROBE_SECONDS <= flushed:
+            while upcoming[0] + PROBE_SECONDS <= now:  # push_once flushes what it holds first
                 spooled.append((upcoming[0], _wire(*upcoming)))
                 upcoming = next(due)
             batch, spooled = spooled[:BATCH], spooled[BATCH:]

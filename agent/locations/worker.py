@@ -28,7 +28,14 @@ from agent.catalog.model import Catalog, Check
 from agent.connectivity import Connectivity
 from agent.locations.core_client import CoreClient, CoreRefused, CoreUnreachable
 from agent.locations.spool import Pending, Spool
-from agent.locations.wire import MAX_REASON_CHARS, Assignment, ResultBatch, WireResult
+from agent.locations.wire import (
+    FLUSH_EVERY_SECONDS,
+    MAX_REASON_CHARS,
+    PUSH_EVERY_SECONDS,
+    Assignment,
+    ResultBatch,
+    WireResult,
+)
 from agent.metrics import build_version
 from agent.scheduler import ProbeScheduler
 from agent.settings import split_host_port
@@ -39,7 +46,6 @@ from checks.runner import run_probe
 
 log = logging.getLogger(__name__)
 
-FLUSH_EVERY_SECONDS = 0.25  # results wait this long in memory before their spool commit
 CONNECTIVITY_EVERY_SECONDS = 10.0
 BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_LAST_SECONDS = 30.0
@@ -51,7 +57,7 @@ MAX_UNSPOOLED = 100_000  # results kept in memory while the spool cannot be writ
 @dataclass(frozen=True)
 class WorkerOptions:
     location: str
-    push_every: float = 1.0
+    push_every: float = PUSH_EVERY_SECONDS
     assignment_every: float = 60.0
     batch_size: int = DEFAULT_BATCH
     max_in_flight: int = 256
