@@ -19,12 +19,7 @@ from sqlalchemy.exc import OperationalError
 from agent.store.sql import SqlStore
 from alerting import alert_store
 from alerting.evaluator import AlertState
-from alerting.service import AlertingService
-from checks.result import ProbeResult
-from tests.alerting.servers import HttpRecorder
-from tests.alerting.test_evaluator import LETTERS, Harness, with_tiers
-from tests.alerting.test_service_state import config
-from tests.engine.builders import at, catalog, service
+from tests.alerting.test_service_state import observe, running
 from tests.store.conftest import POSTGRES_ENV, _postgres_schema
 
 
@@ -86,31 +81,18 @@ def test_a_second_writer_of_the_same_alert_replaces_the_row_instead_of_failing(
 async def test_a_flush_the_store_refuses_is_sent_at_the_next_flush(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = SqlStore.open(f"sqlite:///{tmp_path / 'vigia.db'}")
-    h = Harness(with_tiers(catalog(service("svc"))))
-    with HttpRecorder() as hook:
-        alerting = AlertingService(
-            h.evaluator, store, config(hook), h.clock, flush_every=3600, tick_every=3600
-        )
-        await alerting.start()
-        try:
-            for n, letter in enumerate("fff"):
-                h.clock.set(at(60 * n))
-                result = ProbeResult("svc/tcp", at(60 * n), 0.5, LETTERS[letter], "refused")
-                alerting.observe(result, h.engine.observe(result))
-            real = alerting.outbox.enqueue_routed
+    async with running(tmp_path) as (alerting, h, store):
+        observe(alerting, h, "fff")
+        real = alerting.outbox.enqueue_routed
 
-            def refused(*args: object, **kwargs: object) -> int:
-                raise OperationalError("INSERT INTO outbox", {}, Exception("disk I/O error"))
+        def refused(*args: object, **kwargs: object) -> int:
+            raise OperationalError("INSERT INTO outbox", {}, Exception("disk I/O error"))
 
-            monkeypatch.setattr(alerting.outbox, "enqueue_routed", refused)
-            with pytest.raises(OperationalError):
-                await alerting.flush()
-            monkeypatch.setattr(alerting.outbox, "enqueue_routed", real)
+        monkeypatch.setattr(alerting.outbox, "enqueue_routed", refused)
+        with pytest.raises(OperationalError):
             await alerting.flush()
-            with store.transaction() as conn:
-                queued = conn.execute(text("SELECT alert_id, status FROM outbox ORDER BY id")).all()
-            assert [tuple(row) for row in queued] == [("ServiceDown/svc", "firing")]
-        finally:
-            await alerting.aclose()
-            store.close()
+        monkeypatch.setattr(alerting.outbox, "enqueue_routed", real)
+        await alerting.flush()
+        with store.transaction() as conn:
+            queued = conn.execute(text("SELECT alert_id, status FROM outbox ORDER BY id")).all()
+        assert [tuple(row) for row in queued] == [("ServiceDown/svc", "firing")]

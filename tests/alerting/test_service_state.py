@@ -4,6 +4,8 @@ a cluster's new owner), which therefore neither notifies again nor resolves what
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import text
@@ -27,9 +29,9 @@ def config(hook: HttpRecorder) -> AlertingConfig:
     )
 
 
-async def test_the_alert_state_is_stored_with_the_notification_not_at_the_next_tick(
-    tmp_path: Path,
-) -> None:
+@asynccontextmanager
+async def running(tmp_path: Path) -> AsyncIterator[tuple[AlertingService, Harness, SqlStore]]:
+    """An alerting service of one service "svc" on a SQLite store, flushed only by hand."""
     store = SqlStore.open(f"sqlite:///{tmp_path / 'vigia.db'}")
     h = Harness(with_tiers(catalog(service("svc"))))
     with HttpRecorder() as hook:
@@ -38,22 +40,32 @@ async def test_the_alert_state_is_stored_with_the_notification_not_at_the_next_t
         )
         await alerting.start()
         try:
-            for n, letter in enumerate("fff"):
-                h.clock.set(at(60 * n))
-                result = ProbeResult("svc/tcp", at(60 * n), 0.5, LETTERS[letter], "refused")
-                alerting.observe(result, h.engine.observe(result))
-            await alerting.flush()  # no tick has run: only the flush wrote anything
-            (row,) = [a for a in alert_store.load_alerts(store) if a.rule == "ServiceDown"]
-            assert row.notified and row.firing_since is not None
-            with store.transaction() as conn:
-                queued = conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
-            assert queued == 1
-            for n, letter in enumerate("ooo", start=3):  # the service recovers
-                h.clock.set(at(60 * n))
-                result = ProbeResult("svc/tcp", at(60 * n), 0.5, LETTERS[letter], "")
-                alerting.observe(result, h.engine.observe(result))
-            await alerting.flush()
-            assert [a for a in alert_store.load_alerts(store) if a.rule == "ServiceDown"] == []
+            yield alerting, h, store
         finally:
             await alerting.aclose()
             store.close()
+
+
+def observe(alerting: AlertingService, h: Harness, letters: str, start: int = 0) -> None:
+    """Results of "svc/tcp" a minute apart (LETTERS: f fails, o is ok), through the engine."""
+    for n, letter in enumerate(letters, start=start):
+        h.clock.set(at(60 * n))
+        reason = "" if letter == "o" else "refused"
+        result = ProbeResult("svc/tcp", at(60 * n), 0.5, LETTERS[letter], reason)
+        alerting.observe(result, h.engine.observe(result))
+
+
+async def test_the_alert_state_is_stored_with_the_notification_not_at_the_next_tick(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as (alerting, h, store):
+        observe(alerting, h, "fff")
+        await alerting.flush()  # no tick has run: only the flush wrote anything
+        (row,) = [a for a in alert_store.load_alerts(store) if a.rule == "ServiceDown"]
+        assert row.notified and row.firing_since is not None
+        with store.transaction() as conn:
+            queued = conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
+        assert queued == 1
+        observe(alerting, h, "ooo", start=3)  # the service recovers
+        await alerting.flush()
+        assert [a for a in alert_store.load_alerts(store) if a.rule == "ServiceDown"] == []
