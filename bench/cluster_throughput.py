@@ -1,14 +1,14 @@
 """Cluster throughput (issue #15): one `vigia run` node, then a 3-node cluster, same load.
 
 Full run (the issue's goal: 10,000 checks at 30 s from `local` plus 2 remote locations, i.e.
-1,000 results/s; about 20 minutes, on an otherwise idle machine):
+1,000 results/s; about 15 minutes, on an otherwise idle machine):
 
     VIGIA_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
         flock /tmp/bench.lock /work/main/.venv/bin/python bench/cluster_throughput.py \\
         --json /tmp/cluster_throughput.json
 
 (the defaults: --checks 10000 --interval 30 --warmup 210 --duration 120 --partitions 64
---lease 15). A small check run: `--checks 300 --warmup 60 --duration 30` (~6 minutes).
+--lease 15). A small check run: `--checks 300 --warmup 60 --duration 30` (~5 minutes).
 
 Each phase gets a fresh database on the PostgreSQL at `--postgres-url` (default
 $VIGIA_TEST_POSTGRES_URL), dropped afterwards. Phase `single`: one `vigia run` (no `cluster:`
