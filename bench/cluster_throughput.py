@@ -3,8 +3,8 @@
 Full run (the issue's goal: 10,000 checks at 30 s from `local` plus 2 remote locations, i.e.
 1,000 results/s; about 15 minutes, on an otherwise idle machine):
 
-    VIGIA_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
-        flock /tmp/bench.lock /work/main/.venv/bin/python bench/cluster_throughput.py \\
+    cd /work/main && VIGIA_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
+        flock /tmp/bench.lock .venv/bin/python bench/cluster_throughput.py \\
         --json /tmp/cluster_throughput.json
 
 (the defaults: --checks 10000 --interval 30 --warmup 210 --duration 120 --partitions 64
@@ -378,6 +378,10 @@ def main() -> None:
     parser.add_argument("--json", help="write every figure here")
     parser.add_argument("--keep", help="work in this directory and keep it (logs, settings)")
     args = parser.parse_args()
+    # the nodes and senders run this checkout's code, not the one the venv has installed
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+    )
     print(json.dumps({**scale.machine(), "loadavg": os.getloadavg()}), flush=True)
     phases: dict[str, dict[str, Any]] = {}
     socks = estate_server.origins(args.servers)
