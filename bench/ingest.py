@@ -90,7 +90,16 @@ def make_tls(work: Path) -> tuple[Path, Path, Path]:
     return cert, key, ca_file
 
 
-def write_settings(work: Path, port: int, db: str, tokens: dict[str, str], tls: Any) -> Path:
+def write_settings(
+    work: Path,
+    port: int,
+    db: str,
+    tokens: dict[str, str],
+    tls: Any,
+    extra: tuple[str, ...] = (),
+    name: str = "vigia.yaml",
+) -> Path:
+    """`extra`: more lines of the settings (bench/cluster_throughput.py's `cluster:`)."""
     from agent.api.auth import hash_token
 
     cert, key, _ca = tls
@@ -104,8 +113,9 @@ def write_settings(work: Path, port: int, db: str, tokens: dict[str, str], tls: 
         f"  - {{name: admin, role: admin, hash: '{hash_token(tokens['admin'])}'}}",
         "locations:",
         *(f"  - {{name: {n}, hash: '{hash_token(t)}'}}" for n, t in tokens.items() if n != "admin"),
+        *extra,
     ]
-    path = work / "vigia.yaml"
+    path = work / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -170,36 +180,53 @@ def stored_rows(url: str) -> int:
 
 
 @contextmanager
-def core_process(work: Path, settings: Path, port: int, ca_file: Path) -> Iterator[psutil.Process]:
-    log = (work / "core.log").open("ab")
-    profile = ["-m", "cProfile", "-o", str(work / "core.prof")] if PROFILE else []
-    cmd = [sys.executable, *profile, "-m", "agent.cli", "--config", str(settings), "run"]
-    process = subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+def core_process(
+    work: Path, settings: Path, port: int, ca_file: Path, name: str = "core"
+) -> Iterator[psutil.Process]:
+    process = start_core(work, settings, name)
     try:
-        context = ssl.create_default_context(cafile=str(ca_file))
-        deadline = time.monotonic() + 300
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"the core exited with {process.returncode}: see {work}/core.log")
-            try:
-                urllib.request.urlopen(
-                    f"https://127.0.0.1:{port}/healthz", timeout=2, context=context
-                ).read()
-                break
-            except urllib.error.HTTPError:
-                break  # 503 while warming up is an answer
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the core never answered") from None
-                time.sleep(0.2)
+        wait_answering(process, port, ca_file, work / f"{name}.log")
         yield psutil.Process(process.pid)
     finally:
-        process.send_signal(signal.SIGTERM)
+        stop_core(process)
+
+
+def start_core(work: Path, settings: Path, name: str = "core") -> subprocess.Popen[bytes]:
+    """`vigia run` with these settings, its output in `<name>.log` (and `<name>.prof`)."""
+    profile = ["-m", "cProfile", "-o", str(work / f"{name}.prof")] if PROFILE else []
+    cmd = [sys.executable, *profile, "-m", "agent.cli", "--config", str(settings), "run"]
+    with (work / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_answering(
+    process: subprocess.Popen[bytes], port: int, ca_file: Path, log: Path, limit: float = 300
+) -> None:
+    """Until the core answers /healthz over HTTPS (a 503 while warming up is an answer)."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    deadline = time.monotonic() + limit
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"the core exited with {process.returncode}: see {log}")
         try:
-            process.wait(120)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            urllib.request.urlopen(
+                f"https://127.0.0.1:{port}/healthz", timeout=2, context=context
+            ).read()
+            return
+        except urllib.error.HTTPError:
+            return  # 503 while warming up is an answer
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit("the core never answered") from None
+            time.sleep(0.2)
+
+
+def stop_core(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(120)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -255,9 +282,13 @@ async def _send(spec: dict[str, Any]) -> dict[str, Any]:
     context = ssl.create_default_context(cafile=spec["ca_file"])
     headers = {"Authorization": f"Bearer {spec['token']}"}
     acked = acked_total = refused = 0
+    cores: list[str] = spec["cores"]  # a worker may push to any node of a cluster: in turn
+    by_core = dict.fromkeys(cores, 0)  # acknowledged in the window, per core
+    sent_batches = 0
     async with httpx.AsyncClient(verify=context, timeout=60, headers=headers) as client:
         await asyncio.sleep(max(0.0, spec["start"] - time.time()))
-        while time.time() < window[1]:
+        # `linger`: pushing on after the window, so results due near its end are stored too
+        while time.time() < window[1] + spec.get("linger", 0.0):
             now = time.time()
             while upcoming[0] + PROBE_SECONDS <= now:  # push_once flushes what it holds first
                 spooled.append((upcoming[0], _wire(*upcoming)))
@@ -265,8 +296,9 @@ async def _send(spec: dict[str, Any]) -> dict[str, Any]:
             batch, spooled = spooled[:BATCH], spooled[BATCH:]
             body = {"location": spec["location"], "worker_clock": datetime.now(UTC).isoformat(),
                     "worker_version": "bench", "results": [w for _at, w in batch]}  # fmt: skip
-            sent = time.time()
-            reply = await client.post(f"{spec['core']}/api/v1/probe/results", json=body)
+            sent, core = time.time(), cores[sent_batches % len(cores)]
+            sent_batches += 1
+            reply = await client.post(f"{core}/api/v1/probe/results", json=body)
             acked_at = time.time()
             if reply.status_code != 200:
                 refused += 1
@@ -277,6 +309,7 @@ async def _send(spec: dict[str, Any]) -> dict[str, Any]:
             acked_total += reply.json()["accepted"]
             if window[0] <= acked_at < window[1]:
                 acked += reply.json()["accepted"]
+                by_core[core] += reply.json()["accepted"]
                 latencies += [acked_at - started for started, _w in batch]
                 if batch:
                     round_trips.append(acked_at - sent)
@@ -284,12 +317,12 @@ async def _send(spec: dict[str, Any]) -> dict[str, Any]:
                 await asyncio.sleep(PUSH_EVERY)
     return {"location": spec["location"], "acked": acked, "acked_total": acked_total,
             "refused_batches": refused, "latencies": latencies, "round_trips": round_trips,
-            "backlog": len(spooled)}  # fmt: skip
+            "backlog": len(spooled), "acked_by_core": by_core}  # fmt: skip
 
 
 def run_senders(
     work: Path,
-    core: str,
+    cores: list[str],
     tokens: dict[str, str],
     checks: list[str],
     args: argparse.Namespace,
@@ -297,9 +330,10 @@ def run_senders(
 ) -> list[subprocess.Popen[bytes]]:
     children = []
     for index, location in enumerate(n for n in tokens if n != "admin"):
-        spec = {"location": location, "index": index, "token": tokens[location], "core": core,
+        spec = {"location": location, "index": index, "token": tokens[location], "cores": cores,
                 "ca_file": str(work / "ca.pem"), "checks": checks, "interval": args.interval,
                 "start": start, "warmup": args.warmup, "duration": args.duration,
+                "linger": getattr(args, "linger", 0.0),
                 "out": str(work / f"sender-{location}.json")}  # fmt: skip
         path = work / f"sender-{location}-spec.json"
         path.write_text(json.dumps(spec))
@@ -327,7 +361,7 @@ def core_part(store: str, url: str, work: Path, args: argparse.Namespace) -> dic
     prepare(url)
     with core_process(work, settings, port, tls[2]) as core:
         start = time.time() + 3.0  # the senders' imports
-        senders = run_senders(work, f"https://127.0.0.1:{port}", tokens, checks, args, start)
+        senders = run_senders(work, [f"https://127.0.0.1:{port}"], tokens, checks, args, start)
         time.sleep(max(0.0, start + args.warmup - time.time()))
         cpu0, t0, load0 = cpu_seconds(core), time.time(), os.getloadavg()
         sys0 = psutil.cpu_times()

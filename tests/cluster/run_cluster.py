@@ -65,6 +65,42 @@ def services_covering(partitions: int, each: int = 1) -> list[str]:
     return sorted(s for names in found.values() for s in names)
 
 
+def new_database(admin: Engine) -> tuple[str, str]:
+    """A fresh database on `admin`'s server (an AUTOCOMMIT engine), migrated: (name, URL)."""
+    name = f"vigia_run_{os.getpid()}_{int(time.time() * 1000) % 10**8}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(False)
+    SqlStore.open(url).close()  # migrated once, before any node starts
+    return name, url
+
+
+def drop_database(admin: Engine, name: str) -> None:
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def lease_holders(db: Engine) -> dict[int, str]:
+    """Partitions with a live lease, and their holders."""
+    with db.begin() as conn:
+        rows = conn.execute(
+            text(f"SELECT partition, holder FROM partition_leases WHERE expires_at > {DB_NOW}")
+        ).all()
+    return {int(p): str(h) for p, h in rows}
+
+
+def is_balanced(held: dict[int, str], partitions: int, names: list[str]) -> bool:
+    """Every partition held, by these nodes only, none with more than its share."""
+    share = -(-partitions // len(names))
+    counts = [list(held.values()).count(n) for n in names]
+    return (
+        len(held) == partitions
+        and set(held.values()) <= set(names)
+        and max(counts) <= share
+        and min(counts) > 0
+    )
+
+
 @dataclass(frozen=True)
 class Layout:
     partitions: int = 8
@@ -171,11 +207,7 @@ class Cluster:
         self.catalog.write_text(self._catalog(), encoding="utf-8")
         # no pool: a connection kept across a restart of the server would be dead at the drop
         self._admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        self.database = f"vigia_run_{os.getpid()}_{int(time.time() * 1000) % 10**8}"
-        with self._admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{self.database}"'))
-        self.url = self._admin.url.set(database=self.database).render_as_string(False)
-        SqlStore.open(self.url).close()  # migrated once, before any node starts
+        self.database, self.url = new_database(self._admin)
         self.db: Engine = create_engine(self.url, pool_pre_ping=True)
         self.nodes: dict[str, RunNode] = {}
 
@@ -206,15 +238,7 @@ class Cluster:
 
     def balanced(self, names: list[str]) -> bool:
         """Every partition held, by these nodes only, none with more than its share."""
-        held = self.holders()
-        share = -(-self.layout.partitions // len(names))
-        counts = [list(held.values()).count(n) for n in names]
-        return (
-            len(held) == self.layout.partitions
-            and set(held.values()) <= set(names)
-            and max(counts) <= share
-            and min(counts) > 0
-        )
+        return is_balanced(self.holders(), self.layout.partitions, names)
 
     # ---- the database -----------------------------------------------------------------------
 
@@ -224,10 +248,7 @@ class Cluster:
 
     def holders(self) -> dict[int, str]:
         """Partitions with a live lease, and their holders."""
-        rows = self.rows(
-            f"SELECT partition, holder FROM partition_leases WHERE expires_at > {DB_NOW}"
-        )
-        return {int(p): str(h) for p, h in rows}
+        return lease_holders(self.db)
 
     def epochs(self, node: str) -> dict[int, int]:
         rows = self.rows(
@@ -291,8 +312,7 @@ class Cluster:
             node.stop()
         self.db.dispose()
         try:
-            with self._admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
+            drop_database(self._admin, self.database)
         finally:
             self._admin.dispose()
             self.estate.close()
