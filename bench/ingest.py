@@ -13,8 +13,9 @@ real ingest API (`POST /api/v1/probe/results` with the location's probe token), 
 `vigia probe` does: results are due at the scheduler's tick of each check (its stable phase),
 take 20 ms, and are pushed oldest first in batches of at most 500 (the worker commits what it
 holds to its spool right before each push, `push_once`); after a batch that was not full the
-sender waits `push_every` (0.5 s) from the acknowledgement. The workers' *results are simulated* (no 30,000 real probes): the aim is the
-core's ingest cost, and 30,000 probes every 30 s would take this machine's both cores. One
+sender waits `push_every` (0.5 s) from the acknowledgement. The workers' *results are
+simulated* (no 30,000 real probes): the aim is the core's ingest cost, and 30,000 probes every
+30 s would take this machine's both cores. One
 check in 100 fails at each location (a different one per location: below-quorum problems,
 LocationCheckFailing, no outage).
 
