@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.catalog.model import Catalog
+    from agent.clock_watch import ClockStep
+    from agent.scheduler import ProbeScheduler
+    from agent.store.writer import StoreWriter
 
 # Every reason /healthz and `vigia_agent_unhealthy_reason` can name, in report order.
 PROBING_STALLED = "probing_stalled"
@@ -32,6 +38,14 @@ class HealthLimits:
     def for_checks(cls, shortest_interval: float, timeout: float) -> HealthLimits:
         """Silence of a few intervals: one slow round is not a stall, three are."""
         return cls(probe_silence=max(30.0, 3 * shortest_interval + timeout))
+
+
+def limits_for(catalog: Catalog) -> HealthLimits:
+    """The limits for the catalogue's shortest interval and longest timeout."""
+    checks = catalog.checks.values()
+    shortest = min((c.interval for c in checks), default=60.0)
+    timeout = max((c.timeout for c in checks), default=10.0)
+    return HealthLimits.for_checks(shortest, timeout)
 
 
 @dataclass(frozen=True)
@@ -84,3 +98,42 @@ class AgentHealth:
 
 def _moved(last: tuple[int, float], value: int, now: float) -> tuple[int, float]:
     return last if value == last[0] else (value, now)
+
+
+def sample_of(scheduler: ProbeScheduler, writer: StoreWriter) -> HealthSample:
+    """The runtime's counters, as `AgentHealth.judge` takes them."""
+    return HealthSample(
+        checks=scheduler.job_count,
+        probes_started=scheduler.stats.started_total,
+        batches_committed=writer.batches_total,
+        queue_depth=writer.depth,
+        store_error=writer.last_error,
+    )
+
+
+def healthz(
+    report: HealthReport,
+    scheduler: ProbeScheduler,
+    writer: StoreWriter,
+    *,
+    reload_ok: bool,
+    connectivity_ok: bool,
+) -> dict[str, Any]:
+    """What /healthz answers: the verdict, its details and the counters behind them."""
+    return {
+        "healthy": report.healthy,
+        "reasons": list(report.reasons),
+        **report.details,
+        "checks": scheduler.job_count,
+        "in_flight": scheduler.stats.in_flight,
+        "store_queue": writer.depth,
+        "catalog_reload_ok": reload_ok,
+        "connectivity_ok": connectivity_ok,
+        "clock_steps": scheduler.stats.clock_steps_total,
+        "last_clock_step": _step_view(scheduler.stats.last_clock_step),
+    }
+
+
+def _step_view(step: ClockStep | None) -> dict[str, Any] | None:
+    """The last wall-clock step, for /healthz: when and by how much (probing went on)."""
+    return None if step is None else {"at": step.at.isoformat(), "seconds": step.seconds}

@@ -11,7 +11,6 @@ takes more than `cpu_share` of one core at a large estate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -45,6 +44,7 @@ from agent.store.bulk import PrefetchedTimelines
 from agent.store.sql import SqlStore
 from agent.timeline import Timeline
 from checks.clock import Clock
+from checks.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -148,21 +148,14 @@ class StoreMetrics(FastCollector):
         """Refresh until cancelled; the work runs in a thread (a paced pass in progress stops
         at its next pause when cancelled, so it never holds up the agent's exit)."""
         try:
-            while True:
-                await asyncio.to_thread(self.refresh, availability=self._availability_due())
-                await self._until_poked_or(self.light_every)
-                self._poked.clear()
+            await every(
+                self.light_every, self._refresh_in_thread, wake=self._poked, settle=POKE_DELAY
+            )
         finally:
             self._stopped.set()
 
-    async def _until_poked_or(self, seconds: float) -> None:
-        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the task's cancellation
-        # when the event is set in the same loop step (a poke as the agent stops), and the
-        # agent's shutdown then waited for this loop for ever
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._poked.wait()
-            await asyncio.sleep(POKE_DELAY)
+    async def _refresh_in_thread(self) -> None:
+        await asyncio.to_thread(self.refresh, availability=self._availability_due())
 
     def _availability_due(self) -> bool:
         every = max(self.availability_every, self._heavy_cost / self.cpu_share)

@@ -1,5 +1,9 @@
 """The running agent: scheduler -> probes -> engine -> store writer, metrics and HTTP server,
 all on one asyncio loop. Blocking work (SQL) goes to threads through the writer.
+
+`Agent(...)` builds every part, reading nothing; `async with agent:` reads the state kept in
+the store and starts the parts in order, each registering its own cleanup on one
+`AsyncExitStack`, so the shutdown runs in the reverse order (`run` does both).
 """
 
 from __future__ import annotations
@@ -11,14 +15,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
-from agent.agent_view import ReloadStatus
+from agent.agent_view import ReloadStatus, ResultHook
+from agent.alert_signals import location_signals
 from agent.api.auth_failures import AuthFailures
 from agent.catalog.errors import CatalogError
-from agent.catalog.loader import load
 from agent.catalog.model import LOCAL, Catalog, Check
 from agent.clock_watch import ClockStep
 from agent.cluster.wiring import (
@@ -29,37 +34,30 @@ from agent.cluster.wiring import (
 from agent.connectivity import Connectivity
 from agent.engine import Engine
 from agent.engine.ids import IncidentIds
-from agent.health import REASONS, AgentHealth, HealthLimits, HealthSample
-from agent.locations.book import LocationBook, silence_limits
+from agent.health import REASONS, AgentHealth, healthz, limits_for, sample_of
+from agent.lifecycle import Phase, Tasks
+from agent.locations.book import LocationBook
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
-from agent.metrics_store import StoreMetrics
 from agent.month_to_date import MonthToDate
-from agent.quar_config import load_quar
-from agent.records import Effect, IncidentSaved, ResultPending, ServiceStatusSaved, Snapshot
+from agent.parts import build_alerting, build_reports, build_store_metrics
+from agent.records import Effect, IncidentSaved, ResultPending, ServiceStatusSaved
+from agent.reload import SettingsSource, read_reload
 from agent.scheduler import ProbeScheduler
 from agent.server import create_app, serve
 from agent.settings import Settings, split_host_port
-from agent.store.retention import run_retention
 from agent.store.sql import SqlStore
 from agent.store.writer import StoreWriter
-from alerting.conditions import (
-    LOCATION_BLIND_PREFIX,
-    LOCATION_DOWN_PREFIX,
-    LOCATION_SKEWED_PREFIX,
-)
+from agent.upkeep import Upkeep
 from alerting.errors import RulesError
-from alerting.evaluator import AlertEvaluator
-from alerting.rule_file import load_rules
-from alerting.rules import Rule
-from alerting.service import AlertingService
 from checks.clock import Clock
 from checks.context import ProbeContext
+from checks.periodic import every
 from checks.result import ProbeResult
 from checks.runner import run_probe
 
-if TYPE_CHECKING:  # agent.reports is optional in a build: imported when `reports:` is set
-    from agent.scheduled_reports.scheduler import ReportScheduler
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +67,6 @@ PRUNE_EVERY_SECONDS = 3600.0
 CONNECTIVITY_EVERY_SECONDS = 10.0
 HEALTH_EVERY_SECONDS = 5.0  # the health gauges move without a /healthz request
 METRICS_DRAIN_SECONDS = 5.0  # probe lateness samples -> histogram
-METRICS_PACE = 0.1  # the availability pass of the store metrics: at most this share of a core
-# ... while it runs, and this share on average: at 10,000 services a pass costs ~1.5 s of CPU,
-# so availability figures are refreshed every ~75 s there (every 30 s on small estates).
-METRICS_CPU_SHARE = 0.02
-ResultHook = Callable[[ProbeResult], None]
-SettingsSource = Callable[[], Settings]
-# What a reload takes from a re-read settings file; everything else needs a restart.
-RELOADABLE_SETTINGS = ("tokens", "anonymous_board", "status_page")
 
 
 @dataclass
@@ -87,10 +77,11 @@ class Agent:
     clock: Clock
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     serve_http: bool = True
-    on_result: ResultHook | None = None  # the demo narrates results through this
     reread_settings: SettingsSource | None = None  # a reload re-reads tokens through this
 
     def __post_init__(self) -> None:
+        """Every part, built before anything starts: none reads the store or the network."""
+        self.phase = Phase.BUILT
         self.metrics = AgentMetrics(self.registry)
         self.month_to_date = MonthToDate(self.clock)  # computed by store_metrics, read by all
         self.auth_failures = AuthFailures(self.clock.monotonic, self.registry)
@@ -100,26 +91,148 @@ class Agent:
         self.reload_status = ReloadStatus(at=self.clock.now())
         self.stop = asyncio.Event()
         self.started = asyncio.Event()  # every part built and running
-        self._tasks: list[asyncio.Task[None]] = []
         self.fatal: Exception | None = None
-        self.cluster: ClusterNode | None = None  # several core nodes (semantics.md §9)
-        self.reports: ReportScheduler | None = None  # scheduled reports, when configured
-        self.lateness_p99 = 0.0
         self.health_reasons: tuple[str, ...] = ()
-        names = self.settings.location_names
-        self.locations = LocationBook(self.registry, names, self.clock.now())
+        self.locations = LocationBook(self.registry, self.settings.location_names, self.clock.now())
+        self._subscribers: list[ResultHook] = []
+        self._tasks = Tasks()
+        self._stack = contextlib.AsyncExitStack()
+        self._build_parts()
+        self.app: FastAPI | None = None
+        if self.serve_http:
+            self.app = create_app(self.metrics.render, self.health, agent=self)
+
+    def _build_parts(self) -> None:
+        """The probe path (scheduler -> engine -> writer, alerting) and what reads it."""
+        config = lease_config(self.settings)
+        self.cluster = ClusterNode(self, config) if config is not None else None  # §9
+        member = self.cluster.member if self.cluster is not None else None
+        allow_retroactive = self.settings.allow_retroactive_maintenance
+        self.calendar = MaintenanceCalendar(self.catalog, [], allow_retroactive)  # windows: start
+        self.incident_ids = IncidentIds(self.store.reserve_ids, self.store.give_back_ids)
+        self.engine = Engine(self.catalog, self.calendar, None, self.incident_ids)
+        self.writer = StoreWriter(self.store, fencing=member.fencing if member else None)
+        self.alerting = build_alerting(
+            self.settings, self.catalog, self.calendar, self.clock, self.engine, self.store,
+            self._signals, member,
+        )  # fmt: skip
+        self.scheduler = ProbeScheduler(
+            self._probe,
+            self.clock,
+            self.settings.max_in_flight,
+            self.settings.max_per_host,
+            on_clock_step=self._record_clock_step,
+        )
+        catalog, settings = (lambda: self.catalog), (lambda: self.settings)
+        self.store_metrics = build_store_metrics(
+            self.store, catalog, settings, self.calendar, self.clock, self.metrics,
+            self.month_to_date,
+        )  # fmt: skip
+        self.reports = build_reports(settings, self.store, self.clock, catalog, self.calendar)
+        self.agent_health = AgentHealth(self.clock.monotonic, limits_for(self.catalog))
+        self.upkeep = Upkeep(
+            self.store, self.clock, catalog, settings, self.calendar,
+            self.probes, self.metrics, self.scheduler, self.engine, self.alerting,
+        )  # fmt: skip
+
+    @property
+    def running(self) -> bool:
+        """The engine, the calendar and the alerting hold the live state (else: the store's)."""
+        return self.phase.live
+
+    def subscribe(self, hook: ResultHook) -> Callable[[], None]:
+        """`hook` sees every probe result after the engine; the return value unsubscribes."""
+        self._subscribers.append(hook)
+        return lambda: self._subscribers.remove(hook)
 
     # ---- lifecycle --------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Run until `stop` is set, then drain in-flight probes and the writer."""
-        await self._start()
-        try:
+        async with self:
             await self.stop.wait()
-        finally:
-            await self._shutdown()
         if self.fatal is not None:
             raise self.fatal
+
+    async def __aenter__(self) -> Agent:
+        self.phase = Phase.STARTING
+        try:
+            async with contextlib.AsyncExitStack() as stack:  # a failed start undoes its steps
+                await self._start(stack)
+                self._stack = stack.pop_all()
+        except BaseException:
+            self.phase = Phase.STOPPED
+            raise
+        self.phase = Phase.RUNNING
+        log.info("vigia running: %d checks, store %r", self.scheduler.job_count, self.store)
+        self.started.set()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.phase = Phase.STOPPING
+        self.stop.set()
+        try:
+            await self._stack.aclose()
+        finally:
+            self.phase = Phase.STOPPED
+        log.info("vigia stopped cleanly")
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> None:
+        """Each step registers its cleanup as it starts: they run in the reverse order."""
+        stack.push_async_callback(self.probes.aclose)
+        await self._restore()
+        await asyncio.to_thread(self.incident_ids.prefetch)
+        stack.push_async_callback(asyncio.to_thread, self.incident_ids.close)  # after the last
+        if self.cluster is not None:  # the leases go after the writer's last fenced commit
+            stack.push_async_callback(self.cluster.stop)
+        await stack.enter_async_context(self.writer)
+        await self.alerting.start()
+        stack.push_async_callback(self.alerting.aclose)
+        stack.push_async_callback(self._tasks.aclose)  # every periodic task below
+        if self.cluster is not None:
+            await self.cluster.start()  # gained partitions are adopted by the running alerting
+            self._every(DRAIN_EVERY_SECONDS, self.cluster.drain_pending)
+            self._every(self.cluster.health_every, self.cluster.refresh_health)
+        await self.upkeep.refresh_beats()  # beats from before a restart, before the first probe
+        self.scheduler.start(self.catalog)
+        stack.push_async_callback(self._stop_probing)
+        self._start_background()
+
+    def _start_background(self) -> None:
+        """The tasks beside the probe path (cancelled together, after the last probe)."""
+        self._start_metrics()
+        if self.reports is not None:
+            self._tasks.spawn(self.reports.run())
+        self._mark_reload(ok=True, error="")
+        self.metrics.set_health((), REASONS)
+        self._every(HEALTH_EVERY_SECONDS, self._judge_health)
+        self._every(self.settings.agent_heartbeat, self.upkeep.heartbeat)
+        self._every(WINDOW_REFRESH_SECONDS, self.upkeep.refresh_windows)
+        self._every(BEATS_REFRESH_SECONDS, self.upkeep.refresh_beats)
+        self._every(PRUNE_EVERY_SECONDS, self.upkeep.prune)
+        if self.connectivity.target:
+            self._every(CONNECTIVITY_EVERY_SECONDS, self.connectivity.refresh)
+        if self.app is not None:
+            answer = self.app.state.vigia_status.answer  # the status page, from memory
+            serving = serve(self.app, self.settings.listen, self.stop, self.settings, answer)
+            self._tasks.spawn(self._fatal_on_error(serving))
+
+    async def _restore(self) -> None:
+        """The state kept in the store. A cluster node starts owning nothing: each partition's
+        state is read when it is claimed (agent/cluster/wiring.py)."""
+        await self.upkeep.refresh_windows()
+        self.locations.restore_dropped(await asyncio.to_thread(self.store.dropped_counts))
+        if self.cluster is None:
+            snapshot = await asyncio.to_thread(self.store.load_snapshot)
+            self.engine.adopt(snapshot, self.catalog.by_id)
+
+    async def _stop_probing(self) -> None:
+        """No new probe; in-flight ones finish (or time out); the engine's last statuses."""
+        grace = max((c.timeout for c in self.catalog.checks.values()), default=10.0) + 1.0
+        await self.scheduler.shutdown(grace)
+        self.writer.submit(self._mine(self.engine.shutdown(self.clock.now())))
 
     async def _fatal_on_error(self, work: Awaitable[None]) -> None:
         """A part the agent cannot run without (its HTTP listener) stops the whole agent."""
@@ -129,129 +242,18 @@ class Agent:
             self.fatal = exc
             self.stop.set()
 
-    async def _start(self) -> None:
-        config = lease_config(self.settings)
-        self.cluster = ClusterNode(self, config) if config is not None else None
-        # a cluster node starts owning nothing: each partition's state is read when claimed
-        snapshot = Snapshot() if self.cluster else await asyncio.to_thread(self.store.load_snapshot)
-        self.locations.restore_dropped(await asyncio.to_thread(self.store.dropped_counts))
-        windows = await asyncio.to_thread(self.store.windows)
-        self.calendar = MaintenanceCalendar(
-            self.catalog, windows, self.settings.allow_retroactive_maintenance
-        )
-        self.incident_ids = IncidentIds(self.store.reserve_ids, self.store.give_back_ids)
-        await asyncio.to_thread(self.incident_ids.prefetch)
-        self.engine = Engine(self.catalog, self.calendar, snapshot, self.incident_ids)
-        fencing = self.cluster.member.fencing if self.cluster else None
-        self.writer = StoreWriter(self.store, fencing=fencing)
-        self.writer.start()
-        self.alerting = self._build_alerting(load_rules(self.settings.alert_rules))
-        await self.alerting.start()
-        if self.cluster is not None:
-            await self.cluster.start()
-            self._spawn(self._every(DRAIN_EVERY_SECONDS, self.cluster.drain_pending))
-            self._spawn(self._every(self.cluster.health_every, self.cluster.refresh_health))
-        await self._refresh_beats()  # beats from before a restart, before the first probe
-        self.scheduler = ProbeScheduler(
-            self._probe,
-            self.clock,
-            self.settings.max_in_flight,
-            self.settings.max_per_host,
-            on_clock_step=self._record_clock_step,
-        )
-        self.scheduler.start(self.catalog)
-        self._start_metrics()
-        self.reports = self._start_reports()
-        self._mark_reload(ok=True, error="")
-        self._start_health()
-        self._spawn(self._every(self.settings.agent_heartbeat, self._heartbeat))
-        self._spawn(self._every(WINDOW_REFRESH_SECONDS, self._refresh_windows))
-        self._spawn(self._every(BEATS_REFRESH_SECONDS, self._refresh_beats))
-        self._spawn(self._every(PRUNE_EVERY_SECONDS, self._prune))
-        if self.connectivity.target:
-            self._spawn(self._every(CONNECTIVITY_EVERY_SECONDS, self.connectivity.refresh))
-        if self.serve_http:
-            app = create_app(self.metrics.render, self.health, agent=self)
-            answer = app.state.vigia_status.answer  # the status page, from memory under a crowd
-            serving = serve(app, self.settings.listen, self.stop, self.settings, answer)
-            self._spawn(self._fatal_on_error(serving))
-        log.info("vigia running: %d checks, store %r", self.scheduler.job_count, self.store)
-        self.started.set()
+    def _every(self, seconds: float, action: Callable[[], Awaitable[object]]) -> None:
+        self._tasks.spawn(every(seconds, action))
 
     def _start_metrics(self) -> None:
         self.metrics.watch(self.scheduler, self.writer)
         self.metrics.sync_catalog(self.catalog, self.engine.service_status)
-        self.store_metrics = StoreMetrics(
-            self.store,
-            lambda: self.catalog,
-            lambda: self.calendar,
-            self.clock,
-            self.metrics.fast,
-            timezone=self.settings.timezone,
-            quar=lambda: load_quar(self.settings.quar),
-            pace=METRICS_PACE,
-            cpu_share=METRICS_CPU_SHARE,
-            month_to_date=self.month_to_date,
-        )
         self.metrics.add_fast(self.store_metrics)
-        self._spawn(self.store_metrics.run())
-        self._spawn(self._every(METRICS_DRAIN_SECONDS, self._drain_metrics))
-
-    def _start_reports(self) -> ReportScheduler | None:
-        """Scheduled reports (`reports:`), a task cancelled at shutdown like the others."""
-        config = self.settings.reports
-        if config is None:
-            return None
-        from agent.scheduled_reports.component import build_scheduler
-
-        reports = build_scheduler(
-            config, self.store, self.clock, self.settings.timezone,
-            lambda: self.catalog, lambda: self.calendar, lambda: load_quar(self.settings.quar),
-        )  # fmt: skip
-        self._spawn(reports.run())
-        return reports
-
-    async def _shutdown(self) -> None:
-        grace = max((c.timeout for c in self.catalog.checks.values()), default=10.0) + 1.0
-        await self.scheduler.shutdown(grace)
-        self.writer.submit(self._mine(self.engine.shutdown(self.clock.now())))
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.alerting.aclose()
-        await self.writer.aclose()
-        if self.cluster is not None:  # released after the last fenced commit
-            await self.cluster.stop()
-        await asyncio.to_thread(self.incident_ids.close)  # after the last incident is written
-        await self.probes.aclose()
-        log.info("vigia stopped cleanly")
-
-    def _start_health(self) -> None:
-        self.agent_health = AgentHealth(self.clock.monotonic, self._health_limits())
-        self.metrics.set_health((), REASONS)
-        self._spawn(self._every(HEALTH_EVERY_SECONDS, self._judge_health))
-
-    def _health_limits(self) -> HealthLimits:
-        checks = self.catalog.checks.values()
-        shortest = min((c.interval for c in checks), default=60.0)
-        timeout = max((c.timeout for c in checks), default=10.0)
-        return HealthLimits.for_checks(shortest, timeout)
+        self._tasks.spawn(self.store_metrics.run())
+        self._every(METRICS_DRAIN_SECONDS, self.upkeep.drain_metrics)
 
     async def _judge_health(self) -> None:
         self.health()
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        self._tasks.append(asyncio.ensure_future(work))
-
-    async def _every(self, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            try:
-                await action()
-            except Exception:
-                log.exception("periodic task %s failed", getattr(action, "__name__", action))
-            await asyncio.sleep(seconds)
 
     # ---- the probe path ---------------------------------------------------------------------
 
@@ -262,13 +264,7 @@ class Agent:
         self.observe(self.connectivity.judge(result), check.kind)
 
     def _record_clock_step(self, step: ClockStep) -> None:
-        async def record() -> None:
-            try:
-                await asyncio.to_thread(self.store.record_clock_step, step.at, step.seconds)
-            except Exception:  # the database away: the step stays in the log and the metrics
-                log.exception("could not record the wall-clock step of %+.1f s", step.seconds)
-
-        self._spawn(record())
+        self._tasks.spawn(self.upkeep.record_clock_step(step))
 
     def observe(self, result: ProbeResult, kind: str, location: str = LOCAL) -> None:
         """One probe result, from the core's own probes or a location's worker (§8). On a
@@ -280,8 +276,8 @@ class Agent:
             self.writer.submit([ResultPending(result, location, partition)])
         else:
             self.judge(result, location, kind)
-        if self.on_result is not None:
-            self.on_result(result)
+        for hook in self._subscribers:
+            hook(result)
 
     def judge(
         self, result: ProbeResult, location: str, kind: str = "", extra: Sequence[Effect] = ()
@@ -316,32 +312,12 @@ class Agent:
                 self.metrics.incident_saved(effect.incident)
                 self.store_metrics.poke()
 
-    # ---- periodic work ----------------------------------------------------------------------
-
-    async def _heartbeat(self) -> None:
-        await asyncio.to_thread(self.store.record_agent_heartbeat, self.clock.now())
-        self._refresh_gauges()
-
-    async def _drain_metrics(self) -> None:
-        self._refresh_gauges()
-        self.metrics.mark_stale(self.catalog, self.engine.last_seen, self.clock.now())
-
-    def _refresh_gauges(self) -> None:
-        # the other agent figures are read by the metrics collector when scraped
-        samples = self.scheduler.stats.take_lateness()
-        for seconds in samples:
-            self.metrics.lateness.observe(seconds)
-        if samples:
-            samples.sort()
-            self.lateness_p99 = samples[min(len(samples) - 1, int(0.99 * len(samples)))]
-        self.metrics.outbox_backlog.set(self.alerting.backlog)
-        firing = [a for a in self.alerting.evaluator.alerts.values() if a.state == "firing"]
-        self.metrics.alerts_firing.set(len(firing))
+    # ---- what the alert rules watch ---------------------------------------------------------
 
     def _signals(self) -> dict[str, float]:
         """What the agent-health alert rules watch (alerting/rules.yaml, `when: agent`)."""
         return {
-            "lateness_p99_seconds": self.lateness_p99,
+            "lateness_p99_seconds": self.upkeep.lateness_p99,
             "store_write_errors": float(self.writer.errors_total),
             "store_queue_depth": float(self.writer.depth),
             "outbox_backlog": float(self.alerting.backlog),
@@ -350,56 +326,12 @@ class Agent:
             # AgentUnhealthy fires on it and Watchdog stops (alerting/conditions.py)
             "agent_unhealthy": float(len(self.health_reasons)),
             **{f"unhealthy:{r}": float(r in self.health_reasons) for r in REASONS},
-            **self._location_signals(),
+            **location_signals(self.catalog, self.locations, self.clock.now()),
             **(self.cluster.signals() if self.cluster is not None else {}),
         }
 
-    def _location_signals(self) -> dict[str, float]:
-        """`LocationDown`: worker locations silent for 2 intervals + timeout; `LocationBlind`:
-        heard from, but cut off from their connectivity target; `LocationClockSkew` (§8)."""
-        limits = silence_limits(self.catalog)
-        down = self.locations.down(self.clock.now(), limits)
-        signals = {f"{LOCATION_DOWN_PREFIX}{name}": float(name in down) for name in limits}
-        skewed = self.locations.skewed()
-        blind = tuple(name for name in self.locations.blind() if name not in down)
-        for name in self.locations.seen:
-            signals[f"{LOCATION_SKEWED_PREFIX}{name}"] = float(name in skewed)
-            signals[f"{LOCATION_BLIND_PREFIX}{name}"] = float(name in blind)
-        counts = {
-            "locations_down": float(len(down)),
-            "locations_skewed": float(len(skewed)),
-            "locations_blind": float(len(blind)),
-        }
-        return {**counts, **signals}
-
-    def _build_alerting(self, rules: list[Rule]) -> AlertingService:
-        console = self.settings.external_url or f"http://{self.settings.listen}"
-        evaluator = AlertEvaluator(
-            rules, self.catalog, self.calendar, self.clock,
-            self.engine.service_status, self.engine.open_incident,
-            signals=self._signals, console_url=console,
-            failing_locations_of=self.engine.failing_locations,
-        )  # fmt: skip
-        member = self.cluster.member if self.cluster is not None else None
-        return AlertingService(
-            evaluator, self.store, self.settings.alerting, self.clock, cluster=member
-        )
-
     async def _refresh_windows(self) -> None:
-        self.calendar.adhoc = await asyncio.to_thread(self.store.windows)
-
-    async def _refresh_beats(self) -> None:
-        """Beats of heartbeat checks taken by any node (or before a restart) reach this one's
-        book, which its heartbeat probes read: the stored beat is kept when it is newer."""
-        if any(c.kind == "heartbeat" for c in self.catalog.checks.values()):
-            self.probes.heartbeats.seed(await asyncio.to_thread(self.store.beats))
-
-    async def _prune(self) -> None:
-        """Roll up expired results, then compact ok ones (agent/store/retention.py)."""
-        settings = self.settings
-        await run_retention(
-            self.store, self.clock.now, settings.raw_retention_days, settings.retention
-        )
+        await self.upkeep.refresh_windows()  # every 30 s; tests call it to see a window now
 
     # ---- reload -----------------------------------------------------------------------------
 
@@ -407,10 +339,9 @@ class Agent:
         """Validate the new catalogue whole; keep the old one running if it is invalid."""
         source = path or self.catalog.source or self.settings.catalog
         try:
-            settings = await asyncio.to_thread(self._reread_settings)
-            locations = settings.location_names
-            catalog = await asyncio.to_thread(load, source, None, locations)
-            rules = await asyncio.to_thread(load_rules, self.settings.alert_rules)
+            settings, catalog, rules = await read_reload(
+                source, self.settings, self.reread_settings
+            )
         except (CatalogError, RulesError) as exc:
             log.error("reload failed, keeping the running catalogue and settings:\n%s", exc)
             self._mark_reload(ok=False, error=str(exc))
@@ -424,26 +355,10 @@ class Agent:
         self.alerting.evaluator.reload(rules, catalog)
         self.metrics.sync_catalog(catalog, self.engine.service_status)
         self.scheduler.sync(catalog)
-        self.agent_health.limits = self._health_limits()
+        self.agent_health.limits = limits_for(catalog)
         self._mark_reload(ok=True, error="")
         log.info("catalogue reloaded: %d services", len(catalog.services))
         return self.reload_status
-
-    def _reread_settings(self) -> Settings:
-        """The running settings with the re-read file's tokens and board flag (a revoked token
-        stops working now, with its console sessions); other changes are logged, not applied."""
-        if self.reread_settings is None:
-            return self.settings
-        fresh = self.reread_settings()
-        changed = [
-            key
-            for key in type(fresh).model_fields
-            if key not in RELOADABLE_SETTINGS and getattr(fresh, key) != getattr(self.settings, key)
-        ]
-        if changed:
-            log.warning("settings %s changed: they take effect at the next restart", changed)
-        update = {key: getattr(fresh, key) for key in RELOADABLE_SETTINGS}
-        return self.settings.model_copy(update=update)
 
     def _mark_reload(self, ok: bool, error: str) -> None:
         self.reload_status = ReloadStatus(ok=ok, error=error, at=self.clock.now())
@@ -451,31 +366,10 @@ class Agent:
 
     def health(self) -> dict[str, Any]:
         """What /healthz answers; also refreshes the health gauges (agent/health.py)."""
-        report = self.agent_health.judge(
-            HealthSample(
-                checks=self.scheduler.job_count,
-                probes_started=self.scheduler.stats.started_total,
-                batches_committed=self.writer.batches_total,
-                queue_depth=self.writer.depth,
-                store_error=self.writer.last_error,
-            )
-        )
+        report = self.agent_health.judge(sample_of(self.scheduler, self.writer))
         self.health_reasons = report.reasons
         self.metrics.set_health(report.reasons, REASONS)
-        return {
-            "healthy": report.healthy,
-            "reasons": list(report.reasons),
-            **report.details,
-            "checks": self.scheduler.job_count,
-            "in_flight": self.scheduler.stats.in_flight,
-            "store_queue": self.writer.depth,
-            "catalog_reload_ok": self.reload_status.ok,
-            "connectivity_ok": self.connectivity.ok,
-            "clock_steps": self.scheduler.stats.clock_steps_total,
-            "last_clock_step": _step_view(self.scheduler.stats.last_clock_step),
-        }
-
-
-def _step_view(step: ClockStep | None) -> dict[str, Any] | None:
-    """The last wall-clock step, for /healthz: when and by how much (probing went on)."""
-    return None if step is None else {"at": step.at.isoformat(), "seconds": step.seconds}
+        return healthz(
+            report, self.scheduler, self.writer,
+            reload_ok=self.reload_status.ok, connectivity_ok=self.connectivity.ok,
+        )  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from alerting.outbox import Also, Outbox, OutboxItem, Partitioning
 from alerting.receivers.factory import build_receivers
 from alerting.routing import AlertingConfig, Router
 from checks.clock import Clock
+from checks.periodic import every
 from checks.result import ProbeResult
 
 if TYPE_CHECKING:
@@ -90,8 +91,8 @@ class AlertingService:
         self.permanent_failures = 0
         self.worker.start()
         self._tasks = [
-            asyncio.ensure_future(self._loop(self.flush_every, self.flush)),
-            asyncio.ensure_future(self._loop(self.tick_every, self.tick)),
+            asyncio.ensure_future(every(self.flush_every, self.flush, first_now=False)),
+            asyncio.ensure_future(every(self.tick_every, self.tick, first_now=False)),
         ]
 
     def observe(self, result: ProbeResult, effects: Iterable[Effect]) -> None:
@@ -277,14 +278,6 @@ class AlertingService:
         log.error(
             "receiver %s refused %s for good: %s", item.receiver, item.alert_id, item.last_error
         )
-
-    async def _loop(self, every: float, action: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await action()
-            except Exception:
-                log.exception("alerting %s failed", getattr(action, "__name__", action))
 
     async def aclose(self) -> None:
         for task in self._tasks:

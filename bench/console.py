@@ -278,7 +278,7 @@ async def run(count: int, updates: int) -> dict[str, Any]:
     agent = Agent(settings, load(tmp / "services.yaml"), store, SystemClock(), serve_http=False)
     tune_gc()  # the process as `vigia run` sets it up (agent/commands/run.py)
     task = asyncio.create_task(agent.run())
-    while not hasattr(agent, "scheduler"):  # set once the writer and alerting run
+    while not agent.started.is_set() and not task.done():
         await asyncio.sleep(0.01)
     services = [s.id for s in agent.catalog.services]
     start = datetime.now(UTC) - timedelta(hours=1)

@@ -220,7 +220,7 @@ async def app_cost(tmp: Path, services: int, calls: int = 5000) -> str:
     store = SqlStore.open(f"sqlite:///{tmp / 'vigia.db'}")
     agent = Agent(settings, load(tmp / "services.yaml"), store, SystemClock(), serve_http=False)
     task = asyncio.create_task(agent.run())
-    while not hasattr(agent, "scheduler"):
+    while not agent.started.is_set() and not task.done():
         await asyncio.sleep(0.01)
     app = create_app(agent.registry, agent.health, agent=agent)
     scope = {

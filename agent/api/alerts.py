@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fastapi import APIRouter, HTTPException, Request
 
+from agent.agent_view import AgentView, live_alerts
 from agent.api import audit
 from agent.api.auth import Principal
 from agent.api.context import Operator, Viewer, agent_of, blocking, sql_store
@@ -13,9 +12,6 @@ from agent.api.models import AckAccepted, AckIn, AlertOut
 from agent.api.views import alerts
 from agent.store.sql import SqlStore
 from alerting import alert_store
-
-if TYPE_CHECKING:
-    from agent.agent_view import AgentView
 
 router = APIRouter(tags=["alerts"])
 
@@ -53,8 +49,8 @@ async def acknowledge_alert(
 async def _is_active(agent: AgentView, store: SqlStore, alert_id: str) -> bool:
     """Active in the running agent's alerting (which the live board shows, up to a tick before
     the store has it) or in the store."""
-    evaluator = getattr(getattr(agent, "alerting", None), "evaluator", None)
-    if evaluator is not None and alert_id in evaluator.alerts:
+    alerts = live_alerts(agent)
+    if alerts is not None and alert_id in alerts:
         return True
     active = await blocking(alert_store.load_alerts, store)
     return alert_id in {a.alert_id for a in active}

@@ -9,19 +9,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from agent.agent_view import AgentView, live_engine
 from agent.api.auth import AuthError, Principal, Role, authorize, probe_entries
 from agent.api.auth_failures import client_address
 from agent.catalog.model import Catalog
 from agent.records import CheckStatus, Incident, ServiceStatus, State
 from agent.store.sql import SqlStore
-
-if TYPE_CHECKING:
-    from agent.agent_view import AgentView
 
 T = TypeVar("T")
 
@@ -54,7 +52,7 @@ class Live:
 
     def __init__(self, agent: AgentView, stored: dict[str, ServiceStatus] | None = None) -> None:
         self.catalog: Catalog = agent.catalog
-        self._engine = getattr(agent, "engine", None)
+        self._engine = live_engine(agent)
         self._stored = stored or {}
 
     @property
@@ -88,7 +86,7 @@ class Live:
 
 
 async def live(agent: AgentView) -> Live:
-    if getattr(agent, "engine", None) is not None:
+    if agent.running:
         return Live(agent)
     return Live(agent, await blocking(agent.store.service_statuses))
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from agent.agent_view import AgentView, calendar_now
 from agent.api.context import Viewer, agent_of, blocking
 from agent.indicators import compute_indicators
-from agent.maintenance import MaintenanceCalendar
 from agent.month_to_date import indicators_json
 from agent.periods import Period, parse_period, period_from_range
 from agent.quar_config import DEFAULT_QUAR, QuarConfig, load_quar
-
-if TYPE_CHECKING:
-    from agent.agent_view import AgentView
 
 router = APIRouter(tags=["indicators"])
 
@@ -61,16 +58,12 @@ def current_month(agent: AgentView) -> Period:
 
 
 def quar_config(agent: AgentView) -> QuarConfig:
-    path = getattr(agent.settings, "quar", None)
-    return load_quar(path) if isinstance(path, str) else DEFAULT_QUAR
+    path = agent.settings.quar
+    return load_quar(path) if path is not None else DEFAULT_QUAR
 
 
 def figures(agent: AgentView, period: Period, now: datetime) -> dict[str, Any]:
     """Blocking: the indicators JSON with a `quar` block of grades."""
-    calendar = getattr(agent, "calendar", None)
-    if calendar is None:
-        calendar = MaintenanceCalendar(
-            agent.catalog, agent.store.windows(), agent.settings.allow_retroactive_maintenance
-        )
+    calendar = calendar_now(agent)
     computed = compute_indicators(agent.store, agent.catalog, calendar, period, now)
     return indicators_json(computed, quar_config(agent))

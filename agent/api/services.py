@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import desc, select
 
+from agent.agent_view import live_calendar
 from agent.api.context import Board, Viewer, agent_of, blocking, live, sql_store
 from agent.api.models import CheckOut, LastResult, ServiceDetail, ServiceOut, State
 from agent.api.views import check_out, last_result, latest_results, service_out
@@ -28,7 +29,7 @@ async def list_services(
     """Every catalogue service with its live state, in catalogue order."""
     agent = agent_of(request)
     view, now = await live(agent), agent.clock.now()
-    calendar = getattr(agent, "calendar", None)
+    calendar = live_calendar(agent)
     out = [
         service_out(s, view, now, calendar)
         for s in agent.catalog.services
@@ -46,7 +47,7 @@ async def get_service(request: Request, _: Viewer, service_id: str) -> ServiceDe
         raise HTTPException(404, f"service {service_id!r} is not in the catalogue")
     view = await live(agent)
     last = await blocking(latest_results, sql_store(agent), service.checks, view)
-    base = service_out(service, view, agent.clock.now(), getattr(agent, "calendar", None))
+    base = service_out(service, view, agent.clock.now(), live_calendar(agent))
     checks = [
         check_out(c, view.check(c.id), last.get(c.id), view.locations(c.id)) for c in service.checks
     ]

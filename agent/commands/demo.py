@@ -120,7 +120,7 @@ async def _narrate(agent: Agent, estate: Estate) -> None:
     alerts: dict[str, str] = {}
     while True:
         await asyncio.sleep(NARRATE_EVERY)
-        if not hasattr(agent, "alerting"):
+        if not agent.running:
             continue
         _narrate_alerts(agent, alerts)
         for service in agent.catalog.monitored:

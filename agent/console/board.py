@@ -24,11 +24,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import Environment
 from markupsafe import Markup
 
+from agent.agent_view import AgentView, live_alerts, live_calendar, live_engine
 from agent.api.auth import Principal, Role
 from agent.api.context import Live, blocking, live, sql_store
 from agent.api.indicators import quar_config
@@ -41,9 +42,6 @@ from agent.records import Incident
 from agent.store.sql import SqlStore
 from alerting.alert_store import Ack
 from alerting.evaluator import AlertState
-
-if TYPE_CHECKING:
-    from agent.agent_view import AgentView
 
 TIER_ORDER = ("platina", "ouro", "prata", "bronze")
 # sent whole when their digest changes
@@ -178,7 +176,7 @@ class Board:
 
     def thresholds(self) -> tuple[float, float]:
         """(amber, red) in seconds: amber from meta - tolerance, red past the meta."""
-        path = getattr(self.agent.settings, "quar", None)
+        path = self.agent.settings.quar
         stamp = (path, _modified(path) if isinstance(path, str) else None)
         if self._quar is None or self._quar[0] != stamp or (path and stamp[1] is None):
             target = quar_config(self.agent).indicators["ind4"]
@@ -189,7 +187,7 @@ class Board:
         """Blocking: ad-hoc windows open now and catalogue windows now."""
         catalog = self.agent.catalog
         found: dict[str, InMaintenance] = {}
-        calendar = getattr(self.agent, "calendar", None)
+        calendar = live_calendar(self.agent)
         for window in store.windows(start=now, end=now + _INSTANT):
             service = catalog.by_id.get(window.service)
             counts = calendar is None or calendar.in_planned(window.service, now)
@@ -206,8 +204,8 @@ class Board:
     def _alert_states(self) -> list[AlertState] | None:
         """The running agent's active alerts, from its alerting's memory (the live board may
         read the running agent); None when it has none (then they are read from the store)."""
-        evaluator = getattr(getattr(self.agent, "alerting", None), "evaluator", None)
-        return None if evaluator is None else list(evaluator.alerts.values())
+        alerts = live_alerts(self.agent)
+        return None if alerts is None else list(alerts.values())
 
     def _stored(
         self, store: SqlStore, now: datetime, ids: list[str] | None
@@ -301,7 +299,7 @@ class Board:
 
     def _locations(self, now: datetime) -> list[LocationRow]:
         """The worker locations (none: the panel stays empty and hidden)."""
-        agent, engine = self.agent, getattr(self.agent, "engine", None)
+        agent, engine = self.agent, live_engine(self.agent)
         if engine is None or len(agent.locations.seen) <= 1:  # `local` alone
             return []
         rows = location_rows(agent.catalog, agent.locations, engine.failing_locations, now)

@@ -1,6 +1,6 @@
 """What changed on the board since a page last asked, without looking at every service.
 
-Tiles: the agent's result hook (`Agent.on_result`, chained) marks the service of each probe
+Tiles: a subscriber to the agent's results (`Agent.subscribe`) marks the service of each probe
 result; an update looks again only at those services and at those entering or leaving
 maintenance, so its cost follows what changed, not the size of the catalogue. A full pass runs
 when the catalogue changes, when there is no running engine to hook, and every `reconcile`
@@ -20,17 +20,13 @@ from collections import Counter, deque
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from agent.agent_view import AgentView, live_engine
 from agent.api.context import Live
 from agent.catalog.model import Catalog, Service
 from agent.locations.overview import FailingLocations, failing_at
 from agent.records import ServiceStatus, State
 from agent.staleness import is_stale
-from checks.result import ProbeResult
-
-if TYPE_CHECKING:
-    from agent.agent_view import AgentView
 
 RECONCILE_SECONDS = 60.0
 KEEP = 10_000  # changes remembered; a page further behind gets the whole board
@@ -155,17 +151,8 @@ class TileLog(Versions):
         super().__init__(keep)
 
     def attach(self) -> None:
-        """Chain onto the agent's result hook: each result marks its service to look at."""
-        if not hasattr(self.agent, "on_result"):
-            return
-        previous = self.agent.on_result
-
-        def on_result(result: ProbeResult) -> None:
-            self._dirty.add(result.service)
-            if previous is not None:
-                previous(result)
-
-        self.agent.on_result = on_result
+        """Subscribe to the agent's results: each one marks its service to look at."""
+        self.agent.subscribe(lambda result: self._dirty.add(result.service))
         self._hooked = True
 
     def sync(self, view: Live, maintenance: Collection[str]) -> None:
@@ -192,7 +179,7 @@ class TileLog(Versions):
                 self._put(tile_of(service, view.service(sid), sid in inside, wall, where))
 
     def _failing_of(self) -> FailingLocations:
-        engine = getattr(self.agent, "engine", None)
+        engine = live_engine(self.agent)
         return engine.failing_locations if engine is not None else lambda check: ()
 
     def restart(self) -> None:

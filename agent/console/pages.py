@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment
 from pydantic import ValidationError
 
+from agent.agent_view import AgentView, live_calendar
 from agent.api.alerts import acknowledge_alert
 from agent.api.auth import Principal, Role
 from agent.api.auth_failures import client_address
@@ -35,9 +36,6 @@ from agent.console.session import (
     may,
 )
 from agent.status import messages
-
-if TYPE_CHECKING:
-    from agent.agent_view import AgentView
 
 LIVE_INTERVAL_MS = 2000
 ARCHIVE_ROWS = 50  # the newest archived reports on the reports page
@@ -152,7 +150,7 @@ class Console:
         last, incidents, history, windows = await blocking(
             self._service_records, store, service_id, service.checks, view, now
         )
-        base = service_out(service, view, now, getattr(agent, "calendar", None))
+        base = service_out(service, view, now, live_calendar(agent))
         checks = [
             check_out(c, view.check(c.id), last.get(c.id), view.locations(c.id))
             for c in service.checks

@@ -5,15 +5,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from agent.agent_view import AgentView, calendar_now
 from agent.api.context import sql_store
 from agent.api.indicators import quar_config
-from agent.maintenance import MaintenanceCalendar
 from agent.periods import parse_period
-
-if TYPE_CHECKING:
-    from agent.agent_view import AgentView
 
 
 def available() -> bool:
@@ -44,9 +39,7 @@ def monthly_html(agent: AgentView, month: str, lang: str) -> str | None:
         period = parse_period(month, agent.settings.timezone)
     except ValueError:
         return None
-    calendar = getattr(agent, "calendar", None) or MaintenanceCalendar(
-        agent.catalog, agent.store.windows(), agent.settings.allow_retroactive_maintenance
-    )
+    calendar = calendar_now(agent)
     tz = agent.settings.timezone
     report = build_monthly(
         agent.store, agent.catalog, calendar, quar_config(agent), period, agent.clock.now(), tz

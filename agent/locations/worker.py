@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -41,6 +41,7 @@ from agent.scheduler import ProbeScheduler
 from agent.settings import split_host_port
 from checks.clock import Clock
 from checks.context import ProbeContext
+from checks.periodic import every
 from checks.result import ProbeResult
 from checks.runner import run_probe
 
@@ -143,9 +144,9 @@ class ProbeWorker:
         self._scheduler.start(self.catalog)
         for work in (
             self._push_loop(),
-            self._every(self.options.assignment_every, self.refresh_assignment),
-            self._every(FLUSH_EVERY_SECONDS, self._flush_async),
-            self._every(CONNECTIVITY_EVERY_SECONDS, self._refresh_connectivity),
+            every(self.options.assignment_every, self.refresh_assignment, first_now=False),
+            every(FLUSH_EVERY_SECONDS, self._flush_async, first_now=False),
+            every(CONNECTIVITY_EVERY_SECONDS, self._refresh_connectivity, first_now=False),
         ):
             self._tasks.append(asyncio.ensure_future(work))
         log.info(
@@ -169,14 +170,6 @@ class ProbeWorker:
             pass
         await self.probes.aclose()
         await self.client.close()
-
-    async def _every(self, seconds: float, action: Callable[[], Awaitable[object]]) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await action()
-            except Exception:
-                log.exception("worker task %s failed", getattr(action, "__name__", action))
 
     # ---- the assignment ---------------------------------------------------------------------
 

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from agent.agent_view import AgentView, calendar_now, live_calendar
 from agent.api.context import Live, blocking, live
 from agent.catalog.model import Catalog, Service
 from agent.indicators import read_timelines
-from agent.maintenance import MaintenanceCalendar
 from agent.periods import Period
 from agent.records import Incident, MaintenanceWindow, State
 from agent.staleness import is_stale
 from agent.status import messages
 from agent.store.sql import SqlStore
-
-if TYPE_CHECKING:
-    from agent.agent_view import AgentView
 
 DAYS = 90  # daily bars per service
 AHEAD = timedelta(days=30)  # maintenance announced this far ahead is listed
@@ -96,7 +92,7 @@ async def build_view(agent: AgentView) -> PublicView:
 def current_states(
     public: tuple[Service, ...], view: Live, agent: AgentView, now: datetime
 ) -> dict[str, str]:
-    calendar = getattr(agent, "calendar", None)
+    calendar = live_calendar(agent)
     states = {}
     for service in public:
         status = view.service(service.id)
@@ -159,9 +155,7 @@ def _availability(
     """Each public service's availability per day and over all the days (percent), with the
     reports' timelines and arithmetic (semantics.md §4): time after now is unknown."""
     catalog = Catalog(agent.catalog.version, agent.catalog.tiers, public)
-    calendar = getattr(agent, "calendar", None) or MaintenanceCalendar(
-        catalog, agent.store.windows(), agent.settings.allow_retroactive_maintenance
-    )
+    calendar = calendar_now(agent, catalog)
     period = Period(bounds[0], bounds[-1], "status")
     statuses = agent.store.service_statuses()
     timelines = read_timelines(agent.store, catalog, calendar, period, now, statuses)

@@ -153,9 +153,7 @@ class StoreWriter:
         while True:
             await self._wake.wait()
             if not self._hurry.is_set() and self.depth < self._max_batch:
-                with contextlib.suppress(
-                    TimeoutError
-                ):  # not wait_for: see StoreMetrics._until_poked_or
+                with contextlib.suppress(TimeoutError):  # not wait_for: see checks.periodic._pause
                     async with asyncio.timeout(self._linger):
                         await self._hurry.wait()
             batch = self._take()

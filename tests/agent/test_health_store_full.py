@@ -49,7 +49,7 @@ async def agent_on(tiny_fs: Path, tmp_path: Path) -> AsyncIterator[tuple[Agent, 
     store = SqlStore.open(f"sqlite:///{db}")
     agent = Agent(settings, load(catalog_path), store, SystemClock(), serve_http=False)
     task = asyncio.create_task(agent.run())
-    await until(lambda: hasattr(agent, "scheduler"), 30)  # set once the writer runs
+    await until(lambda: agent.started.is_set() or task.done(), 30)
     app = create_app(agent.metrics.render, agent.health, agent=agent)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:

@@ -140,7 +140,7 @@ async def running(
     store = SqlStore.open(f"sqlite:///{tmp_path / 'vigia.db'}")
     agent = Agent(settings, load(catalog_path), store, SystemClock(), serve_http=False)
     task = asyncio.create_task(agent.run())
-    while not hasattr(agent, "scheduler"):  # set once the writer and alerting run
+    while not agent.started.is_set() and not task.done():
         await asyncio.sleep(0.01)
     app = create_app(agent.registry, agent.health, agent=agent)
     transport = httpx.ASGITransport(app=app)

@@ -93,7 +93,7 @@ async def test_api_reads_answer_503_while_the_database_is_away_and_recover(
     store = await asyncio.to_thread(SqlStore.open, via)
     agent = Agent(settings, load(catalog_path), store, SystemClock(), serve_http=False)
     task = asyncio.create_task(agent.run())
-    await until(lambda: hasattr(agent, "scheduler"), 30)
+    await until(lambda: agent.started.is_set() or task.done(), 30)
     app = create_app(agent.metrics.render, agent.health, agent=agent)
     viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
     transport = httpx.ASGITransport(app=app)

@@ -130,7 +130,7 @@ class _Counting(Live):
 
 async def test_the_tiles_log_looks_only_at_services_with_new_results(running: Running) -> None:
     seen: list[str] = []
-    running.agent.on_result = lambda result: seen.append(result.check)  # another hook: kept
+    running.agent.subscribe(lambda result: seen.append(result.check))  # another subscriber
     now = [0.0]
     log = TileLog(running.agent, clock=lambda: now[0])
     log.attach()
