@@ -32,7 +32,7 @@ from agent.catalog.loader import load_text
 from agent.catalog.model import Catalog
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
-from agent.metrics_store import StoreMetrics
+from agent.metrics.store_derived import StoreMetrics
 from agent.quar_config import DEFAULT_QUAR
 from agent.records import (
     Effect,
