@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from agent.api.context import Viewer, agent_of, blocking
-from agent.indicators import compute_indicators
+from agent.indicators.compute import compute_indicators
+from agent.indicators.periods import Period, parse_period, period_from_range
+from agent.indicators.quar_config import DEFAULT_QUAR, QuarConfig, load_quar
 from agent.maintenance import MaintenanceCalendar
 from agent.month_to_date import indicators_json
-from agent.periods import Period, parse_period, period_from_range
-from agent.quar_config import DEFAULT_QUAR, QuarConfig, load_quar
 
 if TYPE_CHECKING:
     from agent.agent_view import AgentView

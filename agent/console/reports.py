@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from agent.api.context import sql_store
 from agent.api.indicators import quar_config
+from agent.indicators.periods import parse_period
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import parse_period
 
 if TYPE_CHECKING:
     from agent.agent_view import AgentView

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from agent.catalog.model import Service
-from agent.indicators import Indicators
+from agent.indicators.figures import Indicators
+from agent.indicators.quar import assess
+from agent.indicators.quar_config import QuarConfig
+from agent.indicators.timeline import Timeline
 from agent.metrics.exposition import Family, Row
 from agent.metrics.series import service_labels
-from agent.quar import assess
-from agent.quar_config import QuarConfig
-from agent.timeline import Timeline
 
 WINDOWS = (("1d", timedelta(days=1)), ("7d", timedelta(days=7)), ("30d", timedelta(days=30)))
 

@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import datetime
 
-from agent.indicators import TimelineSource
+from agent.indicators.compute import TimelineSource
 from agent.records import Transition
 
 

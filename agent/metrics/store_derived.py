@@ -23,15 +23,15 @@ from zoneinfo import ZoneInfo
 from prometheus_client.core import Metric
 
 from agent.catalog.model import Catalog
-from agent.indicators import TimelineSource, compute_indicators, read_timelines
+from agent.indicators.compute import TimelineSource, compute_indicators, read_timelines
+from agent.indicators.periods import Period, parse_period
+from agent.indicators.quar_config import QuarConfig
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics.availability_families import WINDOWS, quar_families, window_rows
 from agent.metrics.exposition import Family, FastCollector, FastPath, Row, families_text
 from agent.metrics.pacing import Paced
 from agent.metrics.series import SERVICE_LABELS, service_labels
 from agent.month_to_date import MonthToDate, indicators_json
-from agent.periods import Period, parse_period
-from agent.quar_config import QuarConfig
 from agent.store.bulk import PrefetchedTimelines
 from agent.store.sql import SqlStore
 from checks.clock import Clock
