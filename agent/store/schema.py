@@ -34,8 +34,9 @@ from agent.store.cluster_tables import pending_results as pending_results
 from agent.store.codec import decode_record as decode_record
 from agent.store.codec import encode_record as encode_record
 from agent.store.columns import EPOCH as EPOCH
-from agent.store.columns import ID_CHARS, UtcMicros
+from agent.store.columns import ID_CHARS
 from agent.store.columns import LOCATION_CHARS as LOCATION_CHARS
+from agent.store.columns import UtcMicros as UtcMicros  # for tables outside the store
 from agent.store.columns import metadata as metadata
 
 LOCAL = "local"
