@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent.indicators import Indicators, to_json
-from agent.quar import assess
-from agent.quar_config import QuarConfig
+from agent.indicators.documents import to_json
+from agent.indicators.figures import Indicators
+from agent.indicators.quar import assess
+from agent.indicators.quar_config import QuarConfig
 from checks.clock import Clock
 
 WAIT_STEP = 0.05  # seconds between looks while a first reader waits for the first result

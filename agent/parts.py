@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from agent.catalog.model import Catalog
 from agent.cluster.member import ClusterMember
 from agent.engine import Engine
+from agent.indicators.quar_config import load_quar
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
-from agent.metrics_store import StoreMetrics
+from agent.metrics.store_derived import StoreMetrics
 from agent.month_to_date import MonthToDate
-from agent.quar_config import load_quar
 from agent.settings import Settings
 from agent.store.sql import SqlStore
 from alerting.evaluator import AlertEvaluator

@@ -41,6 +41,9 @@ sys.path.insert(0, CODE)
 
 from agent.catalog import loader  # noqa: E402
 from agent.catalog.errors import CatalogError  # noqa: E402
+from agent.catalog.locations import check_locations  # noqa: E402
+from agent.catalog.references import check_references  # noqa: E402
+from agent.catalog.resolution import resolve  # noqa: E402
 from agent.catalog.yamlsource import parse  # noqa: E402
 
 ENVIRON = {"API_TOKEN": "s3cr3t-token", "LDAP_PASSWORD": "pw-ldap", "DB_PASS": "pw-db"}
@@ -188,13 +191,13 @@ def _phases(text: str) -> dict[str, float]:
     assert raw is not None and not source.problems, source.problems[:3]
 
     def references() -> None:
-        loader._check_references(source)
-        loader._check_locations(source, raw, loader._known_locations(None))
+        check_references(source)
+        check_locations(source, raw, loader._known_locations(None))
 
     out["cross-references"], _ = timed(references)
     assert not source.problems, source.problems[:3]
     out["build (resolve model)"], _ = timed(
-        lambda: loader._resolve(raw, None, loader._known_locations(None))
+        lambda: resolve(raw, None, loader._known_locations(None), ENVIRON)
     )
     return out
 

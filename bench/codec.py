@@ -1,10 +1,11 @@
-"""The record codec of the store (agent.store.schema encode_record / decode_record): cost per
+"""The record codec of the store (agent.store.codec encode_record / decode_record): cost per
 status record, the writer's hot path (every saved check and service status is encoded).
 
     python bench/codec.py [--against FILE]
 
-`--against FILE` measures another version of agent/store/schema.py in the same run, e.g. the
-hand-written codec it replaced: `git show c8fd1a0:agent/store/schema.py > /tmp/old_schema.py`.
+`--against FILE` measures another codec module in the same run (agent/store/codec.py, or the
+agent/store/schema.py that held it before), e.g. the hand-written codec it replaced:
+`git show c8fd1a0:agent/store/schema.py > /tmp/old_schema.py`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent.records import CheckStatus, CheckStep, ServiceStatus, State  # noqa: E402
-from agent.store import schema  # noqa: E402
+from agent.store import codec  # noqa: E402
 
 ROUNDS = 20_000
 
@@ -44,16 +45,16 @@ def load(path: Path) -> ModuleType:
     return module
 
 
-def measure(codec: ModuleType) -> dict[str, float]:
+def measure(module: ModuleType) -> dict[str, float]:
     """Microseconds per encode and per decode, best of 3 rounds."""
     out = {}
     for record in records():
         name = type(record).__name__
-        doc = codec.encode_record(record)
-        assert codec.decode_record(type(record), doc) == record
+        doc = module.encode_record(record)
+        assert module.decode_record(type(record), doc) == record
         for verb, call in (
-            ("encode", lambda r=record: codec.encode_record(r)),
-            ("decode", lambda r=record, d=doc: codec.decode_record(type(r), d)),
+            ("encode", lambda r=record: module.encode_record(r)),
+            ("decode", lambda r=record, d=doc: module.decode_record(type(r), d)),
         ):
             best = min(timeit.repeat(call, number=ROUNDS, repeat=3))
             out[f"{name} {verb}"] = best / ROUNDS * 1e6
@@ -62,9 +63,9 @@ def measure(codec: ModuleType) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--against", type=Path, help="another agent/store/schema.py to compare")
+    parser.add_argument("--against", type=Path, help="another codec module to compare")
     args = parser.parse_args()
-    rows = {"current": measure(schema)}
+    rows = {"current": measure(codec)}
     if args.against:
         rows["against"] = measure(load(args.against))
     keys = list(rows["current"])

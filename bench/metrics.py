@@ -30,10 +30,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from agent.catalog.loader import load_text
 from agent.catalog.model import Catalog
+from agent.indicators.quar_config import DEFAULT_QUAR
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
-from agent.metrics_store import StoreMetrics
-from agent.quar_config import DEFAULT_QUAR
+from agent.metrics.store_derived import StoreMetrics
 from agent.records import (
     Effect,
     Incident,

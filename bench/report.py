@@ -26,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.catalog.model import MACRO_SERVICES, Catalog, MaintenanceRule, Service, Timing
+from agent.indicators.periods import parse_period
+from agent.indicators.quar_config import DEFAULT_QUAR
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import parse_period
-from agent.quar_config import DEFAULT_QUAR
 from agent.records import (
     Effect,
     Incident,

@@ -9,10 +9,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from agent.agent_view import AgentView, calendar_now
 from agent.api.context import Viewer, agent_of, blocking
-from agent.indicators import compute_indicators
+from agent.indicators.compute import compute_indicators
+from agent.indicators.periods import Period, parse_period, period_from_range
+from agent.indicators.quar_config import DEFAULT_QUAR, QuarConfig, load_quar
 from agent.month_to_date import indicators_json
-from agent.periods import Period, parse_period, period_from_range
-from agent.quar_config import DEFAULT_QUAR, QuarConfig, load_quar
 
 router = APIRouter(tags=["indicators"])
 

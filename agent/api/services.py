@@ -13,6 +13,7 @@ from agent.api.models import CheckOut, LastResult, ServiceDetail, ServiceOut, St
 from agent.api.views import check_out, last_result, latest_results, service_out
 from agent.store import schema
 from agent.store.base import StoredResult
+from agent.store.rows import stored_result_from_row
 from agent.store.sql import SqlStore
 
 router = APIRouter(tags=["services"])
@@ -87,4 +88,4 @@ def _newest(store: SqlStore, service: str, check: str | None, limit: int) -> lis
     query = query.order_by(desc(table.c.started_at)).limit(limit)
     with store.transaction() as conn:
         rows = conn.execute(query).mappings().all()
-    return [schema.stored_result_from_row(row) for row in rows]
+    return [stored_result_from_row(row) for row in rows]

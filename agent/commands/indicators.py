@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.commands.common import CommandError, guarded, open_catalog, open_store, print_json
-from agent.indicators import compute_indicators, to_json
+from agent.indicators.compute import compute_indicators
+from agent.indicators.documents import to_json
+from agent.indicators.periods import Period, parse_period, period_from_range
+from agent.indicators.projection import TierBudget, month_to_date
+from agent.indicators.quar_config import QuarConfig, QuarConfigError, load_quar
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import Period, parse_period, period_from_range
-from agent.projection import TierBudget, month_to_date
-from agent.quar_config import QuarConfig, QuarConfigError, load_quar
 from agent.settings import Settings
 
 GRADES = {"superou": "Superou", "atingiu": "Atingiu", "nao_atingiu": "Não atingiu", None: "N/A"}

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from agent.commands.common import CommandError, guarded, open_catalog, open_store
 from agent.commands.indicators import open_quar
+from agent.indicators.periods import parse_period
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import parse_period
 from agent.progress import Progress
 from agent.reports.i18n import LANGUAGES
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from agent.agent_view import AgentView, calendar_now
 from agent.api.context import sql_store
 from agent.api.indicators import quar_config
-from agent.periods import parse_period
+from agent.indicators.periods import parse_period
 
 
 def available() -> bool:

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from agent.catalog.loader import _free_name
 from agent.catalog.model import Catalog
+from agent.catalog.resolution import free_name
 from agent.locations.wire import Assignment
 from checks.specs import KINDS
 
@@ -55,7 +55,7 @@ def assignment(
 
 
 def _named(checks: list[Any]) -> list[tuple[dict[str, Any], str]]:
-    """Each raw check with the name the loader gives it (agent.catalog.loader._named)."""
+    """Each raw check with the name the loader gives it (agent.catalog.resolution.named)."""
     raw = [c for c in checks if isinstance(c, dict)]
     taken = {c["name"] for c in raw if isinstance(c.get("name"), str)}
     named = []
@@ -63,7 +63,7 @@ def _named(checks: list[Any]) -> list[tuple[dict[str, Any], str]]:
         name = check.get("name")
         if not isinstance(name, str):
             kind = next((k for k in KINDS if k in check), "check")
-            name = _free_name(kind, taken)
+            name = free_name(kind, taken)
         taken.add(name)
         named.append((check, name))
     return named

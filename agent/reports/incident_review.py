@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from agent.catalog.model import Catalog, Service
-from agent.quar_config import QuarConfig
+from agent.indicators.quar_config import QuarConfig
 from agent.records import Annotation, Incident
 from agent.reports import render
 from agent.reports.i18n import Formatter

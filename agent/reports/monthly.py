@@ -15,11 +15,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.catalog.model import LOCAL, Catalog
-from agent.indicators import Indicators, ServiceFigures, compute_indicators, to_json
+from agent.indicators.compute import compute_indicators
+from agent.indicators.documents import to_json
+from agent.indicators.figures import Indicators, ServiceFigures
+from agent.indicators.periods import Period
+from agent.indicators.quar import assess
+from agent.indicators.quar_config import QuarConfig
+from agent.indicators.timeline import cached_rule_windows
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import Period
-from agent.quar import assess
-from agent.quar_config import QuarConfig
 from agent.records import Incident
 from agent.reports import charts, render
 from agent.reports.csvsafe import write_rows
@@ -35,7 +38,6 @@ from agent.reports.monthly_model import (
 from agent.store.base import Store
 from agent.store.bulk import PrefetchedTimelines
 from agent.store.sql import SqlStore
-from agent.timeline import cached_rule_windows
 
 FORMATS = ("html", "csv", "json", "pdf")
 TOP_OFFENDERS = 10

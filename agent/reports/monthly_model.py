@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from agent.indicators import Indicators, ServiceFigures
-from agent.periods import Period
-from agent.quar import Assessment
-from agent.quar_config import QuarConfig
+from agent.indicators.figures import Indicators, ServiceFigures
+from agent.indicators.periods import Period
+from agent.indicators.quar import Assessment
+from agent.indicators.quar_config import QuarConfig
 from agent.records import Incident
 
 

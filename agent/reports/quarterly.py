@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.catalog.model import Catalog
-from agent.indicators import Indicators, compute_indicators
+from agent.indicators.compute import compute_indicators
+from agent.indicators.figures import Indicators
+from agent.indicators.periods import Period, parse_period
+from agent.indicators.quar import Assessment, assess
+from agent.indicators.quar_config import QuarConfig
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import Period, parse_period
-from agent.quar import Assessment, assess
-from agent.quar_config import QuarConfig
 from agent.reports import render
 from agent.reports.i18n import Formatter
 from agent.store.base import Store

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from agent.catalog.model import Catalog
+from agent.indicators.quar_config import QuarConfig
 from agent.maintenance import MaintenanceCalendar
-from agent.quar_config import QuarConfig
 from agent.scheduled_reports.archive import Archive
 from agent.scheduled_reports.config import ReportsConfig
 from agent.scheduled_reports.mailing import ReportMailer

@@ -22,8 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agent.indicators.periods import time_zone
 from agent.maintenance import cron_schedule
-from agent.periods import time_zone
 from alerting.routing import EmailConfig
 
 KINDS = ("monthly", "quarterly")

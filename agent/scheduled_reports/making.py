@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.catalog.model import Catalog
+from agent.indicators.periods import parse_period, time_zone
+from agent.indicators.quar_config import QuarConfig
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import parse_period, time_zone
-from agent.quar_config import QuarConfig
 from agent.store.sql import SqlStore
 
 MIME = {"pdf": ("application", "pdf"), "html": ("text", "html")}

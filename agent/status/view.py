@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from agent.agent_view import AgentView, calendar_now, live_calendar
 from agent.api.context import Live, blocking, live
 from agent.catalog.model import Catalog, Service
-from agent.indicators import read_timelines
-from agent.periods import Period
+from agent.indicators.compute import read_timelines
+from agent.indicators.periods import Period
 from agent.records import Incident, MaintenanceWindow, State
 from agent.staleness import is_stale
 from agent.status import messages

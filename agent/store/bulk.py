@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, select
 
 from agent.records import Transition
 from agent.store import schema as t
+from agent.store.rows import transition_from_row
 from agent.store.sql import SqlStore
 
 Interval = tuple[datetime, datetime]
@@ -45,7 +46,7 @@ class PrefetchedTimelines:
         inside = select(table).where(table.c.at >= self._start, table.c.at < self._end)
         for query in (before, inside.order_by(table.c.service, table.c.at)):
             for row in conn.execute(query).mappings():
-                self._transitions[row["service"]].append(t.transition_from_row(row))
+                self._transitions[row["service"]].append(transition_from_row(row))
 
     def _read_unknown(self, conn: Connection) -> None:
         table = t.unknown_intervals

@@ -1,34 +1,20 @@
-"""Tables (SQLAlchemy Core) and the column encodings shared by SQLite and PostgreSQL.
+"""The store's tables (SQLAlchemy Core), shared by SQLite and PostgreSQL.
 
-Timestamps are UTC epoch microseconds in BIGINT columns on both backends: comparisons and
-ordering are plain integer arithmetic, exact to the microsecond, with no dialect quirks
-(SQLite has no datetime type, and PostgreSQL's would round-trip through the session time zone).
-`UtcMicros` converts at the edge, so every value the store returns is timezone-aware UTC.
-
-Engine snapshot records (`CheckStatus`, `ServiceStatus`) are kept as JSON documents beside
-their key columns: the engine adds fields to them as it grows, and a document decoded with the
-dataclass defaults for missing keys needs no migration for that.
+How columns encode values is in agent/store/columns.py (timestamps as UTC epoch microseconds),
+the JSON documents in agent/store/codec.py, rows <-> records in agent/store/rows.py, the tables
+of several core nodes in agent/store/cluster_tables.py. Every table is named here.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
-from dataclasses import fields
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
-
-from pydantic import TypeAdapter
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -37,56 +23,24 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.types import TypeDecorator
 
-from agent.records import (
-    CheckStatus,
-    Fragment,
-    Incident,
-    LocationState,
-    ResultPending,
-    ResultRecorded,
-    ServiceStatus,
-    State,
-    Transition,
-)
-from agent.store.base import LATENCY_BUCKETS, CheckRollup, StoredResult
+from agent.store.base import LATENCY_BUCKETS
 from agent.store.cleaning import SafeJSON, SafeString, SafeText
-from checks.result import Outcome, ProbeResult
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def to_micros(value: datetime) -> int:
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value.isoformat()} (the store takes aware UTC only)")
-    return (value - EPOCH) // _MICROSECOND
-
-
-def from_micros(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=value)
-
-
-class UtcMicros(TypeDecorator[datetime]):
-    """An aware datetime stored as integer microseconds since the Unix epoch."""
-
-    impl = BigInteger
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
-        return None if value is None else to_micros(value)
-
-    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else from_micros(int(value))
-
-
-metadata = MetaData()
+from agent.store.cluster_tables import cluster_nodes as cluster_nodes
+from agent.store.cluster_tables import id_counters as id_counters
+from agent.store.cluster_tables import partition_commits as partition_commits
+from agent.store.cluster_tables import partition_leases as partition_leases
+from agent.store.cluster_tables import pending_results as pending_results
+from agent.store.codec import decode_record as decode_record
+from agent.store.codec import encode_record as encode_record
+from agent.store.columns import EPOCH as EPOCH
+from agent.store.columns import ID_CHARS
+from agent.store.columns import LOCATION_CHARS as LOCATION_CHARS
+from agent.store.columns import UtcMicros as UtcMicros  # for tables outside the store
+from agent.store.columns import metadata as metadata
 
 LOCAL = "local"
-LOCATION_CHARS = 63
 RESULT_KEY = ("check", "location", "started_at")  # probe_results' natural key
-_ID = 200  # service and check ids are short slugs; 200 leaves room for "<service>/<check>"
 
 schema_version = Table(
     "schema_version",
@@ -100,8 +54,8 @@ probe_results = Table(
     "probe_results",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("check", String(_ID), nullable=False),
-    Column("service", String(_ID), nullable=False),
+    Column("check", String(ID_CHARS), nullable=False),
+    Column("service", String(ID_CHARS), nullable=False),
     Column("started_at", UtcMicros, nullable=False),
     Column("duration", Float, nullable=False),
     Column("outcome", String(16), nullable=False),
@@ -127,9 +81,9 @@ OUTCOME_COLUMNS = ("ok", "degraded", "fail", "unknown")
 check_rollups = Table(
     "check_rollups",
     metadata,
-    Column("check", String(_ID), nullable=False),
+    Column("check", String(ID_CHARS), nullable=False),
     Column("hour", UtcMicros, nullable=False),
-    Column("service", String(_ID), nullable=False),
+    Column("service", String(ID_CHARS), nullable=False),
     *(Column(name, BigInteger, nullable=False) for name in OUTCOME_COLUMNS),
     Column("latency_sum", Float, nullable=False),
     *(Column(name, BigInteger, nullable=False) for name in BUCKET_COLUMNS),
@@ -148,9 +102,9 @@ result_rollups = Table(
     "result_rollups",
     metadata,
     Column("hour", UtcMicros, nullable=False),
-    Column("check", String(_ID), nullable=False),
+    Column("check", String(ID_CHARS), nullable=False),
     Column("location", String(LOCATION_CHARS), nullable=False),
-    Column("service", String(_ID), nullable=False),
+    Column("service", String(ID_CHARS), nullable=False),
     *(Column(name, Integer, nullable=False) for name in OUTCOME_COLUMNS),
     Column("in_maintenance", Integer, nullable=False),
     Column("duration_sum", Float, nullable=False),
@@ -170,13 +124,13 @@ compaction_progress = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("hour", UtcMicros, nullable=False),
-    Column("service", String(_ID), nullable=False),
+    Column("service", String(ID_CHARS), nullable=False),
 )
 
 transitions = Table(
     "transitions",
     metadata,
-    Column("service", String(_ID), nullable=False),
+    Column("service", String(ID_CHARS), nullable=False),
     Column("at", UtcMicros, nullable=False),
     Column("state", String(16), nullable=False),
     PrimaryKeyConstraint("service", "at", name="pk_transitions"),
@@ -185,7 +139,7 @@ transitions = Table(
 unknown_intervals = Table(
     "unknown_intervals",
     metadata,
-    Column("service", String(_ID), nullable=False),
+    Column("service", String(ID_CHARS), nullable=False),
     Column("start", UtcMicros, nullable=False),
     Column("end", UtcMicros, nullable=False),
     PrimaryKeyConstraint("service", "start", "end", name="pk_unknown_intervals"),
@@ -196,7 +150,7 @@ incidents = Table(
     "incidents",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=False),  # the engine numbers them
-    Column("service", String(_ID), nullable=False),
+    Column("service", String(ID_CHARS), nullable=False),
     Column("tier", String(64), nullable=False),
     Column("pcn", Boolean, nullable=False),
     Column("started_at", UtcMicros, nullable=False),
@@ -205,7 +159,7 @@ incidents = Table(
     Column("restore_seconds", Float, nullable=True),
     Column("maintenance_seconds", Float, nullable=False),
     Column("cause", SafeText, nullable=False),
-    Column("root_cause", String(_ID), nullable=True),
+    Column("root_cause", String(ID_CHARS), nullable=True),
     Column("inhibited", Boolean, nullable=False),
     Column("fragments", SafeJSON, nullable=False),
     Column("locations", SafeJSON, nullable=False, server_default=text("'[]'")),
@@ -217,8 +171,8 @@ incidents = Table(
 check_status = Table(
     "check_status",
     metadata,
-    Column("check", String(_ID), primary_key=True),
-    Column("service", String(_ID), nullable=False),
+    Column("check", String(ID_CHARS), primary_key=True),
+    Column("service", String(ID_CHARS), nullable=False),
     Column("data", SafeJSON, nullable=False),
 )
 
@@ -227,9 +181,9 @@ check_status = Table(
 location_state = Table(
     "location_state",
     metadata,
-    Column("check", String(_ID), primary_key=True),
+    Column("check", String(ID_CHARS), primary_key=True),
     Column("location", String(LOCATION_CHARS), primary_key=True),
-    Column("service", String(_ID), nullable=False),
+    Column("service", String(ID_CHARS), nullable=False),
     # duplicated from `data`: where the look-up of the location's newest stored result starts
     Column("last_result_at", UtcMicros, nullable=True),
     Column("data", SafeJSON, nullable=False),
@@ -240,18 +194,18 @@ location_state = Table(
 dropped_results = Table(
     "dropped_results",
     metadata,
-    Column("check", String(_ID), primary_key=True),
+    Column("check", String(ID_CHARS), primary_key=True),
     Column("location", String(LOCATION_CHARS), primary_key=True),
     Column("start", UtcMicros, primary_key=True),
     Column("end", UtcMicros, primary_key=True),
-    Column("service", String(_ID), nullable=False),
+    Column("service", String(ID_CHARS), nullable=False),
     Column("count", BigInteger, nullable=False),
 )
 
 service_status = Table(
     "service_status",
     metadata,
-    Column("service", String(_ID), primary_key=True),
+    Column("service", String(ID_CHARS), primary_key=True),
     Column("state", String(16), nullable=False),  # duplicated from `data` for ad-hoc SQL
     Column("data", SafeJSON, nullable=False),
 )
@@ -259,7 +213,7 @@ service_status = Table(
 flapping_events = Table(
     "flapping_events",
     metadata,
-    Column("service", String(_ID), nullable=False),
+    Column("service", String(ID_CHARS), nullable=False),
     Column("at", UtcMicros, nullable=False),
     Column("flapping", Boolean, nullable=False),
     Column("percent", Float, nullable=False),
@@ -270,7 +224,7 @@ maintenance_windows = Table(
     "maintenance_windows",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("service", String(_ID), nullable=False),
+    Column("service", String(ID_CHARS), nullable=False),
     Column("start", UtcMicros, nullable=False),
     Column("end", UtcMicros, nullable=False),
     Column("reason", SafeText, nullable=False),
@@ -305,7 +259,7 @@ heartbeat_beats = Table(  # schema version 13: the newest beat of each `heartbea
     # restarted agent goes on from it instead of "no heartbeat since the agent started"
     "heartbeat_beats",
     metadata,
-    Column("check", String(_ID), primary_key=True),
+    Column("check", String(ID_CHARS), primary_key=True),
     Column("last_at", UtcMicros, nullable=False),
 )
 
@@ -320,7 +274,7 @@ outbox = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("alert_id", String(400), nullable=False),
     Column("status", String(16), nullable=False),  # firing | resolved
-    Column("receiver", String(_ID), nullable=False),
+    Column("receiver", String(ID_CHARS), nullable=False),
     Column("payload", SafeJSON, nullable=False),
     Column("created_at", UtcMicros, nullable=False),
     Column("next_attempt_at", UtcMicros, nullable=False),
@@ -412,152 +366,6 @@ report_archive = Table(  # every scheduled or re-run report file: a new version,
 )
 
 
-# ---- JSON documents for dataclass records -------------------------------------------------
-
-R = TypeVar("R")
-
-
-def encode_record(record: object) -> dict[str, Any]:
-    """A JSON-ready dict of a dataclass: datetimes as ISO 8601, enums by value."""
-    adapter = _adapter(type(record))  # type: ignore[arg-type]  # a class is hashable
-    encoded: dict[str, Any] = adapter.dump_python(record, mode="json")
-    return encoded
-
-
-def decode_record(cls: type[R], data: Mapping[str, Any]) -> R:
-    """Rebuild a dataclass from `encode_record` output (or an older one's): keys the dataclass
-    no longer has are ignored; fields the document lacks take their defaults."""
-    decoded: R = _adapter(cls).validate_python(data)  # type: ignore[arg-type]  # a class is hashable
-    return decoded
-
-
-@functools.cache
-def _adapter(cls: type) -> TypeAdapter[Any]:
-    # pydantic's compiled (de)serialiser: status rows are encoded on the writer's hot path,
-    # where the hand-written codec cost several times more (bench/RESULTS.md "Codec")
-    return TypeAdapter(cls)
-
-
-# ---- rows <-> records ---------------------------------------------------------------------
-
-
-def result_row(recorded: ResultRecorded) -> dict[str, Any]:
-    r = recorded.result
-    return {
-        "check": r.check,
-        "service": r.service,
-        "started_at": r.started_at,
-        "duration": r.duration,
-        "outcome": str(r.outcome),
-        "reason": r.reason,
-        "measurements": r.measurements,
-        "in_maintenance": recorded.in_maintenance,
-        "location": recorded.location,
-    }
-
-
-def stored_result_from_row(row: Mapping[Any, Any]) -> StoredResult:
-    result = ProbeResult(
-        check=row["check"],
-        started_at=row["started_at"],
-        duration=row["duration"],
-        outcome=Outcome(row["outcome"]),
-        reason=row["reason"],
-        measurements=row["measurements"],
-    )
-    return StoredResult(result, bool(row["in_maintenance"]), row["location"])
-
-
-def empty_rollup(check: str, service: str, hour: datetime) -> dict[str, Any]:
-    counts = dict.fromkeys((*OUTCOME_COLUMNS, *BUCKET_COLUMNS), 0)
-    return {"check": check, "hour": hour, "service": service, "latency_sum": 0.0, **counts}
-
-
-def rollup_from_row(row: Mapping[Any, Any]) -> CheckRollup:
-    return CheckRollup(
-        check=row["check"],
-        service=row["service"],
-        hour=row["hour"],
-        ok=row["ok"],
-        degraded=row["degraded"],
-        fail=row["fail"],
-        unknown=row["unknown"],
-        latency_sum=row["latency_sum"],
-        latency_buckets=tuple(row[name] for name in BUCKET_COLUMNS),
-    )
-
-
-def transition_from_row(row: Mapping[Any, Any]) -> Transition:
-    return Transition(service=row["service"], at=row["at"], state=State(row["state"]))
-
-
-def check_status_row(status: CheckStatus) -> dict[str, Any]:
-    return {"check": status.check, "service": status.service, "data": encode_record(status)}
-
-
-def location_state_row(state: LocationState) -> dict[str, Any]:
-    return {
-        "check": state.check,
-        "location": state.location,
-        "service": state.service,
-        "last_result_at": state.status.last_result_at,
-        "data": encode_record(state),
-    }
-
-
-def service_status_row(status: ServiceStatus) -> dict[str, Any]:
-    return {"service": status.service, "state": str(status.state), "data": encode_record(status)}
-
-
-def pending_row(pending: ResultPending, received_at: datetime) -> dict[str, Any]:
-    return {
-        "partition": pending.partition,
-        "location": pending.location,
-        "started_at": pending.result.started_at,
-        "payload": encode_record(pending.result),
-        "received_at": received_at,
-    }
-
-
-def incident_row(incident: Incident) -> dict[str, Any]:
-    """Every `Incident` field has a column of the same name (a contract test checks it)."""
-    row = {f.name: getattr(incident, f.name) for f in fields(incident)}
-    row["fragments"] = [encode_record(f) for f in incident.fragments]
-    return row
-
-
-def incident_from_row(row: Mapping[Any, Any]) -> Incident:
-    values = dict(row)
-    values["fragments"] = tuple(decode_record(Fragment, f) for f in values["fragments"])
-    values["pcn"], values["inhibited"] = bool(values["pcn"]), bool(values["inhibited"])
-    values["locations"] = tuple(values["locations"])
-    values["retroactive"] = bool(values["retroactive"])
-    return Incident(**values)
-
-
-# ---- several core nodes (schema version 7; agent/cluster/) ---------------------------------
-
-# Every timestamp of these two tables is written by the database (clock_timestamp()), never by
-# a node, so a node whose clock is off cannot extend a lease or look alive by mistake.
-cluster_nodes = Table(  # the nodes that ran on this database; live while last_seen is recent
-    "cluster_nodes",
-    metadata,
-    Column("node", String(_ID), primary_key=True),
-    Column("started_at", UtcMicros, nullable=False),
-    Column("last_seen", UtcMicros, nullable=False),
-    Column("version", String(40), nullable=False),
-)
-
-partition_leases = Table(  # one row per partition; its holder alone runs its services
-    "partition_leases",
-    metadata,
-    Column("partition", Integer, primary_key=True, autoincrement=False),
-    Column("holder", String(_ID), nullable=True),  # NULL: free
-    Column("epoch", BigInteger, nullable=False),  # +1 at every claim: fences the old holder
-    Column("expires_at", UtcMicros, nullable=False),
-)
-
-
 # ---- public messages (schema version 8; agent/status/) -------------------------------------
 
 # What an operator tells the public about an incident or a service, shown on /status: never
@@ -567,51 +375,10 @@ public_messages = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("incident", BigInteger, ForeignKey("incidents.id"), nullable=True),
-    Column("service", String(_ID), nullable=True),
+    Column("service", String(ID_CHARS), nullable=True),
     Column("text", SafeText, nullable=False),
     Column("author", SafeString(200), nullable=False),
     Column("written_at", UtcMicros, nullable=False),
     Index("ix_public_messages_incident", "incident", "id"),
     Index("ix_public_messages_service", "service", "id"),
-)
-
-
-# ---- several core nodes, wired into the agent (schema version 11; agent/cluster/) ----------
-
-# Numbers the store hands out in blocks (`SqlStore.reserve_ids`): incident ids come from here,
-# not from a process counter, so two nodes on one database never issue the same id.
-id_counters = Table(
-    "id_counters",
-    metadata,
-    Column("name", String(40), primary_key=True),
-    Column("next", BigInteger, nullable=False),  # the first id not yet handed out
-)
-
-# Probe results for a partition this node does not own (or no longer owns): they wait here for
-# the owner, who judges them and deletes them in the same fenced transaction (docs/semantics.md
-# "Several core nodes"). `payload` is the ProbeResult as a JSON document.
-pending_results = Table(
-    "pending_results",
-    metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("partition", Integer, nullable=False),
-    Column("location", String(LOCATION_CHARS), nullable=False),
-    Column("started_at", UtcMicros, nullable=False),
-    Column("payload", SafeJSON, nullable=False),
-    Column("received_at", UtcMicros, nullable=False),
-    Index("ix_pending_results_partition", "partition", "started_at"),
-)
-
-# The audit of fenced commits: per partition and epoch, who committed and when first and last
-# (database time). A commit after the next epoch began would show as last_at > its first_at.
-partition_commits = Table(
-    "partition_commits",
-    metadata,
-    Column("partition", Integer, nullable=False),
-    Column("epoch", BigInteger, nullable=False),
-    Column("node", String(_ID), nullable=False),
-    Column("first_at", UtcMicros, nullable=False),
-    Column("last_at", UtcMicros, nullable=False),
-    Column("batches", BigInteger, nullable=False),
-    PrimaryKeyConstraint("partition", "epoch", name="pk_partition_commits"),
 )

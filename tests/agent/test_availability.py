@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.availability import ServiceTime, known_until, service_time
+from agent.indicators.availability import ServiceTime, known_until, service_time
 from agent.records import ServiceStatus, State, Transition
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)

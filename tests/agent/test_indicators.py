@@ -13,16 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.catalog.model import Catalog, MaintenanceRule, Service, Timing
-from agent.indicators import (
-    Indicators,
-    OpenIncident,
-    ServiceFigures,
-    compute_indicators,
-    nearest_rank,
-    to_json,
-)
+from agent.indicators.compute import compute_indicators, nearest_rank
+from agent.indicators.documents import to_json
+from agent.indicators.figures import Indicators, OpenIncident, ServiceFigures
+from agent.indicators.periods import Period, parse_period
+from agent.indicators.timeline import PlannedWindows
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import Period, parse_period
 from agent.records import (
     Effect,
     Incident,
@@ -37,7 +33,6 @@ from agent.records import (
     UnknownRecorded,
 )
 from agent.store.sql import SqlStore
-from agent.timeline import PlannedWindows
 from checks.result import Outcome, ProbeResult
 
 OCTOBER = parse_period("2026-10")  # Lisbon: 2026-09-30T23:00Z to 2026-11-01T00:00Z, 745 h

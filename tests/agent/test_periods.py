@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.bounds import OutOfRange
-from agent.periods import Period, parse_period, period_from_range
+from agent.indicators.periods import Period, parse_period, period_from_range
 
 HOUR = timedelta(hours=1)
 

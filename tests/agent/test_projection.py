@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from agent.catalog.model import Catalog, Service, Timing
+from agent.indicators.periods import Period
+from agent.indicators.projection import month_to_date
+from agent.indicators.quar import Grade
+from agent.indicators.quar_config import DEFAULT_QUAR, QuarConfig
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import Period
-from agent.projection import month_to_date
-from agent.quar import Grade
-from agent.quar_config import DEFAULT_QUAR, QuarConfig
 from agent.records import (
     Effect,
     MaintenanceWindow,

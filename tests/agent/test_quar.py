@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.indicators import Coverage, Ind3, Ind4, Indicators, to_json
-from agent.periods import parse_period
-from agent.quar import Grade, assess, grade, objective_grade, realisation
-from agent.quar_config import (
+from agent.indicators.documents import to_json
+from agent.indicators.figures import Coverage, Ind3, Ind4, Indicators
+from agent.indicators.periods import parse_period
+from agent.indicators.quar import Grade, assess, grade, objective_grade, realisation
+from agent.indicators.quar_config import (
     DEFAULT_QUAR,
     IndicatorTarget,
     Method,

@@ -14,10 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agent.catalog.loader import load_text
 from agent.catalog.model import Catalog
+from agent.indicators.quar_config import DEFAULT_QUAR
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
-from agent.metrics_store import StoreMetrics
-from agent.quar_config import DEFAULT_QUAR
+from agent.metrics.store_derived import StoreMetrics
 from agent.records import (
     Incident,
     IncidentSaved,
@@ -378,15 +378,15 @@ def _durations(text: str) -> str:
 def test_a_paced_pass_stops_at_its_next_pause_once_the_collector_is_stopped(
     store: SqlStore,
 ) -> None:
-    from agent.metrics_store import _Paced, _Stopped
+    from agent.metrics.pacing import Paced, Stopped
 
     stopped = threading.Event()
-    paced = _Paced(store, 0.01, stopped)
+    paced = Paced(store, 0.01, stopped)
     started = time.thread_time()
     while time.thread_time() - started < 2 * paced.SLICE:
         pass  # burn a slice of CPU: the next read pauses (for ~100x as long)
     stopped.set()
     began = time.monotonic()
-    with pytest.raises(_Stopped):
+    with pytest.raises(Stopped):
         paced.transitions("portal", NOW - timedelta(days=1), NOW)
     assert time.monotonic() - began < 0.5

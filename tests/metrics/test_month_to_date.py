@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from agent.catalog.loader import load_text
 from agent.catalog.model import Catalog
 from agent.metrics import AgentMetrics
-from agent.metrics_store import StoreMetrics
+from agent.metrics.store_derived import StoreMetrics
 from agent.month_to_date import MonthToDate
 from agent.store.sql import SqlStore
 from checks.clock import ManualClock

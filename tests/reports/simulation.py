@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 from agent.catalog.model import MACRO_SERVICES, Catalog, Check, MaintenanceRule, Service, Timing
 from agent.engine import Engine
+from agent.indicators.periods import parse_period
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import parse_period
 from agent.records import Effect
 from agent.store.sql import SqlStore
 from checks.result import Outcome, ProbeResult

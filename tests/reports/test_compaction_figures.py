@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy import func, select
 
 from agent.catalog.model import Catalog
-from agent.indicators import compute_indicators, to_json
+from agent.indicators.compute import compute_indicators
+from agent.indicators.documents import to_json
+from agent.indicators.quar_config import DEFAULT_QUAR
 from agent.maintenance import MaintenanceCalendar
-from agent.quar_config import DEFAULT_QUAR
 from agent.records import Effect, ResultRecorded
 from agent.reports.incident_review import build_review, render_review
 from agent.reports.monthly import build_monthly, write_monthly

@@ -12,8 +12,8 @@ import pytest
 from agent.catalog.loader import load
 from agent.cli import main
 from agent.engine import Engine
+from agent.indicators.quar_config import DEFAULT_QUAR
 from agent.maintenance import MaintenanceCalendar
-from agent.quar_config import DEFAULT_QUAR
 from agent.reports.incident_review import build_review, render_review
 from agent.store.sql import SqlStore
 from alerting.alert_store import request_ack

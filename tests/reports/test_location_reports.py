@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.catalog.loader import load_text
+from agent.indicators.periods import parse_period
+from agent.indicators.quar_config import QuarConfig
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import parse_period
-from agent.quar_config import QuarConfig
 from agent.reports.incident_review import build_review, render_review
 from agent.reports.monthly import build_monthly, render_html, report_json
 from agent.reports.monthly_model import PlatinumRow

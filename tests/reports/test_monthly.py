@@ -1,8 +1,8 @@
 """The monthly report against an independent computation from the simulation's script.
 
 The expected figures below are derived from `simulation`'s script and probe schedule with plain
-interval arithmetic (no engine, no `agent.availability`), and must equal the report's to the
-second.
+interval arithmetic (no engine, no `agent.indicators.availability`), and must equal the report's to
+the second.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.availability import service_time
+from agent.indicators.availability import service_time
+from agent.indicators.periods import parse_period
+from agent.indicators.quar_config import DEFAULT_QUAR
+from agent.indicators.timeline import Timeline
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import parse_period
-from agent.quar_config import DEFAULT_QUAR
 from agent.records import State, Transition
 from agent.reports.monthly import build_monthly, render_html, write_monthly
 from agent.reports.monthly_model import MonthlyReport
 from agent.store.sql import SqlStore
-from agent.timeline import Timeline
 from tests.reports import simulation as sim
 
 Span = tuple[datetime, datetime]

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from agent.indicators.quar_config import DEFAULT_QUAR
 from agent.maintenance import MaintenanceCalendar
-from agent.quar_config import DEFAULT_QUAR
 from agent.reports.monthly import build_monthly, write_monthly
 from agent.store.sql import SqlStore
 from tests.reports import simulation as sim

@@ -22,8 +22,8 @@ import pytest
 
 from agent.catalog.loader import load
 from agent.catalog.model import Catalog
+from agent.indicators.quar_config import DEFAULT_QUAR
 from agent.maintenance import MaintenanceCalendar
-from agent.quar_config import DEFAULT_QUAR
 from agent.scheduled_reports.component import build_scheduler
 from agent.scheduled_reports.config import ReportsConfig
 from agent.scheduled_reports.making import period_before

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from agent.catalog.model import Catalog
 from agent.engine import Engine
-from agent.engine.engine import LOCATION_SAVE_EVERY_SECONDS
+from agent.engine.saving import LOCATION_SAVE_EVERY_SECONDS
 from agent.maintenance import MaintenanceCalendar
 from agent.records import LocationStateSaved, State, Transition
 from agent.store.sql import SqlStore

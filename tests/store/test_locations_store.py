@@ -10,6 +10,7 @@ from sqlalchemy import Column, MetaData, Table, UniqueConstraint, create_engine,
 
 from agent.records import Fragment, Incident, IncidentSaved, ResultRecorded, ResultsDropped
 from agent.store import migrations, schema
+from agent.store.rows import incident_row, result_row
 from agent.store.sql import SqlStore
 from checks.result import Outcome, ProbeResult
 
@@ -115,10 +116,10 @@ def test_migration_5_brings_a_version_4_database_along(store_url: str) -> None:
                 insert(old.tables["schema_version"]),
                 {"version": step.version, "description": step.description, "applied_at": T0},
             )
-        row = schema.result_row(ResultRecorded(result(), False))
+        row = result_row(ResultRecorded(result(), False))
         del row["location"]
         conn.execute(insert(old.tables["probe_results"]), row)
-        incident = schema.incident_row(Incident(7, "portal", "platina", True, T0, T0))
+        incident = incident_row(Incident(7, "portal", "platina", True, T0, T0))
         del incident["locations"], incident["retroactive"]
         conn.execute(insert(old.tables["incidents"]), incident)
     engine.dispose()

@@ -1,5 +1,6 @@
-"""Statuses are saved less often than results (engine.SAVE_EVERY_SECONDS), yet a restart from
-the store resumes exactly: the newest result instants come from the stored probe results."""
+"""Statuses are saved less often than results (SAVE_EVERY_SECONDS, agent/engine/saving.py), yet
+a restart from the store resumes exactly: the newest result instants come from the stored probe
+results."""
 
 from __future__ import annotations
 

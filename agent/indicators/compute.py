@@ -1,7 +1,8 @@
-"""The raw indicator figures of a period (semantics.md §6-§7): per service, Ind.3, Ind.4, coverage.
+"""Every raw indicator figure of a period (semantics.md §6-§7): per service, Ind.3, Ind.4,
+coverage (the records are in figures.py).
 
-Reads the store, the catalogue and the maintenance calendar. QUAR grading (agent.quar) is
-applied on top, in `to_json` when a `QuarConfig` is given; the figures themselves do not
+Reads the store, the catalogue and the maintenance calendar. QUAR grading (quar.py) is applied
+on top, in `documents.to_json` when a `QuarConfig` is given; the figures themselves do not
 depend on it.
 
 Time inside the period but after `now` has not happened yet: it is unknown, like any time the
@@ -15,105 +16,20 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from agent.availability import ServiceTime, known_until
 from agent.catalog.model import Catalog, Service
+from agent.indicators.availability import ServiceTime, known_until
+from agent.indicators.figures import Coverage, Ind3, Ind4, Indicators, OpenIncident, ServiceFigures
+from agent.indicators.periods import Period
+from agent.indicators.timeline import PlannedWindows, Timeline
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import Period
-from agent.quar import Assessment, GradedIndicator, assess
-from agent.quar_config import QuarConfig
 from agent.records import Incident, ServiceStatus, Transition
 from agent.store.base import Store
-from agent.timeline import PlannedWindows, Timeline
 
 _MICROSECOND = timedelta(microseconds=1)
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceFigures:
-    """One catalogue service over the period. Seconds add up to the period (semantics §6).
-
-    An unmonitored service is not observed, so its whole period is unknown and it has no
-    availability (semantics §4); it is listed so reports can show it as such.
-    """
-
-    id: str
-    name: str
-    tier: str
-    macro_service: str
-    pcn: bool
-    monitored: bool
-    availability: float | None  # percent; None = N/A
-    up_seconds: float
-    degraded_seconds: float  # part of up_seconds
-    down_seconds: float
-    maintenance_seconds: float
-    unknown_seconds: float
-    incidents: int  # incidents overlapping the period
-    longest_incident_seconds: float  # clipped to the period (and to now while open)
-
-
-@dataclass(frozen=True, slots=True)
-class Ind3:
-    """Mean availability (percent) of the monitored services with a known availability."""
-
-    value: float | None  # None when no service has a known availability
-    count: int
-    na_services: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class OpenIncident:
-    """A platina + pcn incident not closed by the period's end (listed apart from Ind.4)."""
-
-    id: int
-    service: str
-    started_at: datetime
-    ended_at: datetime | None  # set when it closed after the period's end
-
-
-@dataclass(frozen=True, slots=True)
-class Ind4:
-    """Restoration time, in minutes, of the closed platina + pcn incidents that ended in P."""
-
-    value: float | None  # mean; None when no such incident
-    median: float | None
-    p90: float | None  # nearest-rank 90th percentile
-    count: int
-    open: tuple[OpenIncident, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Coverage:
-    value: float | None  # percent; None for an empty catalogue
-    covered: int
-    total: int
-    not_covered: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Indicators:
-    period: Period
-    services: tuple[ServiceFigures, ...]
-    ind3: Ind3
-    ind4: Ind4
-    coverage: Coverage
-    # by service id, monitored services only; not part of equality or the JSON
-    timelines: dict[str, Timeline] = field(default_factory=dict, compare=False, repr=False)
-    # every incident read for the period (also one that ended exactly at its start)
-    incidents: tuple[Incident, ...] = field(default=(), compare=False, repr=False)
-
-    @property
-    def has_data(self) -> bool:
-        """Some service has observed time: otherwise every figure is N/A."""
-        return any(f.availability is not None for f in self.services)
-
-    def values(self) -> dict[str, float | None]:
-        """The results QUAR grades, by indicator key."""
-        return {"ind3": self.ind3.value, "ind4": self.ind4.value, "coverage": self.coverage.value}
 
 
 class TimelineSource(Protocol):
@@ -320,99 +236,3 @@ def _coverage(catalog: Catalog, observed: set[str]) -> Coverage:
     value = len(covered) / len(ids) * 100 if ids else None
     not_covered = tuple(i for i in ids if i not in observed)
     return Coverage(value=value, covered=len(covered), total=len(ids), not_covered=not_covered)
-
-
-# ---- JSON -------------------------------------------------------------------------------------
-
-
-def to_json(ind: Indicators, quar: QuarConfig | None = None) -> dict[str, Any]:
-    """A JSON-ready dict; timestamps are ISO 8601 with their UTC offset.
-
-    With `quar`, each indicator also gets target, tolerance, critical, weight, grade and tr,
-    and an `op3` object {tr, grade} (null when an indicator it weighs is N/A) is added.
-    """
-    doc = _raw_json(ind)
-    if quar is not None:
-        graded = assess(ind.values(), quar)
-        for key, indicator in graded.indicators.items():
-            doc[key] |= grading_json(indicator)
-        doc["op3"] = objective_json(graded)
-    return doc
-
-
-def grading_json(graded: GradedIndicator) -> dict[str, Any]:
-    target = graded.target
-    return {
-        "target": target.target,
-        "tolerance": target.tolerance,
-        "critical": target.critical,
-        "weight": target.weight,
-        "grade": None if graded.grade is None else str(graded.grade),
-        "tr": graded.tr,
-    }
-
-
-def objective_json(graded: Assessment) -> dict[str, Any]:
-    objective = graded.objective
-    return {
-        "name": objective.name,
-        "tr": objective.tr,
-        "grade": None if objective.grade is None else str(objective.grade),
-        "missing": list(objective.missing),
-    }
-
-
-def _raw_json(ind: Indicators) -> dict[str, Any]:
-    return {
-        "period": {
-            "start": ind.period.start.isoformat(),
-            "end": ind.period.end.isoformat(),
-            "label": ind.period.label,
-        },
-        "services": [_service_json(f) for f in ind.services],
-        "ind3": {
-            "value": ind.ind3.value,
-            "count": ind.ind3.count,
-            "na_services": list(ind.ind3.na_services),
-        },
-        "ind4": {
-            "value": ind.ind4.value,
-            "median": ind.ind4.median,
-            "p90": ind.ind4.p90,
-            "count": ind.ind4.count,
-            "open": [_open_json(o) for o in ind.ind4.open],
-        },
-        "coverage": {
-            "value": ind.coverage.value,
-            "covered": ind.coverage.covered,
-            "total": ind.coverage.total,
-            "not_covered": list(ind.coverage.not_covered),
-        },
-    }
-
-
-def _service_json(f: ServiceFigures) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "availability": f.availability,
-        "up_seconds": f.up_seconds,
-        "down_seconds": f.down_seconds,
-        "maintenance_seconds": f.maintenance_seconds,
-        "unknown_seconds": f.unknown_seconds,
-        "degraded_seconds": f.degraded_seconds,
-        "tier": f.tier,
-        "macro_service": f.macro_service,
-        "pcn": f.pcn,
-        "monitored": f.monitored,
-        "incidents": f.incidents,
-        "longest_incident_seconds": f.longest_incident_seconds,
-    }
-
-
-def _open_json(o: OpenIncident) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "service": o.service,
-        "started_at": o.started_at.isoformat(),
-        "ended_at": None if o.ended_at is None else o.ended_at.isoformat(),
-    }

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.catalog.model import Catalog
-from agent.indicators import Indicators, ServiceFigures, compute_indicators
+from agent.indicators.compute import compute_indicators
+from agent.indicators.figures import Indicators, ServiceFigures
+from agent.indicators.periods import Period
+from agent.indicators.quar import Assessment, assess
+from agent.indicators.quar_config import QuarConfig
 from agent.maintenance import MaintenanceCalendar
-from agent.periods import Period
-from agent.quar import Assessment, assess
-from agent.quar_config import QuarConfig
 from agent.store.base import Store
 
 

@@ -1,7 +1,7 @@
 """A service's timeline over a period, and planned windows read once per period for all services.
 
 `Timeline` keeps what a service's time was computed from, so reports can split the period (by
-day) with exactly the arithmetic of `agent.availability`. `PlannedWindows` answers the
+day) with exactly the arithmetic of `agent.indicators.availability`. `PlannedWindows` answers the
 maintenance calendar's `planned` for thousands of services: recurring rules are expanded once
 per (cron, duration, timezone) and range, since most services share the same few rules, and
 ad-hoc windows are looked up by service instead of scanned for each.
@@ -17,7 +17,8 @@ from datetime import datetime
 from functools import cached_property, lru_cache
 from itertools import pairwise
 
-from agent.availability import (
+from agent.catalog.model import Catalog, MaintenanceRule
+from agent.indicators.availability import (
     Interval,
     ServiceTime,
     bounds_micros,
@@ -25,7 +26,6 @@ from agent.availability import (
     split_time,
     to_micros,
 )
-from agent.catalog.model import Catalog, MaintenanceRule
 from agent.maintenance import MaintenanceCalendar, merge, rule_windows
 from agent.records import MaintenanceWindow, State, Transition
 

@@ -14,72 +14,32 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from prometheus_client.core import Metric
 
-from agent.catalog.model import Catalog, Service
-from agent.indicators import Indicators, TimelineSource, compute_indicators, read_timelines
+from agent.catalog.model import Catalog
+from agent.indicators.compute import TimelineSource, compute_indicators, read_timelines
+from agent.indicators.periods import Period, parse_period
+from agent.indicators.quar_config import QuarConfig
 from agent.maintenance import MaintenanceCalendar
-from agent.metrics import (
-    SERVICE_LABELS,
-    FastCollector,
-    FastPath,
-    MetricKind,
-    family_header,
-    format_value,
-    metric_family,
-    sample_prefix,
-    service_labels,
-)
+from agent.metrics.availability_families import WINDOWS, quar_families, window_rows
+from agent.metrics.exposition import Family, FastCollector, FastPath, Row, families_text
+from agent.metrics.pacing import Paced
+from agent.metrics.series import SERVICE_LABELS, service_labels
 from agent.month_to_date import MonthToDate, indicators_json
-from agent.periods import Period, parse_period
-from agent.quar import assess
-from agent.quar_config import QuarConfig
-from agent.records import Transition
 from agent.store.bulk import PrefetchedTimelines
 from agent.store.sql import SqlStore
-from agent.timeline import Timeline
 from checks.clock import Clock
 from checks.periodic import every
 
 log = logging.getLogger(__name__)
 
-WINDOWS = (("1d", timedelta(days=1)), ("7d", timedelta(days=7)), ("30d", timedelta(days=30)))
 INCIDENT_LOOKBACK = timedelta(hours=1)  # new incidents are looked for from this long ago
 POKE_DELAY = 1.0  # seconds after a poke, so the store writer has committed what caused it
-Row = tuple[tuple[str, ...], float]
-
-
-@dataclass(frozen=True, slots=True)
-class Family:
-    """One metric family's samples, computed by a refresh."""
-
-    name: str
-    documentation: str
-    labelnames: tuple[str, ...]
-    rows: tuple[Row, ...]
-    kind: MetricKind = "gauge"
-
-    def text(self) -> str:
-        lines = [
-            f"{sample_prefix(self.name, self.labelnames, values)}{format_value(value)}\n"
-            for values, value in self.rows
-        ]
-        return family_header(self.name, self.documentation, self.kind) + "".join(lines)
-
-    def metric(self) -> Metric:
-        family = metric_family(self.name, self.documentation, self.kind, self.labelnames)
-        for values, value in self.rows:
-            family.add_metric(list(values), value)
-        return family
-
-
-def _text(families: Iterable[Family]) -> str:
-    return "".join(f.text() for f in families)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +137,10 @@ class StoreMetrics(FastCollector):
             )
             # The availability families are ~40,000 lines at 10,000 services: their text is
             # rendered when they change, not again at every light pass.
-            self._heavy_text = _text(self._heavy)
+            self._heavy_text = families_text(self._heavy)
             self._heavy_cost = time.thread_time() - cpu  # CPU, not the paced wall time
         own = self._own()
-        text = _text(self._light) + self._heavy_text + _text(own)
+        text = families_text(self._light) + self._heavy_text + families_text(own)
         self._cache = _Cache((*self._light, *self._heavy, *own), text)
 
     def _timed(
@@ -289,7 +249,7 @@ class StoreMetrics(FastCollector):
         # Every service's timeline over both periods in two queries, not two per service.
         source: TimelineSource = PrefetchedTimelines(self._store, min(month.start, span.start), now)
         if self.pace:
-            source = _Paced(source, self.pace, self._stopped)
+            source = Paced(source, self.pace, self._stopped)
         statuses = self._store.service_statuses()
         monthly = compute_indicators(
             self._store, catalog, calendar, month, now, source, statuses=statuses
@@ -299,7 +259,7 @@ class StoreMetrics(FastCollector):
             self.month_to_date.publish(indicators_json(monthly, self._quar()), now)
         rows: list[Row] = []
         for service in catalog.monitored:
-            rows += self._windows(service, rolling.get(service.id), now)
+            rows += window_rows(service, rolling.get(service.id), now)
         for figures in monthly.services:
             if figures.monitored and figures.availability is not None:
                 svc = catalog.by_id[figures.id]
@@ -312,96 +272,9 @@ class StoreMetrics(FastCollector):
                 (*SERVICE_LABELS, "window"),
                 tuple(rows),
             ),
-            *self._quar_families(monthly),
+            *quar_families(monthly, self._quar()),
         )
 
     def _month(self, now: datetime) -> Period:
         local = now.astimezone(self._zone)
         return parse_period(f"{local.year:04d}-{local.month:02d}", self._zone)
-
-    def _windows(self, service: Service, timeline: Timeline | None, now: datetime) -> list[Row]:
-        if timeline is None:
-            return []
-        rows: list[Row] = []
-        for window, length in WINDOWS:
-            availability = timeline.time(now - length, now).availability
-            if availability is not None:
-                rows.append(((*service_labels(service), window), availability))
-        return rows
-
-    def _quar_families(self, monthly: Indicators) -> tuple[Family, ...]:
-        values = monthly.values()
-        base = {  # QUAR units -> base units: percent -> ratio, minutes -> seconds
-            "ind3": _scaled(values["ind3"], 0.01),
-            "ind4": _scaled(values["ind4"], 60.0),
-            "coverage": _scaled(values["coverage"], 0.01),
-        }
-        families = [
-            Family(
-                "vigia_quar_indicator",
-                "QUAR indicator month to date: ind3 (mean availability) and coverage as ratios, "
-                "ind4 (mean restoration time of platina+pcn incidents) in seconds.",
-                ("indicator",),
-                tuple(((k,), v) for k, v in base.items() if v is not None),
-            )
-        ]
-        return (*families, *self._graded(values))
-
-    def _graded(self, values: dict[str, float | None]) -> Sequence[Family]:
-        assessment = assess(values, self._quar())
-        tr: list[Row] = [
-            ((key, "indicator"), g.tr / 100)
-            for key, g in assessment.indicators.items()
-            if g.tr is not None
-        ]
-        objective = assessment.objective
-        if objective.tr is not None:
-            tr.append(((objective.name.lower(), "objective"), objective.tr / 100))
-        return (
-            Family(
-                "vigia_quar_taxa_realizacao_ratio",
-                "QUAR taxa de realização month to date (1 = met exactly), per indicator and "
-                "for the objective.",
-                ("indicator", "scope"),
-                tuple(tr),
-            ),
-        )
-
-
-class _Stopped(BaseException):
-    """The collector stopped during a paced pass: abandon it (not an error)."""
-
-
-class _Paced:
-    """The per-service timeline reads of the availability pass, paced: after every few
-    milliseconds of this thread's CPU it sleeps, so the pass uses at most `share` of the wall
-    time. The pass is CPU-bound Python in a thread: unpaced, it holds the GIL for up to 5 ms
-    at every switch, and the event loop (probes, scrapes) waits that long for each wake-up."""
-
-    SLICE = 0.005  # seconds of CPU between pauses
-
-    def __init__(self, source: TimelineSource, share: float, stopped: threading.Event) -> None:
-        self._store, self._share = source, min(1.0, max(0.01, share))
-        self._stopped = stopped
-        self._mark = time.thread_time()
-
-    def _pace(self) -> None:
-        used = time.thread_time() - self._mark
-        if used >= self.SLICE:
-            if self._stopped.wait(used * (1.0 - self._share) / self._share):
-                raise _Stopped
-            self._mark = time.thread_time()
-
-    def transitions(self, service: str, start: datetime, end: datetime) -> list[Transition]:
-        self._pace()
-        return self._store.transitions(service, start, end)
-
-    def unknown_intervals(
-        self, service: str, start: datetime, end: datetime
-    ) -> list[tuple[datetime, datetime]]:
-        self._pace()
-        return self._store.unknown_intervals(service, start, end)
-
-
-def _scaled(value: float | None, factor: float) -> float | None:
-    return None if value is None else value * factor

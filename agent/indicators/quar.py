@@ -18,7 +18,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agent.quar_config import IndicatorTarget, Method, Polarity, QuarConfig
+from agent.indicators.quar_config import IndicatorTarget, Method, Polarity, QuarConfig
 
 _EPSILON = 1e-9  # TR sums of floats compared with the objective's threshold
 

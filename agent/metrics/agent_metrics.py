@@ -15,13 +15,11 @@ samples, only slower, so any other consumer of the registry sees everything.
 
 from __future__ import annotations
 
-import math
 import platform
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -32,10 +30,18 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from agent.catalog.model import LOCAL, Catalog, Service
+from agent.metrics.agent_figures import RuntimeCollector
+from agent.metrics.exposition import FastCollector, FastPath, LineFamily, MetricKind
+from agent.metrics.series import (
+    CHECK_LABELS,
+    SERVICE_LABELS,
+    STATES,
+    CheckSeries,
+    ServiceSeries,
+    service_labels,
+)
 from agent.records import Incident, ServiceStatus, State
 from agent.staleness import is_stale
 from checks.result import Outcome, ProbeResult
@@ -44,10 +50,6 @@ if TYPE_CHECKING:
     from agent.scheduler import ProbeScheduler
     from agent.store.writer import StoreWriter
 
-SERVICE_LABELS = ("service", "tier", "macro_service", "pcn")
-CHECK_LABELS = ("service", "check", "kind")
-STATES = tuple(s.value for s in State)
-OUTCOMES = tuple(o.value for o in Outcome)
 
 LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -75,297 +77,6 @@ def build_version() -> str:
         return "unknown"
 
 
-# ---- exposition lines -------------------------------------------------------------------------
-
-
-def format_value(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-
-
-def sample_prefix(name: str, labelnames: Sequence[str], labelvalues: Sequence[str]) -> str:
-    """`name{a="x",b="y"} ` : a sample line up to its value."""
-    if not labelnames:
-        return f"{name} "
-    pairs = ",".join(f'{k}="{_escape(v)}"' for k, v in zip(labelnames, labelvalues, strict=True))
-    return f"{name}{{{pairs}}} "
-
-
-def family_header(name: str, documentation: str, kind: str) -> str:
-    doc = documentation.replace("\\", r"\\").replace("\n", r"\n")
-    return f"# HELP {name} {doc}\n# TYPE {name} {kind}\n"
-
-
-MetricKind = Literal["gauge", "counter"]
-
-
-def metric_family(
-    name: str, documentation: str, kind: MetricKind, labelnames: Sequence[str]
-) -> GaugeMetricFamily | CounterMetricFamily:
-    """An empty prometheus_client family (`name` of a counter ends in `_total`)."""
-    if kind == "counter":
-        return CounterMetricFamily(name.removesuffix("_total"), documentation, labels=labelnames)
-    return GaugeMetricFamily(name, documentation, labels=labelnames)
-
-
-class FastPath(threading.local):
-    """Set while `AgentMetrics.render` runs `generate_latest` for the ordinary metrics, so
-    the fast collectors (rendered apart) yield nothing to it. Per thread: a concurrent
-    `generate_latest` elsewhere still sees every sample."""
-
-    active = False
-
-
-class FastCollector(Collector):
-    """A collector that can also render its own exposition text, cheaply."""
-
-    def __init__(self, fast: FastPath) -> None:
-        self.fast = fast
-
-    def render(self) -> str:
-        raise NotImplementedError
-
-    def families(self) -> Iterable[Metric]:
-        raise NotImplementedError
-
-    def collect(self) -> Iterable[Metric]:
-        return () if self.fast.active else self.families()
-
-
-class Series:
-    """One series of a `LineFamily`; `set` re-renders its line."""
-
-    __slots__ = ("_prefix", "labelvalues", "line", "value")
-
-    def __init__(self, prefix: str, labelvalues: tuple[str, ...]) -> None:
-        self._prefix = prefix
-        self.labelvalues = labelvalues
-        self.value = 0.0
-        self.line = f"{prefix}0.0\n"
-
-    def set(self, value: float) -> None:
-        if value != self.value:
-            self.value = value
-            self.line = f"{self._prefix}{format_value(value)}\n"
-
-    def inc(self, amount: float = 1.0) -> None:
-        self.set(self.value + amount)
-
-
-class LineFamily(FastCollector):
-    """A gauge or counter family whose series keep their exposition line rendered.
-
-    Written from the event loop, read by a scrape in another thread: the series dict is
-    copied (atomic under the GIL) and each line is one immutable string.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Sequence[str],
-        fast: FastPath,
-        kind: MetricKind = "gauge",
-    ) -> None:
-        super().__init__(fast)
-        self.name, self.documentation, self.kind = name, documentation, kind
-        self.labelnames = tuple(labelnames)
-        self._header = family_header(name, documentation, kind)
-        self._series: dict[tuple[str, ...], Series] = {}
-
-    def series(self, *labelvalues: str) -> Series:
-        found = self._series.get(labelvalues)
-        if found is None:
-            prefix = sample_prefix(self.name, self.labelnames, labelvalues)
-            found = self._series[labelvalues] = Series(prefix, labelvalues)
-        return found
-
-    def remove(self, *labelvalues: str) -> None:
-        self._series.pop(labelvalues, None)
-
-    def render(self) -> str:
-        return self._header + "".join([s.line for s in tuple(self._series.values())])
-
-    def families(self) -> Iterable[Metric]:
-        family = metric_family(self.name, self.documentation, self.kind, self.labelnames)
-        for series in tuple(self._series.values()):
-            family.add_metric(list(series.labelvalues), series.value)
-        return [family]
-
-    def describe(self) -> Iterable[Metric]:
-        return [metric_family(self.name, self.documentation, self.kind, self.labelnames)]
-
-
-# ---- cached series of one service and one check ---------------------------------------------
-
-
-def service_labels(service: Service) -> tuple[str, str, str, str]:
-    return (service.id, service.tier, service.macro_service, str(service.pcn).lower())
-
-
-class _ServiceSeries:
-    __slots__ = ("flapping", "labels", "stale", "state", "states", "up")
-
-    def __init__(self, metrics: AgentMetrics, labels: tuple[str, ...]) -> None:
-        self.labels = labels
-        self.up = metrics.service_up.series(*labels)
-        self.states = {s: metrics.service_state.series(*labels, s) for s in STATES}
-        self.flapping = metrics.service_flapping.series(*labels)
-        self.stale = metrics.service_stale.series(*labels)
-        self.state = ""
-
-
-class _CheckSeries:
-    __slots__ = (
-        "_metrics", "expiry", "kind", "labels", "last", "locations", "not_after", "results",
-        "success",
-    )  # fmt: skip
-
-    def __init__(self, metrics: AgentMetrics, service: str, check: str, kind: str) -> None:
-        self._metrics = metrics
-        self.kind = kind
-        self.labels = (service, check, kind)
-        self.results = {o: metrics.check_results.series(*self.labels, o) for o in OUTCOMES}
-        self.success = metrics.check_success.series(*self.labels)
-        self.locations: dict[str, Series] = {}
-        self.last: dict[str, Series] = {}
-        self.expiry: Series | None = None
-        self.not_after = ""
-
-    def last_duration(self, phase: str) -> Series:
-        found = self.last.get(phase)
-        if found is None:
-            found = self.last[phase] = self._metrics.check_last_duration.series(*self.labels, phase)
-        return found
-
-    def location_success(self, location: str) -> Series:
-        found = self.locations.get(location)
-        if found is None:
-            line = self._metrics.check_location_success
-            found = self.locations[location] = line.series(*self.labels, location)
-        return found
-
-    def set_expiry(self, not_after: str) -> None:
-        if not_after == self.not_after:
-            return
-        try:
-            moment = datetime.fromisoformat(not_after.replace("Z", "+00:00"))
-        except ValueError:
-            return
-        self.not_after = not_after
-        if self.expiry is None:
-            self.expiry = self._metrics.tls_expiry.series(*self.labels)
-        self.expiry.set(moment.timestamp())
-
-    def drop(self) -> None:
-        m = self._metrics
-        for outcome in OUTCOMES:
-            m.check_results.remove(*self.labels, outcome)
-        m.check_success.remove(*self.labels)
-        for location in self.locations:
-            m.check_location_success.remove(*self.labels, location)
-        for phase in self.last:
-            m.check_last_duration.remove(*self.labels, phase)
-        m.tls_expiry.remove(*self.labels)
-
-
-# ---- the agent's own figures, read at scrape time ----------------------------------------------
-
-
-class _RuntimeCollector(Collector):
-    """Scheduler and writer counters, read when scraped (plain ints: safe from any thread)."""
-
-    def __init__(self) -> None:
-        self.scheduler: ProbeScheduler | None = None
-        self.writer: StoreWriter | None = None
-
-    def collect(self) -> Iterable[Metric]:
-        scheduler, writer = self.scheduler, self.writer
-        if scheduler is None or writer is None:
-            return []
-        stats = scheduler.stats
-        rows: list[tuple[str, str, MetricKind, float]] = [
-            ("vigia_probes_in_flight", "Probes running now.", "gauge", stats.in_flight),
-            ("vigia_scheduler_jobs", "Checks scheduled.", "gauge", scheduler.job_count),
-            ("vigia_probes_started_total", "Probes started.", "counter", stats.started_total),
-            (
-                "vigia_probe_overlaps_total",
-                "Ticks not started because the check's previous probe still ran.",
-                "counter",
-                stats.overlaps_total,
-            ),
-            (
-                "vigia_clock_steps_total",
-                "Wall-clock steps (either direction) seen; probing kept the monotonic cadence.",
-                "counter",
-                stats.clock_steps_total,
-            ),
-            (
-                "vigia_clock_last_step_seconds",
-                "Size of the last wall-clock step (positive: forward; 0 before any).",
-                "gauge",
-                stats.last_clock_step.seconds if stats.last_clock_step else 0.0,
-            ),
-            (
-                "vigia_probes_shortened_total",
-                "Probes of a host that timed out this round, run with a shortened timeout.",
-                "counter",
-                stats.shortened_total,
-            ),
-            (
-                "vigia_store_queue_depth",
-                "Engine effects submitted and not yet committed by the store writer.",
-                "gauge",
-                writer.depth,
-            ),
-            (
-                "vigia_store_write_errors_total",
-                "Failed store commits (retried, or quarantined if refused as data).",
-                "counter",
-                writer.errors_total,
-            ),
-            (
-                "vigia_store_quarantined_total",
-                "Effects the database refused as data, kept in the quarantine table.",
-                "counter",
-                writer.quarantined_total,
-            ),
-            (
-                "vigia_store_batches_total",
-                "Store batches committed.",
-                "counter",
-                writer.batches_total,
-            ),
-            (
-                "vigia_store_last_write_duration_seconds",
-                "Duration of the last committed store batch.",
-                "gauge",
-                writer.last_write_seconds,
-            ),
-        ]
-        families: list[Metric] = []
-        for name, doc, kind, value in rows:
-            family = metric_family(name, doc, kind, ())
-            family.add_metric([], float(value))
-            families.append(family)
-        return families
-
-    def describe(self) -> Iterable[Metric]:
-        # the names, so a clash with another collector fails at registration
-        names = ("vigia_probes_in_flight", "vigia_scheduler_jobs", "vigia_store_queue_depth")
-        return [metric_family(n, "", "gauge", ()) for n in names]
-
-
-# ---- the facade -------------------------------------------------------------------------------
-
-
 class AgentMetrics:
     """Every metric of the agent, fed by the runtime; `render()` is the /metrics body."""
 
@@ -373,8 +84,8 @@ class AgentMetrics:
         self.registry = registry
         self.fast = FastPath()
         self._fast: list[FastCollector] = []
-        self._services: dict[str, _ServiceSeries] = {}
-        self._checks: dict[str, _CheckSeries] = {}
+        self._services: dict[str, ServiceSeries] = {}
+        self._checks: dict[str, CheckSeries] = {}
         self._phase_children: dict[tuple[str, str], Histogram] = {}
         self._restored: dict[int, None] = {}
         self._lines()
@@ -459,7 +170,7 @@ class AgentMetrics:
 
     def _agent_gauges(self, process: bool) -> None:
         reg = self.registry
-        self._runtime = _RuntimeCollector()
+        self._runtime = RuntimeCollector()
         reg.register(self._runtime)
         self.outbox_backlog = Gauge(
             "vigia_alert_outbox_backlog",
@@ -542,14 +253,14 @@ class AgentMetrics:
         if isinstance(not_after, str):
             series.set_expiry(not_after)
 
-    def _check(self, result: ProbeResult, kind: str) -> _CheckSeries:
+    def _check(self, result: ProbeResult, kind: str) -> CheckSeries:
         old = self._checks.pop(result.check, None)
         if old is not None:
             old.drop()
-        series = self._checks[result.check] = _CheckSeries(self, result.service, result.check, kind)
+        series = self._checks[result.check] = CheckSeries(self, result.service, result.check, kind)
         return series
 
-    def _observe_phase(self, series: _CheckSeries, kind: str, phase: str, seconds: float) -> None:
+    def _observe_phase(self, series: CheckSeries, kind: str, phase: str, seconds: float) -> None:
         child = self._phase_children.get((kind, phase))
         if child is None:
             child = self._phase_children[(kind, phase)] = self.duration.labels(kind, phase)
@@ -584,8 +295,8 @@ class AgentMetrics:
             if svc is not None:
                 series.stale.set(1.0 if is_stale(svc, last_seen(sid), now) else 0.0)
 
-    def _service(self, svc: Service) -> _ServiceSeries:
-        series = self._services[svc.id] = _ServiceSeries(self, service_labels(svc))
+    def _service(self, svc: Service) -> ServiceSeries:
+        series = self._services[svc.id] = ServiceSeries(self, service_labels(svc))
         return series
 
     def sync_catalog(self, catalog: Catalog, statuses: Callable[[str], ServiceStatus]) -> None:
