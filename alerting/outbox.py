@@ -38,9 +38,10 @@ from sqlalchemy import (
 
 from agent.store import schema
 from agent.store.sql import SqlStore
+from alerting import tables
 from alerting.notification import Notification
 
-_TABLE = schema.outbox
+_TABLE = tables.outbox
 _ERROR_MAX = 2000  # characters of a receiver's error kept in `last_error`
 
 
