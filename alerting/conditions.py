@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent.catalog.model import Catalog, Check, Service
+from agent.catalog.model import Check, Service
 from agent.records import Incident, ServiceStatus, State
 from alerting.rules import Rule
 from checks.durations import parse_duration
@@ -157,7 +157,7 @@ def _down_ratio(view: ServiceView, window: float) -> float:
 
 
 def check_outcome(rule: Rule, view: CheckView) -> Active:
-    outcomes = set(_as_list(rule.params.get("outcome", ["fail"])))
+    outcomes = set(as_list(rule.params.get("outcome", ["fail"])))
     pattern = rule.params.get("reason_matches")
     result = view.result
     if result.outcome.value not in outcomes:
@@ -301,21 +301,6 @@ CLUSTER_CONDITIONS: dict[str, Callable[[Rule, AgentView], dict[str, Active]]] = 
 }
 
 
-def check_matches(rule: Rule, check: Check, catalog: Catalog) -> bool:
-    """Check rules may filter on `kind` and on spec flags such as `static: true`."""
-    kinds = rule.params.get("kind")
-    if kinds and check.kind not in _as_list(kinds):
-        return False
-    flag = rule.params.get("spec_flag")
-    return not flag or bool(getattr(check.spec, flag, False))
-
-
-def service_matches(rule: Rule, service: Service) -> bool:
-    if rule.tiers is not None and service.tier not in rule.tiers:
-        return False
-    return rule.pcn is None or service.pcn == rule.pcn
-
-
 def validate_params(rule: Rule) -> list[str]:
     """Problems with a rule's `params` for its condition, as messages."""
     p = rule.params
@@ -349,5 +334,5 @@ def validate_params(rule: Rule) -> list[str]:
     return problems
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple | set) else [value]
