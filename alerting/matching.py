@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from agent.catalog.model import Catalog, Check, Service
 from alerting import conditions as cond
+from alerting.rule_params import CheckParams
 from alerting.rules import Rule
 
 
@@ -73,10 +74,12 @@ class RuleMatcher:
 
 def check_matches(rule: Rule, check: Check) -> bool:
     """Check rules may filter on `kind` and on spec flags such as `static: true`."""
-    kinds = rule.params.get("kind")
-    if kinds and check.kind not in cond.as_list(kinds):
+    params = rule.params
+    if not isinstance(params, CheckParams):
+        return False  # not a check rule
+    if params.kind and check.kind not in params.kind:
         return False
-    flag = rule.params.get("spec_flag")
+    flag = params.spec_flag
     return not flag or bool(getattr(check.spec, flag, False))
 
 
