@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from agent.store import schema
 from agent.store.sql import SqlStore
 from alerting import tables
 from alerting.evaluator import AlertState
+
+# the stored document of an alert (pydantic's codec of the dataclass, as outbox.py's)
+_CODEC = TypeAdapter(AlertState)
 
 # (owned partitions, the partition of an alert id: None for the agent's own alerts)
 Partitions = tuple[set[int], Callable[[str], int | None]]
@@ -96,7 +99,7 @@ def load_alerts(store: SqlStore, partitions: Iterable[int] | None = None) -> lis
         query = query.where(table.c.partition.in_(sorted(partitions)))
     with store.transaction() as conn:
         rows = conn.execute(query).all()
-    return [schema.decode_record(AlertState, row.data) for row in rows]
+    return [_CODEC.validate_python(row.data) for row in rows]
 
 
 def request_ack(store: SqlStore, alert_id: str, author: str, comment: str, at: datetime) -> int:
@@ -177,14 +180,14 @@ class AlertReader:
         for alert_id, data in rows:
             known = self._cache.get(alert_id)
             same = known is not None and known[0] == data
-            state = known[1] if known and same else schema.decode_record(AlertState, data)
+            state = known[1] if known and same else _CODEC.validate_python(data)
             fresh[alert_id] = (data, state)
         self._cache = fresh
         return [state for _, state in fresh.values()]
 
 
 def _document(alert: AlertState) -> dict[str, Any]:
-    data = schema.encode_record(alert)
+    data: dict[str, Any] = _CODEC.dump_python(alert, mode="json")
     # template values may hold datetimes or other objects: keep their text form
     data["values"] = json.loads(json.dumps(alert.values, default=str))
     return data
