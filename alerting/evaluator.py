@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
+from functools import partial
+from itertools import takewhile
+from operator import eq
 from typing import Any
 
 from agent.catalog.model import Catalog, Check
@@ -48,6 +51,7 @@ class AlertEvaluator:
         failing_locations_of: Callable[[str], tuple[str, ...]] = lambda _check: (),
     ) -> None:
         self._matcher = RuleMatcher(rules, catalog)
+        self._catalog = catalog  # also the matcher's: read for every result, kept at hand
         self._suppression = Suppression(calendar, catalog)
         self._labeller = Labeller(catalog, console_url)
         self._outages = Outages(clock)
@@ -73,11 +77,11 @@ class AlertEvaluator:
 
     @property
     def catalog(self) -> Catalog:
-        return self._matcher.catalog
+        return self._catalog
 
     @catalog.setter
     def catalog(self, catalog: Catalog) -> None:
-        self._matcher.catalog = catalog
+        self._catalog = self._matcher.catalog = catalog
         self._suppression.catalog = self._labeller.catalog = catalog
         self._seen = {}
 
@@ -252,7 +256,10 @@ def _collapsed(history: Sequence[str]) -> tuple[str, ...]:
     """The flap history with its leading run of one state cut to one entry. A history still
     filling up counts as padded with its first state (agent/engine/flapping.py), so two
     histories that differ only in that run's length are the same to every condition."""
-    start = 0
-    while start + 1 < len(history) and history[start + 1] == history[0]:
-        start += 1
-    return tuple(history[start:])
+    if not history:
+        return ()
+    first = history[0]
+    if history.count(first) == len(history):  # the steady case: one state throughout
+        return (first,)
+    run = len(list(takewhile(partial(eq, first), history)))  # C loops: once per result
+    return tuple(history[run - 1 :])
