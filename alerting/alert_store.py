@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from agent.store.sql import SqlStore
 from alerting import tables
-from alerting.evaluator import AlertState
+from alerting.state import AlertState
 
 # the stored document of an alert (pydantic's codec of the dataclass, as outbox.py's)
 _CODEC = TypeAdapter(AlertState)

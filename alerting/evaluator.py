@@ -23,14 +23,15 @@ from alerting import conditions as cond
 from alerting.labels import Labeller
 from alerting.matching import RuleMatcher
 from alerting.notification import Notification
-from alerting.outages import DOWN_HISTORY, Interval, Outages
+from alerting.outages import Interval, Outages
 from alerting.rules import Rule
 from alerting.state import AlertMachine, AlertState, Subject
 from alerting.suppression import Planned, Suppression
 from checks.clock import Clock
 from checks.result import ProbeResult
 
-__all__ = ["DOWN_HISTORY", "AlertEvaluator", "AlertState", "Subject"]
+# AlertState lives in alerting/state.py; named here too for code written before the split
+__all__ = ["AlertEvaluator", "AlertState"]
 
 StatusOf = Callable[[str], ServiceStatus]
 IncidentOf = Callable[[str], Incident | None]

@@ -27,7 +27,7 @@ from agent.staleness import is_stale
 from agent.store.base import StoredResult
 from agent.store.sql import SqlStore
 from alerting import alert_store
-from alerting.evaluator import AlertState
+from alerting.state import AlertState
 
 
 def service_out(

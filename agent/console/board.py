@@ -41,7 +41,7 @@ from agent.records import Incident
 from agent.store.sql import SqlStore
 from alerting import alert_store
 from alerting.alert_store import Ack, AlertReader
-from alerting.evaluator import AlertState
+from alerting.state import AlertState
 
 if TYPE_CHECKING:
     from agent.agent_view import AgentView

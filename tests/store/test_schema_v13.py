@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, insert
 from agent.store import migrations, schema
 from agent.store.sql import SqlStore
 from alerting import alert_store
-from alerting.evaluator import AlertState
 from alerting.outbox import Outbox
+from alerting.state import AlertState
 from tests.alerting.servers import notification
 from tests.store.schema_shape import FIXTURES, shape, statements, versions
 
