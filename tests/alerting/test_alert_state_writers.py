@@ -18,8 +18,8 @@ from sqlalchemy.exc import OperationalError
 
 from agent.store.sql import SqlStore
 from alerting import alert_store
+from alerting.evaluator import AlertState
 from alerting.service import AlertingService
-from alerting.state import AlertState
 from checks.result import ProbeResult
 from tests.alerting.servers import HttpRecorder
 from tests.alerting.test_evaluator import LETTERS, Harness, with_tiers
