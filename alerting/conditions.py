@@ -8,16 +8,24 @@ its templates may show.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent.catalog.model import Catalog, Check, Service
+from agent.catalog.model import Check, Service
 from agent.records import Incident, ServiceStatus, State
-from alerting.rules import Rule
-from checks.durations import parse_duration
+from alerting.rules import (
+    AgentRule,
+    BurnRateRule,
+    ChangedRule,
+    CheckOutcomeRule,
+    IncidentOpenForRule,
+    LocationCheckFailingRule,
+    MeasurementRule,
+    RuleBase,
+    ServiceStateRule,
+)
 from checks.result import ProbeResult
 
 SERVICE = {"service_state", "flapping", "root_cause", "incident_open_for", "burn_rate"}
@@ -32,18 +40,6 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
     "==": operator.eq,
     "!=": operator.ne,
-}
-AGENT_SIGNALS = {
-    "lateness_p99_seconds",
-    "store_write_errors",
-    "store_queue_depth",
-    "outbox_backlog",
-    "delivery_failures",
-    "catalog_reload_failed",
-    "agent_unhealthy",
-    "locations_down",
-    "locations_skewed",
-    "locations_blind",
 }
 UNHEALTHY_PREFIX = "unhealthy:"  # signals "unhealthy:<reason>", 1.0 while that reason holds
 LOCATION_DOWN_PREFIX = "location_down:"  # "location_down:<name>", 1.0 while it is silent
@@ -104,41 +100,40 @@ class AgentView:
 # ---- service conditions ---------------------------------------------------------------------
 
 
-def service_state(rule: Rule, view: ServiceView) -> Active:
-    wanted = State(rule.params.get("state", "down"))
+def service_state(rule: ServiceStateRule, view: ServiceView) -> Active:
+    wanted = State(rule.params.state)
     if view.status.state is not wanted:
         return INACTIVE
     return Active(True, {"state": wanted.value, "since": view.status.since})
 
 
-def flapping(rule: Rule, view: ServiceView) -> Active:
+def flapping(rule: RuleBase, view: ServiceView) -> Active:
     return Active(view.status.flapping, {"history": "".join(view.status.flap_history[-10:])})
 
 
-def root_cause(rule: Rule, view: ServiceView) -> Active:
+def root_cause(rule: RuleBase, view: ServiceView) -> Active:
     """The parent alert: this service is the root cause of other services' incidents."""
     if not view.root_of:
         return INACTIVE
     return Active(True, {"children": ", ".join(sorted(view.root_of)), "count": len(view.root_of)})
 
 
-def incident_open_for(rule: Rule, view: ServiceView) -> Active:
+def incident_open_for(rule: IncidentOpenForRule, view: ServiceView) -> Active:
     """Escalation: an incident still open after `longer_than` (the Ind.4 meta: 35 min)."""
     incident = view.incident
     if incident is None:
         return INACTIVE
-    limit = parse_duration(rule.params.get("longer_than", "35m"))
+    limit = rule.params.longer_than
     elapsed = (view.now - incident.started_at).total_seconds()
     values = {"minutes": round(elapsed / 60, 1), "limit_minutes": limit / 60, "id": incident.id}
     return Active(elapsed > limit, values)
 
 
-def burn_rate(rule: Rule, view: ServiceView) -> Active:
+def burn_rate(rule: BurnRateRule, view: ServiceView) -> Active:
     """Multi-window error-budget burn (SRE workbook): both windows above `factor`."""
-    objective = float(rule.params.get("objective", 0.99))
-    budget = 1.0 - objective
-    factor = float(rule.params["factor"])
-    rates = [_down_ratio(view, parse_duration(rule.params[w])) / budget for w in ("long", "short")]
+    budget = 1.0 - rule.params.objective
+    factor = rule.params.factor
+    rates = [_down_ratio(view, window) / budget for window in (rule.params.long, rule.params.short)]
     values = {"long_burn": round(rates[0], 2), "short_burn": round(rates[1], 2), "factor": factor}
     return Active(all(rate >= factor for rate in rates), values)
 
@@ -156,34 +151,33 @@ def _down_ratio(view: ServiceView, window: float) -> float:
 # ---- check conditions -----------------------------------------------------------------------
 
 
-def check_outcome(rule: Rule, view: CheckView) -> Active:
-    outcomes = set(_as_list(rule.params.get("outcome", ["fail"])))
-    pattern = rule.params.get("reason_matches")
+def check_outcome(rule: CheckOutcomeRule, view: CheckView) -> Active:
+    pattern = rule.params.reason_matches
     result = view.result
-    if result.outcome.value not in outcomes:
+    if result.outcome not in rule.params.outcome:
         return INACTIVE
-    if pattern and not re.search(pattern, result.reason, re.IGNORECASE):
+    if pattern and not pattern.search(result.reason):
         return INACTIVE
     return Active(True, {"reason": result.reason, "outcome": result.outcome.value})
 
 
-def measurement(rule: Rule, view: CheckView) -> Active:
-    name = rule.params["field"]
+def measurement(rule: MeasurementRule, view: CheckView) -> Active:
+    name, threshold = rule.params.field, rule.params.value
     value = view.result.measurements.get(name)
     if value is None:
         return INACTIVE
-    compare = OPERATORS[rule.params.get("op", "<")]
+    compare = OPERATORS[rule.params.op]
     try:
-        hit = compare(value, rule.params["value"])
+        hit = compare(value, threshold)
     except TypeError:
         return INACTIVE
-    values = {"field": name, "value": value, "threshold": rule.params["value"]}
+    values = {"field": name, "value": value, "threshold": threshold}
     return Active(bool(hit), values | {"measurements": dict(view.result.measurements)})
 
 
-def changed(rule: Rule, view: CheckView) -> Active:
+def changed(rule: ChangedRule, view: CheckView) -> Active:
     """A watched value differs from the previous result's (the first result sets the baseline)."""
-    name = rule.params["field"]
+    name = rule.params.field
     now, before = view.result.measurements.get(name), view.previous.get(name)
     if now is None or before is None or _same(now, before):
         return INACTIVE
@@ -203,16 +197,15 @@ def _text(value: Any) -> str:
 # ---- agent conditions -----------------------------------------------------------------------
 
 
-def watchdog(rule: Rule, view: AgentView) -> Active:
+def watchdog(rule: RuleBase, view: AgentView) -> Active:
     """Active while the agent runs and is healthy: the receiving side alerts when it stops
     arriving, so a stuck agent (not probing, not recording) is noticed like a dead one."""
     return Active(view.signals.get("agent_unhealthy", 0.0) == 0)
 
 
-def agent(rule: Rule, view: AgentView) -> Active:
-    name = rule.params["signal"]
+def agent(rule: AgentRule, view: AgentView) -> Active:
+    name, above = rule.params.signal, rule.params.above
     value = view.signals.get(name, 0.0)
-    above = float(rule.params.get("above", 0))
     reasons = [
         k.removeprefix(UNHEALTHY_PREFIX)
         for k, v in sorted(view.signals.items())
@@ -237,7 +230,7 @@ def is_cluster_alert(alert_id: str) -> bool:
     return CLUSTER_MARK in alert_id.split("/", 1)[0]
 
 
-def cluster_node_down(rule: Rule, view: AgentView) -> dict[str, Active]:
+def cluster_node_down(rule: RuleBase, view: AgentView) -> dict[str, Active]:
     """One alert per node whose heartbeat is older than the lease time (database time). The
     node's name is this alert's subject, so it is a label here: no other alert names a node."""
     lease = view.signals.get(CLUSTER_LEASE, 0.0)
@@ -250,7 +243,7 @@ def cluster_node_down(rule: Rule, view: AgentView) -> dict[str, Active]:
     }
 
 
-def partition_unowned(rule: Rule, view: AgentView) -> dict[str, Active]:
+def partition_unowned(rule: RuleBase, view: AgentView) -> dict[str, Active]:
     """One alert for the cluster: partitions without a live lease for over 2 lease times,
     whose services nobody probes or judges."""
     signals = view.signals
@@ -267,7 +260,9 @@ def partition_unowned(rule: Rule, view: AgentView) -> dict[str, Active]:
     return {"partitions": Active(bool(found), values)}
 
 
-SERVICE_CONDITIONS: dict[str, Callable[[Rule, ServiceView], Active]] = {
+# Keyed by `when`: the rule a function is handed is the type of its condition (rules.py),
+# which is why the tables take any rule (a test checks each name has one function).
+SERVICE_CONDITIONS: dict[str, Callable[[Any, ServiceView], Active]] = {
     "service_state": service_state,
     "flapping": flapping,
     "root_cause": root_cause,
@@ -276,7 +271,7 @@ SERVICE_CONDITIONS: dict[str, Callable[[Rule, ServiceView], Active]] = {
 }
 
 
-def location_check_failing(rule: Rule, view: CheckView) -> Active:
+def location_check_failing(rule: LocationCheckFailingRule, view: CheckView) -> Active:
     """A check hard DOWN at some locations but fewer than its quorum: a location problem
     (their network, their DNS), not an outage of the service (semantics.md §8)."""
     if not view.failing_locations:
@@ -285,69 +280,17 @@ def location_check_failing(rule: Rule, view: CheckView) -> Active:
     return Active(True, {"locations": names, "count": len(view.failing_locations)})
 
 
-CHECK_CONDITIONS: dict[str, Callable[[Rule, CheckView], Active]] = {
+CHECK_CONDITIONS: dict[str, Callable[[Any, CheckView], Active]] = {
     "check_outcome": check_outcome,
     "measurement": measurement,
     "changed": changed,
     "location_check_failing": location_check_failing,
 }
-AGENT_CONDITIONS: dict[str, Callable[[Rule, AgentView], Active]] = {
+AGENT_CONDITIONS: dict[str, Callable[[Any, AgentView], Active]] = {
     "watchdog": watchdog,
     "agent": agent,
 }
-CLUSTER_CONDITIONS: dict[str, Callable[[Rule, AgentView], dict[str, Active]]] = {
+CLUSTER_CONDITIONS: dict[str, Callable[[Any, AgentView], dict[str, Active]]] = {
     "cluster_node_down": cluster_node_down,
     "partition_unowned": partition_unowned,
 }
-
-
-def check_matches(rule: Rule, check: Check, catalog: Catalog) -> bool:
-    """Check rules may filter on `kind` and on spec flags such as `static: true`."""
-    kinds = rule.params.get("kind")
-    if kinds and check.kind not in _as_list(kinds):
-        return False
-    flag = rule.params.get("spec_flag")
-    return not flag or bool(getattr(check.spec, flag, False))
-
-
-def service_matches(rule: Rule, service: Service) -> bool:
-    if rule.tiers is not None and service.tier not in rule.tiers:
-        return False
-    return rule.pcn is None or service.pcn == rule.pcn
-
-
-def validate_params(rule: Rule) -> list[str]:
-    """Problems with a rule's `params` for its condition, as messages."""
-    p = rule.params
-    problems: list[str] = []
-    needs = {
-        "burn_rate": ("long", "short", "factor"),
-        "measurement": ("field", "value"),
-        "changed": ("field",),
-        "agent": ("signal",),
-    }.get(rule.when, ())
-    problems += [f"condition {rule.when!r} needs param {key!r}" for key in needs if key not in p]
-    for key in ("long", "short", "longer_than"):
-        if key in p:
-            try:
-                parse_duration(p[key])
-            except ValueError as exc:
-                problems.append(f"{key}: {exc}")
-    if "op" in p and p["op"] not in OPERATORS:
-        problems.append(f"op: {p['op']!r} is not one of {', '.join(OPERATORS)}")
-    if rule.when == "agent" and p.get("signal") not in AGENT_SIGNALS:
-        problems.append(
-            f"signal: {p.get('signal')!r} is not one of {', '.join(sorted(AGENT_SIGNALS))}"
-        )
-    if rule.when == "service_state" and p.get("state", "down") not in ("down", "degraded"):
-        problems.append(f"state: {p.get('state')!r} is not down or degraded")
-    if "reason_matches" in p:
-        try:
-            re.compile(p["reason_matches"])
-        except re.error as exc:
-            problems.append(f"reason_matches: {exc}")
-    return problems
-
-
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple | set) else [value]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import (
     Connection,
     Select,
@@ -36,11 +37,11 @@ from sqlalchemy import (
     update,
 )
 
-from agent.store import schema
 from agent.store.sql import SqlStore
+from alerting import tables
 from alerting.notification import Notification
 
-_TABLE = schema.outbox
+_TABLE = tables.outbox
 _ERROR_MAX = 2000  # characters of a receiver's error kept in `last_error`
 
 
@@ -87,13 +88,19 @@ class Backoff:
         return base * (1.0 - self.jitter * draw)
 
 
+# pydantic's compiled codec of the dataclass: datetimes as ISO 8601, enums by value; keys an
+# older document has and the class no longer does are ignored, missing ones take defaults
+_CODEC = TypeAdapter(Notification)
+
+
 def encode_notification(notification: Notification) -> dict[str, Any]:
     """The JSON document stored in the outbox (and sent by the webhook receiver)."""
-    return schema.encode_record(notification)
+    document: dict[str, Any] = _CODEC.dump_python(notification, mode="json")
+    return document
 
 
 def decode_notification(data: Mapping[str, Any]) -> Notification:
-    return schema.decode_record(Notification, data)
+    return _CODEC.validate_python(data)
 
 
 # Several core nodes (semantics.md §9): the partition of a notification's service (None for

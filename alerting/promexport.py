@@ -14,8 +14,16 @@ from typing import Any
 import yaml
 
 from agent.catalog.model import Catalog
-from alerting.rules import Rule
-from checks.durations import format_duration, parse_duration
+from alerting.rules import (
+    AgentRule,
+    BurnRateRule,
+    IncidentOpenForRule,
+    MeasurementRule,
+    Rule,
+    RuleBase,
+    ServiceStateRule,
+)
+from checks.durations import format_duration
 
 BURN_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 SERVICE_LABELS = "service, tier, macro_service, pcn"
@@ -76,7 +84,7 @@ def export(rules: Sequence[Rule], catalog: Catalog) -> str:
 # ---- one builder per condition ----------------------------------------------------------------
 
 
-def _alert(rule: Rule, expr: str, severity: str, summary: str, **labels: str) -> dict[str, Any]:
+def _alert(rule: RuleBase, expr: str, severity: str, summary: str, **labels: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"alert": rule.name, "expr": expr}
     if rule.for_:
         entry["for"] = format_duration(rule.for_)
@@ -85,7 +93,7 @@ def _alert(rule: Rule, expr: str, severity: str, summary: str, **labels: str) ->
     return entry
 
 
-def _selector(rule: Rule, tier: str | None = None) -> str:
+def _selector(rule: RuleBase, tier: str | None = None) -> str:
     matchers = []
     if tier is not None:
         matchers.append(f'tier="{tier}"')
@@ -97,7 +105,7 @@ def _selector(rule: Rule, tier: str | None = None) -> str:
 
 
 def _per_severity(
-    rule: Rule, catalog: Catalog, make: Callable[[str], str], summary: str
+    rule: RuleBase, catalog: Catalog, make: Callable[[str], str], summary: str
 ) -> list[dict[str, Any]]:
     """Severity "tier" becomes one Prometheus rule per tier, each with its severity."""
     if rule.severity != "tier":
@@ -110,8 +118,8 @@ def _per_severity(
     ]
 
 
-def _service_state(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
-    state = rule.params.get("state", "down")
+def _service_state(rule: ServiceStateRule, catalog: Catalog) -> list[dict[str, Any]]:
+    state = rule.params.state
     if state == "down":
         return _per_severity(
             rule,
@@ -132,7 +140,7 @@ def _with(selector: str, matcher: str) -> str:
     return "{" + ",".join(filter(None, [selector.strip("{}"), matcher])) + "}"
 
 
-def _flapping(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
+def _flapping(rule: RuleBase, catalog: Catalog) -> list[dict[str, Any]]:
     return _per_severity(
         rule,
         catalog,
@@ -141,8 +149,8 @@ def _flapping(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
     )
 
 
-def _incident_open_for(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
-    limit = parse_duration(rule.params.get("longer_than", "35m"))
+def _incident_open_for(rule: IncidentOpenForRule, catalog: Catalog) -> list[dict[str, Any]]:
+    limit = rule.params.longer_than
     return _per_severity(
         rule,
         catalog,
@@ -151,10 +159,11 @@ def _incident_open_for(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
     )
 
 
-def _burn_rate(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
-    budget = 1 - float(rule.params.get("objective", 0.99))
-    threshold = float(rule.params["factor"]) * budget
-    long_w, short_w = rule.params["long"], rule.params["short"]
+def _burn_rate(rule: BurnRateRule, catalog: Catalog) -> list[dict[str, Any]]:
+    budget = 1 - rule.params.objective
+    threshold = rule.params.factor * budget
+    # the windows of the recording rules (BURN_WINDOWS) are named in this form: "1h", "1d"
+    long_w, short_w = format_duration(rule.params.long), format_duration(rule.params.short)
     return _per_severity(
         rule,
         catalog,
@@ -166,36 +175,37 @@ def _burn_rate(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
     )
 
 
-def _measurement(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
-    if rule.params.get("kind") != "tls" or rule.params.get("field") != "days_left":
+def _measurement(rule: MeasurementRule, catalog: Catalog) -> list[dict[str, Any]]:
+    days = rule.params.value
+    if rule.params.kind != ["tls"] or rule.params.field != "days_left" or isinstance(days, str):
         return []
-    seconds = float(rule.params["value"]) * 86400
-    op = rule.params.get("op", "<")
+    seconds = float(days) * 86400
+    op = rule.params.op
     expr = f"vigia_tls_cert_expiry_timestamp_seconds - time() {op} {seconds:g}"
-    days = rule.params["value"]
     summary = "Certificado de {{ $labels.check }} expira em menos de " + f"{days} dias"
     return [_alert(rule, expr, rule.severity if rule.severity != "tier" else "warning", summary)]
 
 
-def _agent(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
-    template = AGENT_EXPRESSIONS.get(rule.params["signal"])
+def _agent(rule: AgentRule, catalog: Catalog) -> list[dict[str, Any]]:
+    template = AGENT_EXPRESSIONS.get(rule.params.signal)
     if template is None:
         return []
-    expr = template.format(above=float(rule.params.get("above", 0)))
-    summary = f"vigia: {rule.params['signal']}"
-    if rule.params["signal"] == "agent_unhealthy":  # one alert per reason: name it
+    expr = template.format(above=rule.params.above)
+    summary = f"vigia: {rule.params.signal}"
+    if rule.params.signal == "agent_unhealthy":  # one alert per reason: name it
         summary += " ({{ $labels.reason }})"
     return [_alert(rule, expr, rule.severity, summary)]
 
 
-def _watchdog(rule: Rule, catalog: Catalog) -> list[dict[str, Any]]:
+def _watchdog(rule: RuleBase, catalog: Catalog) -> list[dict[str, Any]]:
     # Fires while some agent reports healthy; stops when every agent is unhealthy or gone,
     # which the receiving side's dead man's switch turns into a page.
     expr = "max(vigia_agent_healthy) == 1"
     return [_alert(rule, expr, rule.severity, "vigia rules are being evaluated")]
 
 
-BUILDERS: dict[str, Callable[[Rule, Catalog], list[dict[str, Any]]]] = {
+# keyed by `when`: each builder is handed the rule type of its condition (rules.py)
+BUILDERS: dict[str, Callable[[Any, Catalog], list[dict[str, Any]]]] = {
     "service_state": _service_state,
     "flapping": _flapping,
     "incident_open_for": _incident_open_for,

@@ -49,6 +49,7 @@ from agent.records import (  # noqa: E402
 )
 from agent.store import schema  # noqa: E402
 from agent.store.sql import SqlStore  # noqa: E402
+from alerting import tables as alerting_tables  # noqa: E402
 from checks.result import Measurement, Outcome, ProbeResult  # noqa: E402
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -130,7 +131,7 @@ def table_bytes(url: str) -> dict[str, int]:
                 ).all()
                 return {name: int(size) for name, size in rows}
             out = {}
-            for table in schema.metadata.sorted_tables:
+            for table in [*schema.metadata.sorted_tables, *alerting_tables.metadata.sorted_tables]:
                 conn.exec_driver_sql(f'VACUUM FULL "{table.name}"')
                 size = conn.execute(
                     text("SELECT pg_total_relation_size(CAST(:t AS regclass))"), {"t": table.name}

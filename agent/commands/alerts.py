@@ -9,7 +9,7 @@ from typing import Any
 
 from agent.commands.common import CommandError, guarded, iso, open_store, print_json
 from alerting import alert_store
-from alerting.evaluator import AlertState
+from alerting.state import AlertState
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

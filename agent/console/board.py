@@ -33,15 +33,16 @@ from agent.agent_view import AgentView, live_alerts, live_calendar, live_engine
 from agent.api.auth import Principal, Role
 from agent.api.context import Live, blocking, live, sql_store
 from agent.api.indicators import quar_config
-from agent.api.views import AlertReader, acks_by_alert, alert_out
+from agent.api.views import alert_out
 from agent.catalog.model import LOCAL, MACRO_SERVICES, Catalog, Service
 from agent.console.fragments import ICONS, Fragments, Groups, digest
 from agent.console.live import RowLog, TileLog
 from agent.locations.overview import LocationRow, location_rows
 from agent.records import Incident
 from agent.store.sql import SqlStore
-from alerting.alert_store import Ack
-from alerting.evaluator import AlertState
+from alerting import alert_store
+from alerting.alert_store import Ack, AlertReader
+from alerting.state import AlertState
 
 TIER_ORDER = ("platina", "ouro", "prata", "bronze")
 # sent whole when their digest changes
@@ -213,7 +214,9 @@ class Board:
         """Blocking: maintenance now, the acknowledgements of the alerts `ids` (and the active
         alerts themselves when `ids` is None)."""
         states = self._alerts.load(store) if ids is None else []
-        acks = acks_by_alert(store, [a.alert_id for a in states] if ids is None else ids)
+        acks = alert_store.acks_by_alert(
+            store, [a.alert_id for a in states] if ids is None else ids
+        )
         return self.in_maintenance(store, now), states, acks
 
     # ---- rendering --------------------------------------------------------------------------

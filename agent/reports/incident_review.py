@@ -13,19 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
 from agent.catalog.model import Catalog, Service
 from agent.indicators.quar_config import QuarConfig
 from agent.records import Annotation, Incident
 from agent.reports import render
 from agent.reports.i18n import Formatter
-from agent.store import schema
 from agent.store.base import Store, StoredResult
 from agent.store.compaction import CONTEXT as COMPACTION_CONTEXT
 from agent.store.errors import UnknownIncidentError
 from agent.store.sql import SqlStore
-from alerting.alert_store import Ack, acks_for
+from alerting.alert_store import Ack, acks_for, service_alert_ids
 from alerting.notification import AlertStatus
 from alerting.outbox import Outbox, OutboxItem, OutboxState
 
@@ -124,24 +121,13 @@ def alert_entries(store: SqlStore, incident: Incident, now: datetime) -> tuple[A
 
     outbox = Outbox(store)
     entries: list[AlertEntry] = []
-    for alert_id in _service_alert_ids(store, incident.service):
+    for alert_id in service_alert_ids(store, incident.service):
         for item in outbox.history(alert_id):
             n = item.notification
             if around(n.starts_at) or around(n.ends_at):
                 entries.append(_delivery(item))
         entries += [_ack(a) for a in acks_for(store, alert_id) if around(a.created_at)]
     return tuple(sorted(entries, key=lambda e: e.at))
-
-
-def _service_alert_ids(store: SqlStore, service: str) -> list[str]:
-    """Alert ids `<Rule>/<service>[/<check>]` found in the outbox or the acks, sorted."""
-    ids: set[str] = set()
-    with store.transaction() as conn:
-        for table in (schema.outbox, schema.alert_acks):
-            # LIKE narrows the scan ("_" in an id is a wildcard there); the split decides
-            query = select(table.c.alert_id).where(table.c.alert_id.like(f"%/{service}%"))
-            ids.update(conn.execute(query.distinct()).scalars())
-    return sorted(i for i in ids if i.split("/")[1:2] == [service])
 
 
 def _delivery(item: OutboxItem) -> AlertEntry:

@@ -6,11 +6,16 @@ schema, edit `schema.py` AND append a step that brings an existing database to t
 (step 1 creates the tables from `schema.metadata`, so it must stay the first step and new steps
 must tolerate a database that step 1 created with the newer definitions — e.g. guard ALTERs
 with the inspector).
+
+The history is one for the whole database, but its tables have several owners: a package that
+owns tables (alerting: alerting/tables.py) gives its part of each step as `{version: apply}`,
+and the step runs the store's part, then each owner's. An owner's new step needs a new entry
+here, whose store part may do nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,27 +23,31 @@ from sqlalchemy import Connection, func, insert, inspect, select
 
 from agent.store import schema
 from agent.store.errors import SchemaVersionError
+from alerting import tables as alerting_tables
+
+Step = Callable[[Connection], None]
+# every package that owns tables in the database, with its part of the numbered steps
+OWNERS: tuple[Mapping[int, Step], ...] = (alerting_tables.STEPS,)
 
 
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
     description: str
-    apply: Callable[[Connection], None]
+    apply: Step
 
 
 def _create_tables(conn: Connection) -> None:
     schema.metadata.create_all(conn, checkfirst=True)
 
 
-def _create_outbox(conn: Connection) -> None:
+def _nothing(conn: Connection) -> None:
+    """A step that only other owners' tables take part in (alerting: the outbox)."""
+
+
+def _create_audit(conn: Connection) -> None:
     # A database created by step 1 of this code already has the table: checkfirst skips it.
-    schema.outbox.create(conn, checkfirst=True)
-
-
-def _create_alert_state_and_audit(conn: Connection) -> None:
-    for table in (schema.alert_state, schema.alert_acks, schema.audit_log):
-        table.create(conn, checkfirst=True)
+    schema.audit_log.create(conn, checkfirst=True)
 
 
 def _create_quarantine(conn: Connection) -> None:
@@ -120,14 +129,9 @@ def _create_location_tables(conn: Connection) -> None:
 
 def _wire_cluster(conn: Connection) -> None:
     """Incident ids from the database, results waiting for their partition's owner, the
-    commit audit, and the partition of outbox and alert rows (issue #15)."""
+    commit audit (issue #15; alerting's part adds the partition of outbox and alert rows)."""
     for table in (schema.id_counters, schema.pending_results, schema.partition_commits):
         table.create(conn, checkfirst=True)
-    inspector = inspect(conn)
-    for table in (schema.outbox, schema.alert_state):
-        columns = {c["name"] for c in inspector.get_columns(table.name)}
-        if "partition" not in columns:
-            conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "partition" INTEGER')
     highest = conn.execute(select(func.max(schema.incidents.c.id))).scalar()
     exists = select(schema.id_counters.c.name).where(schema.id_counters.c.name == "incident")
     if conn.execute(exists).first() is None:
@@ -145,10 +149,10 @@ def _create_heartbeat_beats(conn: Connection) -> None:
     schema.heartbeat_beats.create(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (
+_STORE_STEPS: tuple[Migration, ...] = (
     Migration(1, "create tables", _create_tables),
-    Migration(2, "alert outbox", _create_outbox),
-    Migration(3, "alert state, acknowledgements, audit log", _create_alert_state_and_audit),
+    Migration(2, "alert outbox", _nothing),
+    Migration(3, "alert state, acknowledgements, audit log", _create_audit),
     Migration(4, "quarantine of records the database refused", _create_quarantine),
     Migration(5, "probe locations: results keyed by location, incidents name them", _add_locations),
     Migration(6, "wall-clock steps", _create_clock_steps),
@@ -161,6 +165,34 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "the newest beat of each heartbeat check", _create_heartbeat_beats),
 )
 
+
+def with_owners(
+    steps: Sequence[Migration], owners: Sequence[Mapping[int, Step]]
+) -> tuple[Migration, ...]:
+    """Each step running the store's part, then every owner's part of the same version."""
+    numbered = {step.version for step in steps}
+    for owner in owners:
+        if unknown := sorted(set(owner) - numbered):
+            raise ValueError(f"schema steps {unknown} have no entry in the store's history")
+    return tuple(
+        Migration(step.version, step.description, _chained([step.apply, *parts]))
+        for step in steps
+        for parts in [[owner[step.version] for owner in owners if step.version in owner]]
+    )
+
+
+def _chained(parts: Sequence[Step]) -> Step:
+    if len(parts) == 1:
+        return parts[0]
+
+    def apply(conn: Connection) -> None:
+        for part in parts:
+            part(conn)
+
+    return apply
+
+
+MIGRATIONS = with_owners(_STORE_STEPS, OWNERS)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

@@ -264,58 +264,7 @@ heartbeat_beats = Table(  # schema version 13: the newest beat of each `heartbea
 )
 
 
-# ---- the alert outbox (schema version 2) --------------------------------------------------
-
-# One row per (notification, receiver), written before anything is sent. `payload` is the
-# notification as a JSON document; `alert_id` and `status` are copied out for queries.
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("alert_id", String(400), nullable=False),
-    Column("status", String(16), nullable=False),  # firing | resolved
-    Column("receiver", String(ID_CHARS), nullable=False),
-    Column("payload", SafeJSON, nullable=False),
-    Column("created_at", UtcMicros, nullable=False),
-    Column("next_attempt_at", UtcMicros, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("state", String(16), nullable=False),  # pending | delivered | failed
-    Column("last_error", SafeText, nullable=False),
-    Column("last_attempt_at", UtcMicros, nullable=True),
-    Column("delivered_at", UtcMicros, nullable=True),
-    # the partition of the alert's service (schema version 11): in a cluster only its owner
-    # sends the row; NULL for alerts of no service (the agent's own), sent by any node
-    Column("partition", Integer, nullable=True),
-    Index("ix_outbox_state_next", "state", "next_attempt_at"),  # due(), backlog()
-    Index("ix_outbox_receiver_alert", "receiver", "alert_id", "id"),  # per-alert ordering
-    Index("ix_outbox_alert", "alert_id", "id"),  # history()
-    Index("ix_outbox_created", "created_at"),  # prune()
-)
-
-# ---- alert state, acknowledgements and the audit trail (schema version 3) ------------------
-
-alert_state = Table(  # the evaluator's active alerts, rewritten each tick
-    "alert_state",
-    metadata,
-    Column("alert_id", String(400), primary_key=True),
-    Column("data", SafeJSON, nullable=False),
-    Column("updated_at", UtcMicros, nullable=False),
-    # the partition of the alert's service (schema version 11): a node rewrites only the
-    # rows of the partitions it owns; NULL for alerts of no service
-    Column("partition", Integer, nullable=True),
-)
-
-alert_acks = Table(  # acknowledgements from the CLI/API; the agent applies them
-    "alert_acks",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("alert_id", String(400), nullable=False),
-    Column("author", SafeString(200), nullable=False),
-    Column("comment", SafeText, nullable=False),
-    Column("created_at", UtcMicros, nullable=False),
-    Column("applied_at", UtcMicros, nullable=True),
-    Index("ix_alert_acks_alert", "alert_id"),
-)
+# ---- the audit trail (schema version 3; alerting/tables.py holds the alert tables) -----
 
 quarantine = Table(  # effects the database refused as data: kept here, not retried for ever
     "quarantine",

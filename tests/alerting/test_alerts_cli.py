@@ -12,9 +12,9 @@ from agent.cli import main
 from agent.store.sql import SqlStore
 from agent.store.url import database_url
 from alerting import alert_store
-from alerting.evaluator import AlertState
 from alerting.notification import AlertStatus, Notification
 from alerting.outbox import Outbox
+from alerting.state import AlertState
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)

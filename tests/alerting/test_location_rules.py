@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from alerting import conditions as cond
 from alerting.rule_file import load_rules
-from alerting.rules import Rule
+from alerting.rules import AgentRule, LocationCheckFailingRule, RuleBase
 from checks.result import Outcome, ProbeResult
 from tests.engine.builders import check
 
+R = TypeVar("R", bound=RuleBase)
 
-def rule() -> Rule:
-    return next(r for r in load_rules() if r.name == "LocationCheckFailing")
+
+def shipped(name: str, kind: type[R]) -> R:
+    """The shipped rule `name`, of its condition's rule type."""
+    found = next(r for r in load_rules() if r.name == name)
+    assert isinstance(found, kind)
+    return found
+
+
+def rule() -> LocationCheckFailingRule:
+    return shipped("LocationCheckFailing", LocationCheckFailingRule)
 
 
 def test_the_shipped_rule_is_the_network_teams_with_its_own_severity() -> None:
@@ -31,7 +41,7 @@ def test_it_fires_only_while_some_location_fails_below_the_quorum() -> None:
 
 
 def test_location_down_fires_naming_the_silent_locations() -> None:
-    down = next(r for r in load_rules() if r.name == "LocationDown")
+    down = shipped("LocationDown", AgentRule)
     assert down.team == "network" and down.severity == "major"
     now = datetime(2026, 3, 2, tzinfo=UTC)
     quiet = cond.AgentView(now, {"locations_down": 0.0, "location_down:porto": 0.0})
@@ -44,7 +54,7 @@ def test_location_down_fires_naming_the_silent_locations() -> None:
 
 
 def test_location_clock_skew_fires_naming_the_skewed_locations_not_the_silent_ones() -> None:
-    skew = next(r for r in load_rules() if r.name == "LocationClockSkew")
+    skew = shipped("LocationClockSkew", AgentRule)
     assert skew.team == "network" and skew.severity == "major"
     now = datetime(2026, 3, 2, tzinfo=UTC)
     signals = {"locations_skewed": 1.0, "location_skewed:viseu": 1.0, "location_down:porto": 1.0}

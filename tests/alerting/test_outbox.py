@@ -10,6 +10,7 @@ from sqlalchemy import delete, inspect
 
 from agent.store import migrations, schema
 from agent.store.sql import SqlStore
+from alerting import tables
 from alerting.notification import AlertStatus
 from alerting.outbox import Backoff, Outbox, OutboxState
 from tests.alerting.servers import T0, notification
@@ -158,7 +159,7 @@ def test_marking_a_finished_row_again_changes_nothing(outbox: Outbox) -> None:
 
 def test_migration_2_adds_the_outbox_to_a_version_1_database(store: SqlStore) -> None:  # noqa: F811
     with store.transaction(write=True) as conn:
-        schema.outbox.drop(conn)
+        tables.outbox.drop(conn)
         conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version >= 2))
     assert store.schema_version() == 1
     store.migrate()

@@ -12,6 +12,7 @@ from agent.records import Fragment, Incident, IncidentSaved, ResultRecorded, Res
 from agent.store import migrations, schema
 from agent.store.rows import incident_row, result_row
 from agent.store.sql import SqlStore
+from alerting import tables as alerting_tables
 from checks.result import Outcome, ProbeResult
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -74,8 +75,8 @@ def test_dropped_intervals_are_stored_once_and_counted_per_location(
 
 
 def _version_4_tables(metadata: MetaData) -> None:
-    """probe_results and incidents as schema version 4 made them."""
-    for table in schema.metadata.sorted_tables:
+    """probe_results and incidents as schema version 4 made them (and the alert tables)."""
+    for table in [*schema.metadata.sorted_tables, *alerting_tables.metadata.sorted_tables]:
         if table.name == "probe_results":
             cols = [
                 Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)

@@ -149,3 +149,23 @@ def test_step_10_adds_the_location_tables_to_a_version_9_database(store: SqlStor
         assert inspect(conn).has_table("location_state")
         assert inspect(conn).has_table("dropped_results")
     assert store.load_snapshot().locations == {} and store.dropped_counts() == {}
+
+
+def test_an_owners_step_runs_within_the_store_step_of_its_number() -> None:
+    ran: list[str] = []
+    steps = [
+        migrations.Migration(1, "one", lambda conn: ran.append("store 1")),
+        migrations.Migration(2, "two", lambda conn: ran.append("store 2")),
+    ]
+    owner = {2: lambda conn: ran.append("owner 2")}
+    composed = migrations.with_owners(steps, [owner])
+    assert [(m.version, m.description) for m in composed] == [(1, "one"), (2, "two")]
+    for step in composed:
+        step.apply(None)  # type: ignore[arg-type]  # the parts above take no connection
+    assert ran == ["store 1", "store 2", "owner 2"]
+
+
+def test_an_owners_step_with_no_number_in_the_history_is_refused() -> None:
+    steps = [migrations.Migration(1, "one", lambda conn: None)]
+    with pytest.raises(ValueError, match=r"steps \[5\] have no entry"):
+        migrations.with_owners(steps, [{5: lambda conn: None}])
