@@ -174,6 +174,42 @@ async def test_a_name_whose_first_address_hangs_is_reached_on_the_next() -> None
     assert HAPPY_EYEBALLS_DELAY <= elapsed < 1.5
 
 
+def _dual_stack(port: int) -> Any:
+    async def resolve(host: str, port_asked: int) -> list[tuple[Any, ...]]:
+        tcp = (socket.SOCK_STREAM, socket.IPPROTO_TCP, "")
+        return [(socket.AF_INET6, *tcp, ("::1", port, 0, 0)), (socket.AF_INET, *tcp, (HOST, port))]
+
+    return resolve
+
+
+async def test_a_name_whose_every_address_refuses_is_refused() -> None:
+    """The race (aiohappyeyeballs) joins the attempts' errors into one: still a refusal."""
+    port = free_port()
+    context = ProbeContext(
+        http=HttpClientPool(backend=AsyncioBackend(_dual_stack(port))),
+        heartbeats=None,  # type: ignore[arg-type]
+    )
+    try:
+        outcome = await probe(context, f"http://dual-stack.test:{port}/")
+    finally:
+        await context.aclose()
+    assert outcome == (Outcome.FAIL, "connection refused")
+
+
+async def test_a_name_whose_first_address_refuses_is_reached_on_the_next() -> None:
+    async with HttpServer({"/": lambda _: Reply(200, "ok")}) as server:  # 127.0.0.1 only
+        context = ProbeContext(
+            http=HttpClientPool(backend=AsyncioBackend(_dual_stack(server.port))),
+            heartbeats=None,  # type: ignore[arg-type]
+        )
+        try:
+            spec = HttpSpec(url=f"http://dual-stack.test:{server.port}/")
+            result = await run_probe("svc/http", "http", spec, 2.0, context)
+        finally:
+            await context.aclose()
+    assert (result.outcome, result.measurements["ip_family"]) == (Outcome.OK, "ip4")
+
+
 async def test_an_https_body_ended_by_closing_without_close_notify_is_read_whole(
     ctx: ProbeContext, tmp_path: Path
 ) -> None:
