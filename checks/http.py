@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import re
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -665,34 +666,35 @@ def _quote(text: str) -> str:
 
 
 def describe_error(exc: BaseException, phase: str) -> str:
-    """One line for a transport error: refused, TLS, DNS, reset, protocol."""
-    chain = _causes(exc)
-    for cause in chain:
-        if isinstance(cause, NoAddressOfFamily):
-            return str(cause)
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS handshake failed: {(cause.verify_message or cause.reason).rstrip('.')}"
-        if isinstance(cause, ssl.SSLError):
-            return f"TLS handshake failed: {_ssl_reason(cause)}"
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, ConnectionResetError):
-            return f"connection reset {phase}"
+    """One line for a transport error: refused, TLS, DNS, reset, protocol. The socket's, the
+    resolver's or TLS's own error is the cause of httpcore's (checks/http_backend.py) and is
+    named by its type, never by its text (which differs between platforms and loops)."""
+    for cause in _causes(exc):
+        reason = _cause_reason(cause, phase)
+        if reason is not None:
+            return reason
     text = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"protocol error {phase}: {text}"
     if isinstance(exc, httpx.ConnectError):
-        return _connect_reason(text)
+        return f"connection failed: {text}"
     return f"{type(exc).__name__} {phase}: {text}"
 
 
-def _connect_reason(text: str) -> str:
-    lowered = text.lower()
-    if "refused" in lowered:
+def _cause_reason(cause: BaseException, phase: str) -> str | None:
+    if isinstance(cause, NoAddressOfFamily):
+        return str(cause)
+    if isinstance(cause, socket.gaierror):  # any EAI_*: unknown name, resolver down, ...
+        return f"cannot resolve host: {cause}"
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"TLS handshake failed: {(cause.verify_message or cause.reason).rstrip('.')}"
+    if isinstance(cause, ssl.SSLError):
+        return f"TLS handshake failed: {_ssl_reason(cause)}"
+    if isinstance(cause, ConnectionRefusedError):
         return "connection refused"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered:
-        return f"cannot resolve host: {text}"
-    return f"connection failed: {text}"
+    if isinstance(cause, ConnectionResetError):
+        return f"connection reset {phase}"
+    return None
 
 
 def _ssl_reason(error: ssl.SSLError) -> str:

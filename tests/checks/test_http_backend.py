@@ -18,6 +18,7 @@ import pytest
 from checks.context import ProbeContext
 from checks.http_backend import HAPPY_EYEBALLS_DELAY, HIGH_WATER, AsyncioBackend
 from checks.http_clients import HttpClientPool
+from checks.ip_family import NoAddressOfFamily
 from checks.result import Outcome
 from checks.runner import run_probe
 from checks.specs import HttpSpec
@@ -233,3 +234,44 @@ async def test_an_https_body_ended_by_closing_without_close_notify_is_read_whole
         result = await run_probe("svc/http", "http", spec, 2.0, ctx)
     assert (result.outcome, result.reason) == (Outcome.OK, "")
     assert result.measurements["body_bytes"] == len("portal up")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
+        (ConnectionResetError(104, "Reset by peer"), "connection reset while connecting"),
+        (
+            socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+            "cannot resolve host: [Errno -2] Name or service not known",
+        ),
+        (  # the resolver down: named as a resolution failure though its words differ
+            socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
+            "cannot resolve host: [Errno -3] Temporary failure in name resolution",
+        ),
+        (
+            NoAddressOfFamily("v4only.test has no IPv6 address (ip_family: ip6)"),
+            "v4only.test has no IPv6 address (ip_family: ip6)",
+        ),
+    ],
+    ids=["refused", "reset", "unknown name", "resolver down", "no address of the family"],
+)
+async def test_connection_errors_are_named_by_their_type_not_their_text(
+    error: OSError, reason: str
+) -> None:
+    """Each error the connect step can meet (raised here where getaddrinfo would raise it)
+    crosses the backend's one mapping (an httpcore error, the socket's as its cause) and gets
+    its own words: none falls through to the catch-all "connection failed"."""
+
+    async def resolve(host: str, port: int) -> list[tuple[Any, ...]]:
+        raise error
+
+    context = ProbeContext(
+        http=HttpClientPool(backend=AsyncioBackend(resolve)),
+        heartbeats=None,  # type: ignore[arg-type]
+    )
+    try:
+        outcome = await probe(context, "http://service.test/")
+    finally:
+        await context.aclose()
+    assert outcome == (Outcome.FAIL, reason)
