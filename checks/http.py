@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import re
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ import httpx
 from checks import oauth2
 from checks.cert_chain import counted_chain
 from checks.context import ProbeContext
-from checks.http_clients import DEFAULT_HEADERS, ProbeConnections, named_of
+from checks.http_clients import DEFAULT_HEADERS, ProbeConnections
 from checks.http_cookies import ChainCookies, sets_cookies
 from checks.http_headers import header_failure
 from checks.http_proxy import shown
@@ -159,12 +160,12 @@ class Run:
     def __init__(self, spec: HttpSpec, now: Callable[[], datetime]) -> None:
         self.spec = spec
         self.now = now
-        self.trace = _Trace(named_of(spec))
+        self.trace = _Trace(spec.named)
         self.started = time.perf_counter()
         self.measurements: dict[str, Measurement] = {}
         self.connection: str | None = None  # new | reused | retried, of the chain's requests
         self.bearer: str | None = None  # an OAuth2 access token, for auth.oauth2
-        self.read_body = needs_body(spec)  # a scenario step that captures from it sets it too
+        self.read_body = spec.reads_body  # a scenario step that captures from it sets it too
         self.cookies: ChainCookies | None = None  # a scenario's session; None: the chain's own
         # drain a small unread body so the connection serves again: kept-alive checks, and a
         # scenario's steps (its next step reuses it)
@@ -331,16 +332,16 @@ async def _send(connections: ProbeConnections, request: httpx.Request, run: Run)
     the request is repeated once on a new connection, and the run says so."""
     opened = run.trace.connects
     if run.spec.proxy is not None:
-        run.via = connections.proxy_for(str(request.url))
+        run.via = connections.proxy_for(request.url)
         run.trace.proxy_host = _tls_host(run.via)
     try:
-        response = await connections.for_url(str(request.url)).handle_async_request(request)
+        response = await connections.for_url(request.url).handle_async_request(request)
     except _DIED_UNDER_US as died:
         reused = run.trace.connects == opened
         if not (reused and request.method in _IDEMPOTENT and _no_answer(died)):
             raise
         run.connection = "retried"
-        return await connections.retry_transport(str(request.url)).handle_async_request(request)
+        return await connections.retry_transport(request.url).handle_async_request(request)
     if run.connection is None:
         run.connection = "new" if run.trace.connects > opened else "reused"
     return response
@@ -375,7 +376,7 @@ def _first_request(run: Run) -> httpx.Request:
         extensions["sni_hostname"] = spec.server_name  # SNI and the name verified
     return httpx.Request(
         spec.method,
-        spec.url,
+        spec.request_url,  # parsed once per spec
         headers=headers,
         content=spec.content,
         extensions=extensions,
@@ -432,24 +433,6 @@ def _authorization(run: Run) -> str | None:
     assert auth.basic is not None  # the spec validates exactly one scheme
     pair = f"{auth.basic.username}:{auth.basic.password.get_secret_value()}"
     return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
-
-
-def needs_body(spec: HttpSpec) -> bool:
-    """Whether the verdict reads the body. Without a body condition it is judged on the status
-    and headers alone and the body is never read: a large page is not an outage, and costs
-    nothing (blackbox_exporter reads it whole)."""
-    return bool(_body_conditions(spec) or spec.static)
-
-
-def _body_conditions(spec: HttpSpec) -> bool:
-    return bool(
-        spec.body_contains
-        or spec.body_regex
-        or spec.body_not_contains
-        or spec.body_not_regex
-        or spec.json_
-        or spec.expect_json
-    )
 
 
 # A kept-alive connection is reusable only once its answer was read to the end: a small body
@@ -526,7 +509,7 @@ def _first_failure(spec: HttpSpec, response: httpx.Response, body: bytes) -> str
         or _status_failure(spec, response.status_code)
         or _header_failure(spec, response)
     )
-    if reason or not _body_conditions(spec):
+    if reason or not spec.body_conditions:
         return reason
     text = body.decode(body_encoding(response), errors="replace")
     reason = _text_failure(spec, text)
@@ -683,34 +666,35 @@ def _quote(text: str) -> str:
 
 
 def describe_error(exc: BaseException, phase: str) -> str:
-    """One line for a transport error: refused, TLS, DNS, reset, protocol."""
-    chain = _causes(exc)
-    for cause in chain:
-        if isinstance(cause, NoAddressOfFamily):
-            return str(cause)
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS handshake failed: {(cause.verify_message or cause.reason).rstrip('.')}"
-        if isinstance(cause, ssl.SSLError):
-            return f"TLS handshake failed: {_ssl_reason(cause)}"
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, ConnectionResetError):
-            return f"connection reset {phase}"
+    """One line for a transport error: refused, TLS, DNS, reset, protocol. The socket's, the
+    resolver's or TLS's own error is the cause of httpcore's (checks/http_backend.py) and is
+    named by its type, never by its text (which differs between platforms and loops)."""
+    for cause in _causes(exc):
+        reason = _cause_reason(cause, phase)
+        if reason is not None:
+            return reason
     text = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"protocol error {phase}: {text}"
     if isinstance(exc, httpx.ConnectError):
-        return _connect_reason(text)
+        return f"connection failed: {text}"
     return f"{type(exc).__name__} {phase}: {text}"
 
 
-def _connect_reason(text: str) -> str:
-    lowered = text.lower()
-    if "refused" in lowered:
+def _cause_reason(cause: BaseException, phase: str) -> str | None:
+    if isinstance(cause, NoAddressOfFamily):
+        return str(cause)
+    if isinstance(cause, socket.gaierror):  # any EAI_*: unknown name, resolver down, ...
+        return f"cannot resolve host: {cause}"
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"TLS handshake failed: {(cause.verify_message or cause.reason).rstrip('.')}"
+    if isinstance(cause, ssl.SSLError):
+        return f"TLS handshake failed: {_ssl_reason(cause)}"
+    if isinstance(cause, ConnectionRefusedError):
         return "connection refused"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered:
-        return f"cannot resolve host: {text}"
-    return f"connection failed: {text}"
+    if isinstance(cause, ConnectionResetError):
+        return f"connection reset {phase}"
+    return None
 
 
 def _ssl_reason(error: ssl.SSLError) -> str:

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import ipaddress
 import socket
 import ssl
-from asyncio import staggered
 from collections import deque
 from collections.abc import Awaitable, Iterable, Iterator
 from typing import Any, cast
 
 import httpcore
+from aiohappyeyeballs import start_connection
 
 from checks.ip_family import AddressInfo, Choice, IpFamily, Resolver, resolve
 
@@ -289,36 +288,41 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
 
 async def _connect_first(addresses: list[AddressInfo], local_address: str | None) -> socket.socket:
-    """The first address to accept, tried in order and a delay apart (happy eyeballs): the
-    loop's own `create_connection` would do it, but uvloop's does not."""
+    """The first address to accept, tried in the resolver's order a delay apart (happy
+    eyeballs, RFC 8305, by aiohappyeyeballs): the loop's own `create_connection` would do it,
+    but uvloop's does not. One address (an IP literal: most targets) is simply connected."""
     if len(addresses) == 1:
         return await _connect(addresses[0], local_address)
-    connected: list[socket.socket] = []
+    local = None
+    if local_address:
+        local = [(a[0], socket.SOCK_STREAM, 0, "", (local_address, 0)) for a in addresses]
+    return await start_connection(
+        addresses,
+        local_addr_infos=local,
+        happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY,
+        interleave=0,  # the resolver's order, as `ip_family: any` documents (checks/ip_family.py)
+        socket_factory=_socket,
+    )
 
-    async def attempt(address: AddressInfo) -> socket.socket:
-        sock = await _connect(address, local_address)
-        connected.append(sock)
-        return sock
 
-    attempts = [functools.partial(attempt, address) for address in addresses]
-    winner, _, errors = await staggered.staggered_race(attempts, HAPPY_EYEBALLS_DELAY)
-    for sock in connected:
-        if sock is not winner:  # connected too, a moment after the winner
-            sock.close()
-    if winner is None:
-        raise next((e for e in errors if e is not None), OSError("no address to connect to"))
-    return cast(socket.socket, winner)
+def _socket(address: AddressInfo) -> socket.socket:
+    family, kind, proto, _, _ = address
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 async def _connect(address: AddressInfo, local_address: str | None) -> socket.socket:
-    family, kind, proto, _, sockaddr = address
-    sock = socket.socket(family, kind, proto)
+    sock = _socket(address)
     try:
         sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if local_address:
             sock.bind((local_address, 0))
-        await asyncio.get_running_loop().sock_connect(sock, sockaddr)
+        await asyncio.get_running_loop().sock_connect(sock, address[4])
     except BaseException:
         sock.close()
         raise

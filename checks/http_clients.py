@@ -28,11 +28,11 @@ import httpx
 from checks.http_backend import AsyncioBackend
 from checks.http_proxy import build_proxy_pool, bypasses
 from checks.ip_family import IpFamily
-from checks.specs import HttpSpec
+from checks.specs import HttpSpec, TlsProfile
 from checks.tls_versions import bound
 
 # verify, ca_bundle, client cert, client key, min_version, max_version
-Profile = tuple[bool, str | None, str | None, str | None, str | None, str | None]
+Profile = TlsProfile
 
 # ip_family, fallback: which addresses the connections may use (checks/ip_family.py)
 Family = tuple[IpFamily, bool]
@@ -63,33 +63,22 @@ DEFAULT_LIMITS = httpx.Limits(
 MAX_ORIGINS = 4096
 
 
-def profile_of(spec: HttpSpec) -> Profile:
-    cert = spec.client_cert
-    return (
-        spec.verify,
-        spec.ca_bundle,
-        cert.cert if cert else None,
-        cert.key if cert else None,
-        spec.min_version,
-        spec.max_version,
-    )
-
-
-def _family_of(spec: HttpSpec) -> Family:
-    return (spec.ip_family, spec.ip_fallback)
-
-
-def named_of(spec: HttpSpec) -> Named | None:
-    host = _host(spec.url)
-    return (host, spec.server_name) if spec.server_name and host else None
+# The spec's own parts of these keys (`tls_profile`, `address_family`, `named`) are computed
+# once per spec (checks/specs.py), not per probe.
 
 
 def transports_key(spec: HttpSpec) -> tuple[object, ...]:
     """What the transports of a run depend on: runs of specs with equal keys (a scenario's
     steps) may share their connections."""
     no_proxy = tuple(spec.no_proxy or ())
-    named = named_of(spec)
-    return (profile_of(spec), _family_of(spec), named, spec.reuse_connection, spec.proxy, no_proxy)
+    return (
+        spec.tls_profile,
+        spec.address_family,
+        spec.named,
+        spec.reuse_connection,
+        spec.proxy,
+        no_proxy,
+    )
 
 
 def _host(url: str) -> str:
@@ -178,15 +167,17 @@ class HttpClientPool:
     def fresh(self, spec: HttpSpec, proxy: str | None = None) -> PooledTransport:
         """A pool of its own for one run: its connections are new and die with the run."""
         return self._build(
-            profile_of(spec), _family_of(spec), named_of(spec), keepalive=False, proxy=proxy
+            spec.tls_profile, spec.address_family, spec.named, keepalive=False, proxy=proxy
         )
 
     def lease(self, spec: HttpSpec, url: str, proxy: str | None = None) -> _KeptAlive:
         """The shared keep-alive pool of `url`'s origin (address family, server_name, through
         `proxy`), held until `release`."""
         # a connection made with the check's server_name must not serve another name's check
-        named = named_of(spec) if _host(url) == _host(spec.url) else None
-        key: _Key = (profile_of(spec), _origin(url), _family_of(spec), named, proxy)
+        named = spec.named
+        if named is not None and _host(url) != named[0]:
+            named = None
+        key: _Key = (spec.tls_profile, _origin(url), spec.address_family, named, proxy)
         kept = self._kept.get(key)
         if kept is None:
             transport = self._build(key[0], key[2], named, keepalive=True, proxy=proxy)
@@ -281,7 +272,7 @@ class ProbeConnections:
     def reuses(self) -> bool:
         return bool(self._spec.reuse_connection)
 
-    def proxy_for(self, url: str) -> str | None:
+    def proxy_for(self, url: httpx.URL | str) -> str | None:
         """The proxy `url` goes through, or None for a direct connection."""
         proxy = self._spec.proxy
         if proxy is None or not self._spec.no_proxy:
@@ -289,15 +280,15 @@ class ProbeConnections:
         host = httpx.URL(url).host
         return None if bypasses(host, self._spec.no_proxy) else proxy
 
-    def for_url(self, url: str) -> PooledTransport:
+    def for_url(self, url: httpx.URL | str) -> PooledTransport:
         proxy = self.proxy_for(url) if self._spec.proxy is not None else None
         if not self._spec.reuse_connection:
-            return self._fresh_for(proxy)
-        kept = self._pool.lease(self._spec, url, proxy)
+            return self._fresh_for(proxy)  # its one pool: the URL does not matter
+        kept = self._pool.lease(self._spec, str(url), proxy)
         self._held.append(kept)
         return kept.transport
 
-    def retry_transport(self, url: str | None = None) -> PooledTransport:
+    def retry_transport(self, url: httpx.URL | str | None = None) -> PooledTransport:
         proxy = self.proxy_for(url) if url is not None and self._spec.proxy is not None else None
         return self._fresh_for(proxy)
 

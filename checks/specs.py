@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -178,6 +181,10 @@ HeaderRules = dict[
 ]
 
 
+# verify, ca_bundle, client cert, client key, min_version, max_version
+TlsProfile = tuple[bool, str | None, str | None, str | None, str | None, str | None]
+
+
 class HttpSpec(AddressFamily):
     url: str
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
@@ -274,12 +281,77 @@ class HttpSpec(AddressFamily):
             self._file_body = read_body_file(self.body_file)
         return self
 
-    @property
+    # --- derived from the spec alone, once: a probe reads them on every run ----------------
+    # `cached_property` keeps each in the instance's __dict__ after its first use, a plain
+    # attribute from then on (a pydantic private attribute costs a `__getattr__` per read);
+    # `model_copy` drops them, for a copy with other fields (a scenario step's filled-in url).
+
+    @cached_property
     def content(self) -> bytes | None:
         """The request body: `body`, or what `body_file` held when the catalogue loaded."""
         if self.body is not None:
             return self.body.encode()
-        return self._file_body
+        return self._file_body if self.body_file is not None else None
+
+    @cached_property
+    def request_url(self) -> httpx.URL:
+        """`url` as httpx parses it for each request (immutable, so one per spec)."""
+        return httpx.URL(self.url)
+
+    @cached_property
+    def host(self) -> str:
+        """The URL's host in lower case."""
+        return (urlsplit(self.url).hostname or "").lower()
+
+    @cached_property
+    def named(self) -> tuple[str, str] | None:
+        """(host, server_name) when the check asks its own host by another name."""
+        if not self.server_name or not self.host:
+            return None
+        return (self.host, self.server_name)
+
+    @cached_property
+    def tls_profile(self) -> TlsProfile:
+        """What the SSL context of the spec's connections depends on."""
+        cert = self.client_cert
+        return (
+            self.verify,
+            self.ca_bundle,
+            cert.cert if cert else None,
+            cert.key if cert else None,
+            self.min_version,
+            self.max_version,
+        )
+
+    @cached_property
+    def address_family(self) -> tuple[IpFamily, bool]:
+        """ip_family, fallback: which addresses the connections may use."""
+        return (self.ip_family, self.ip_fallback)
+
+    @cached_property
+    def body_conditions(self) -> bool:
+        """Whether a condition reads the body's text."""
+        return bool(
+            self.body_contains
+            or self.body_regex
+            or self.body_not_contains
+            or self.body_not_regex
+            or self.json_
+            or self.expect_json
+        )
+
+    @cached_property
+    def reads_body(self) -> bool:
+        """Whether the verdict reads the body. Without a body condition it is judged on the
+        status and headers alone and the body is never read: a large page is not an outage,
+        and costs nothing (blackbox_exporter reads it whole)."""
+        return self.body_conditions or self.static
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        for name in _DERIVED:
+            copied.__dict__.pop(name, None)
+        return copied
 
     @property
     def is_https(self) -> bool:
@@ -288,6 +360,10 @@ class HttpSpec(AddressFamily):
     def family_target(self) -> str | None:
         return urlsplit(self.url).hostname
 
+
+_DERIVED = tuple(
+    name for name, value in vars(HttpSpec).items() if isinstance(value, cached_property)
+)
 
 MAX_BODY_FILE = 1_048_576  # bytes
 

@@ -18,6 +18,7 @@ import pytest
 from checks.context import ProbeContext
 from checks.http_backend import HAPPY_EYEBALLS_DELAY, HIGH_WATER, AsyncioBackend
 from checks.http_clients import HttpClientPool
+from checks.ip_family import NoAddressOfFamily
 from checks.result import Outcome
 from checks.runner import run_probe
 from checks.specs import HttpSpec
@@ -174,6 +175,42 @@ async def test_a_name_whose_first_address_hangs_is_reached_on_the_next() -> None
     assert HAPPY_EYEBALLS_DELAY <= elapsed < 1.5
 
 
+def _dual_stack(port: int) -> Any:
+    async def resolve(host: str, port_asked: int) -> list[tuple[Any, ...]]:
+        tcp = (socket.SOCK_STREAM, socket.IPPROTO_TCP, "")
+        return [(socket.AF_INET6, *tcp, ("::1", port, 0, 0)), (socket.AF_INET, *tcp, (HOST, port))]
+
+    return resolve
+
+
+async def test_a_name_whose_every_address_refuses_is_refused() -> None:
+    """The race (aiohappyeyeballs) joins the attempts' errors into one: still a refusal."""
+    port = free_port()
+    context = ProbeContext(
+        http=HttpClientPool(backend=AsyncioBackend(_dual_stack(port))),
+        heartbeats=None,  # type: ignore[arg-type]
+    )
+    try:
+        outcome = await probe(context, f"http://dual-stack.test:{port}/")
+    finally:
+        await context.aclose()
+    assert outcome == (Outcome.FAIL, "connection refused")
+
+
+async def test_a_name_whose_first_address_refuses_is_reached_on_the_next() -> None:
+    async with HttpServer({"/": lambda _: Reply(200, "ok")}) as server:  # 127.0.0.1 only
+        context = ProbeContext(
+            http=HttpClientPool(backend=AsyncioBackend(_dual_stack(server.port))),
+            heartbeats=None,  # type: ignore[arg-type]
+        )
+        try:
+            spec = HttpSpec(url=f"http://dual-stack.test:{server.port}/")
+            result = await run_probe("svc/http", "http", spec, 2.0, context)
+        finally:
+            await context.aclose()
+    assert (result.outcome, result.measurements["ip_family"]) == (Outcome.OK, "ip4")
+
+
 async def test_an_https_body_ended_by_closing_without_close_notify_is_read_whole(
     ctx: ProbeContext, tmp_path: Path
 ) -> None:
@@ -197,3 +234,44 @@ async def test_an_https_body_ended_by_closing_without_close_notify_is_read_whole
         result = await run_probe("svc/http", "http", spec, 2.0, ctx)
     assert (result.outcome, result.reason) == (Outcome.OK, "")
     assert result.measurements["body_bytes"] == len("portal up")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
+        (ConnectionResetError(104, "Reset by peer"), "connection reset while connecting"),
+        (
+            socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+            "cannot resolve host: [Errno -2] Name or service not known",
+        ),
+        (  # the resolver down: named as a resolution failure though its words differ
+            socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
+            "cannot resolve host: [Errno -3] Temporary failure in name resolution",
+        ),
+        (
+            NoAddressOfFamily("v4only.test has no IPv6 address (ip_family: ip6)"),
+            "v4only.test has no IPv6 address (ip_family: ip6)",
+        ),
+    ],
+    ids=["refused", "reset", "unknown name", "resolver down", "no address of the family"],
+)
+async def test_connection_errors_are_named_by_their_type_not_their_text(
+    error: OSError, reason: str
+) -> None:
+    """Each error the connect step can meet (raised here where getaddrinfo would raise it)
+    crosses the backend's one mapping (an httpcore error, the socket's as its cause) and gets
+    its own words: none falls through to the catch-all "connection failed"."""
+
+    async def resolve(host: str, port: int) -> list[tuple[Any, ...]]:
+        raise error
+
+    context = ProbeContext(
+        http=HttpClientPool(backend=AsyncioBackend(resolve)),
+        heartbeats=None,  # type: ignore[arg-type]
+    )
+    try:
+        outcome = await probe(context, "http://service.test/")
+    finally:
+        await context.aclose()
+    assert outcome == (Outcome.FAIL, reason)
