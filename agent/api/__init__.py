@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from agent.access.tokens import AuthError
 from agent.api import (
     alerts,
     auditlog,
@@ -24,7 +25,6 @@ from agent.api import (
     reports,
     services,
 )
-from agent.api.auth import AuthError
 from agent.api.problems import validation_error
 
 if TYPE_CHECKING:

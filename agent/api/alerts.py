@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 
+from agent.access.tokens import Principal
 from agent.agent_view import AgentView, live_alerts
 from agent.api import audit
-from agent.api.auth import Principal
 from agent.api.context import Operator, Viewer, agent_of, blocking, sql_store
 from agent.api.models import AckAccepted, AckIn, AlertOut
 from agent.api.views import alerts

@@ -14,9 +14,9 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from agent.access.failures import client_address
+from agent.access.tokens import AuthError, Principal, Role, authorize, probe_entries
 from agent.agent_view import AgentView, live_engine
-from agent.api.auth import AuthError, Principal, Role, authorize, probe_entries
-from agent.api.auth_failures import client_address
 from agent.catalog.model import Catalog
 from agent.records import CheckStatus, Incident, ServiceStatus, State
 from agent.store.sql import SqlStore

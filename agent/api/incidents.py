@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
+from agent.access.tokens import Principal
 from agent.api import audit
-from agent.api.auth import Principal
 from agent.api.context import Operator, Viewer, agent_of, blocking, sql_store
 from agent.api.models import (
     AlertOut,

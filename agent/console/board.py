@@ -29,8 +29,8 @@ from typing import Any
 from jinja2 import Environment
 from markupsafe import Markup
 
+from agent.access.tokens import Principal, Role
 from agent.agent_view import AgentView, live_alerts, live_calendar, live_engine
-from agent.api.auth import Principal, Role
 from agent.api.context import Live, blocking, live, sql_store
 from agent.api.indicators import quar_config
 from agent.api.views import alert_out

@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment
 from pydantic import ValidationError
 
+from agent.access.failures import client_address
+from agent.access.tokens import Principal, Role
 from agent.agent_view import AgentView, live_calendar
 from agent.api.alerts import acknowledge_alert
-from agent.api.auth import Principal, Role
-from agent.api.auth_failures import client_address
 from agent.api.context import blocking, live, sql_store
 from agent.api.incidents import add_annotation, incident_detail
 from agent.api.indicators import current_month
