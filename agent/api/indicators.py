@@ -7,7 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from agent.api.context import Viewer, agent_of, blocking
-from agent.operations.indicators import choose_period, figures
+from agent.operations.indicators import choose_period, current_month, figures
+
+# current_month and figures live in agent.operations.indicators; bench/console.py still
+# imports them from here
+__all__ = ["current_month", "figures", "indicators", "router"]
 
 router = APIRouter(tags=["indicators"])
 
