@@ -23,7 +23,7 @@ from checks.result import ProbeResult
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from agent.api.auth_failures import AuthFailures
+    from agent.access.failures import AuthFailures
     from agent.catalog.model import Catalog
     from agent.cluster.member import ClusterMember
     from agent.engine import Engine

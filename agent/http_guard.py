@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent.api.auth import authenticate, probe_entries
+from agent.access.tokens import authenticate, probe_entries
 from agent.settings import Settings, split_host_port
 
 Scope = dict[str, Any]

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
+from agent.access.failures import AuthFailures
 from agent.agent_view import ReloadStatus, ResultHook
 from agent.alert_signals import location_signals
-from agent.api.auth_failures import AuthFailures
 from agent.catalog.errors import CatalogError
 from agent.catalog.model import LOCAL, Catalog, Check
 from agent.clock_watch import ClockStep

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from agent.access.tokens import AuthError
 from agent.api import (
     alerts,
     auditlog,
@@ -24,8 +25,9 @@ from agent.api import (
     reports,
     services,
 )
-from agent.api.auth import AuthError
+from agent.api.errors import operation_error
 from agent.api.problems import validation_error
+from agent.operations.errors import OperationError
 
 if TYPE_CHECKING:
     from agent.agent_view import AgentView
@@ -60,6 +62,7 @@ def mount_api(app: FastAPI, agent: AgentView) -> None:
     app.state.vigia_agent = agent
     app.include_router(api_router())
     app.add_exception_handler(AuthError, _auth_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationError, operation_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _store_away)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
 

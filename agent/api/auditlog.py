@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from agent.api import audit
 from agent.api.context import Admin, agent_of, blocking, sql_store
-from agent.api.models import AuditOut, AuditPage
+from agent.operations import audit
+from agent.operations.models import AuditOut, AuditPage
 
 router = APIRouter(tags=["audit"])
 

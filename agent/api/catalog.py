@@ -7,9 +7,9 @@ from collections import Counter
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from agent.api import audit
 from agent.api.context import Admin, Viewer, agent_of, blocking, sql_store
-from agent.api.models import CatalogOut, ReloadOut
+from agent.operations import audit
+from agent.operations.models import CatalogOut, ReloadOut
 
 router = APIRouter(tags=["catalogue"])
 

@@ -1,27 +1,27 @@
-"""What the API and the console read from the running agent, and how they ask for auth.
+"""How the API finds the running agent and asks for auth (a bearer token with a role).
 
-The live state board reads the engine's memory (on the event loop); everything else reads the
-store, in a worker thread.
+Reading the live state and running store work off the loop live in agent.operations.reading,
+shared with the console and the status page; they are named here too for older importers.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agent.agent_view import AgentView, live_engine
-from agent.api.auth import AuthError, Principal, Role, authorize, probe_entries
-from agent.api.auth_failures import client_address
-from agent.catalog.model import Catalog
-from agent.records import CheckStatus, Incident, ServiceStatus, State
-from agent.store.sql import SqlStore
+from agent.access.failures import client_address
+from agent.access.tokens import AuthError, Principal, Role, authorize, probe_entries
+from agent.agent_view import AgentView
+from agent.operations.reading import Live, blocking, live, sql_store
 
-T = TypeVar("T")
+__all__ = [
+    "Admin", "Board", "Live", "Operator", "Probe", "Viewer", "agent_of", "bearer", "blocking",
+    "live", "now", "require", "sql_store",
+]  # fmt: skip
 
 bearer = HTTPBearer(auto_error=False, description="a token made by `vigia token create`")
 
@@ -31,64 +31,8 @@ def agent_of(request: Request) -> AgentView:
     return agent
 
 
-def sql_store(agent: AgentView) -> SqlStore:
-    store = agent.store
-    if not isinstance(store, SqlStore):  # alert state and the audit log are SQL tables
-        raise TypeError(f"the API needs an SqlStore, not {type(store).__name__}")
-    return store
-
-
-async def blocking(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking store work off the event loop."""
-    return await asyncio.to_thread(work, *args, **kwargs)
-
-
 def now(agent: AgentView) -> datetime:
     return agent.clock.now()
-
-
-class Live:
-    """The live view of services and checks: the engine when it runs, else the store's copy."""
-
-    def __init__(self, agent: AgentView, stored: dict[str, ServiceStatus] | None = None) -> None:
-        self.catalog: Catalog = agent.catalog
-        self._engine = live_engine(agent)
-        self._stored = stored or {}
-
-    @property
-    def running(self) -> bool:
-        return self._engine is not None
-
-    def service(self, sid: str) -> ServiceStatus:
-        if self._engine is not None and sid in self.catalog.by_id:
-            status: ServiceStatus = self._engine.service_status(sid)
-            return status
-        return self._stored.get(sid) or ServiceStatus(sid, State.UNKNOWN, None, None)
-
-    def check(self, cid: str) -> CheckStatus | None:
-        if self._engine is None or cid not in self.catalog.checks:
-            return None
-        status: CheckStatus = self._engine.check_status(cid)
-        return status
-
-    def locations(self, cid: str) -> dict[str, CheckStatus]:
-        """Each location's own hard state of the check (only while the engine runs)."""
-        if self._engine is None or cid not in self.catalog.checks:
-            return {}
-        statuses: dict[str, CheckStatus] = self._engine.location_statuses(cid)
-        return statuses
-
-    def open_incident(self, sid: str) -> Incident | None:
-        if self._engine is None or sid not in self.catalog.by_id:
-            return None
-        incident: Incident | None = self._engine.open_incident(sid)
-        return incident
-
-
-async def live(agent: AgentView) -> Live:
-    if agent.running:
-        return Live(agent)
-    return Live(agent, await blocking(agent.store.service_statuses))
 
 
 # ---- auth dependencies --------------------------------------------------------------------

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from agent.api.context import agent_of, bearer, blocking, sql_store
-from agent.api.models import BeatOut
+from agent.operations.models import BeatOut
 from checks.specs import HeartbeatSpec
 
 router = APIRouter(tags=["heartbeat"])

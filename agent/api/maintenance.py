@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
-from agent.api import audit
 from agent.api.context import Operator, Viewer, agent_of, blocking, sql_store
-from agent.api.models import BoundedDatetime, WindowIn, WindowOut
-from agent.api.views import window_out
+from agent.operations import audit
+from agent.operations.models import BoundedDatetime, WindowIn, WindowOut
+from agent.operations.views import window_out
 
 router = APIRouter(tags=["maintenance"])
 WindowId = Annotated[int, Path(ge=1, le=2**31 - 1)]

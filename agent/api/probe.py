@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Request
 
-from agent.api.auth import Principal, Role
+from agent.access.tokens import Principal, Role
 from agent.api.context import Probe, agent_of, blocking, sql_store
 from agent.catalog.model import Catalog
 from agent.locations.assignment import assignment

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agent.api import audit
 from agent.api.context import Operator, Viewer, agent_of, blocking, sql_store
-from agent.scheduled_reports.archive import Archive, ArchiveAlteredError, Archived
-
-if TYPE_CHECKING:
-    from agent.agent_view import AgentView
+from agent.operations import audit
+from agent.operations.archive import archive_of, archived_file
+from agent.scheduled_reports.archive import Archived
 
 router = APIRouter(tags=["reports"])
 ArchiveId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -57,10 +55,6 @@ class RerunIn(BaseModel):
         return self
 
 
-def archive_of(agent: AgentView) -> Archive:
-    return agent.reports.archive if agent.reports else Archive(sql_store(agent))
-
-
 def archived_out(row: Archived) -> ArchivedOut:
     fields = {k: getattr(row, k) for k in ArchivedOut.model_fields if k != "download"}
     return ArchivedOut(**fields, download=f"/api/v1/reports/archive/{row.id}")
@@ -83,23 +77,6 @@ async def list_archive(
 async def download(request: Request, _: Viewer, archive_id: ArchiveId) -> Response:
     """The archived file as it was made (409 when it was removed or altered since)."""
     return await archived_file(agent_of(request), archive_id)
-
-
-async def archived_file(agent: AgentView, archive_id: int) -> Response:
-    """The download response the API and the console send."""
-    try:
-        found = await blocking(archive_of(agent).read, archive_id)
-    except ArchiveAlteredError as exc:
-        raise HTTPException(409, f"report {archive_id}: {exc}") from None
-    if found is None:
-        raise HTTPException(404, f"report {archive_id} is not in the archive")
-    row, content = found
-    media = "application/pdf" if row.filename.endswith(".pdf") else "text/html; charset=utf-8"
-    headers = {
-        "Content-Disposition": f'attachment; filename="{row.filename}"',
-        "X-Checksum-SHA256": row.sha256,
-    }
-    return Response(content, media_type=media, headers=headers)
 
 
 @router.post(

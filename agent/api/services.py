@@ -9,8 +9,8 @@ from sqlalchemy import desc, select
 
 from agent.agent_view import live_calendar
 from agent.api.context import Board, Viewer, agent_of, blocking, live, sql_store
-from agent.api.models import CheckOut, LastResult, ServiceDetail, ServiceOut, State
-from agent.api.views import check_out, last_result, latest_results, service_out
+from agent.operations.models import CheckOut, LastResult, ServiceDetail, ServiceOut, State
+from agent.operations.views import check_out, last_result, latest_results, service_out
 from agent.store import schema
 from agent.store.base import StoredResult
 from agent.store.rows import stored_result_from_row

@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from agent.api.auth import hash_token, new_token
+from agent.access.tokens import hash_token, new_token
 from agent.catalog.loader import load
 from agent.catalog.model import Catalog
 from agent.commands import report

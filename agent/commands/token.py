@@ -9,7 +9,7 @@ import argparse
 import re
 from pathlib import Path
 
-from agent.api.auth import hash_token, new_token
+from agent.access.tokens import hash_token, new_token
 from agent.commands.common import CommandError, guarded
 from agent.settings import Settings, SettingsError, load_settings
 

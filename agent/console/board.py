@@ -29,15 +29,15 @@ from typing import Any
 from jinja2 import Environment
 from markupsafe import Markup
 
+from agent.access.tokens import Principal, Role
 from agent.agent_view import AgentView, live_alerts, live_calendar, live_engine
-from agent.api.auth import Principal, Role
-from agent.api.context import Live, blocking, live, sql_store
-from agent.api.indicators import quar_config
-from agent.api.views import alert_out
 from agent.catalog.model import LOCAL, MACRO_SERVICES, Catalog, Service
 from agent.console.fragments import ICONS, Fragments, Groups, digest
 from agent.console.live import RowLog, TileLog
 from agent.locations.overview import LocationRow, location_rows
+from agent.operations.indicators import quar_config
+from agent.operations.reading import Live, blocking, live, sql_store
+from agent.operations.views import alert_out
 from agent.records import Incident
 from agent.store.sql import SqlStore
 from alerting import alert_store

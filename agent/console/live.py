@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.agent_view import AgentView, live_engine
-from agent.api.context import Live
 from agent.catalog.model import Catalog, Service
 from agent.locations.overview import FailingLocations, failing_at
+from agent.operations.reading import Live
 from agent.records import ServiceStatus, State
 from agent.staleness import is_stale
 

@@ -6,25 +6,18 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment
 from pydantic import ValidationError
 
+from agent.access.failures import client_address
+from agent.access.tokens import Principal, Role
 from agent.agent_view import AgentView, live_calendar
-from agent.api.alerts import acknowledge_alert
-from agent.api.auth import Principal, Role
-from agent.api.auth_failures import client_address
-from agent.api.context import blocking, live, sql_store
-from agent.api.incidents import add_annotation, incident_detail
-from agent.api.indicators import current_month
-from agent.api.models import AnnotationIn, PublicMessageIn
-from agent.api.public_messages import message_out, write_public_message
-from agent.api.reports import archive_of, archived_file
-from agent.api.views import check_out, incident_out, latest_results, service_out, window_out
 from agent.console.board import Board
 from agent.console.fragments import ICONS
 from agent.console.i18n import LANGUAGES, translator
+from agent.console.refusals import refusal
 from agent.console.session import (
     COOKIE,
     LANG_COOKIE,
@@ -35,11 +28,19 @@ from agent.console.session import (
     local_path,
     may,
 )
+from agent.operations.alerts import acknowledge_alert
+from agent.operations.archive import archive_of, archived_file
+from agent.operations.errors import OperationError
+from agent.operations.incidents import add_annotation, incident_detail
+from agent.operations.indicators import current_month
+from agent.operations.messages import message_out, write_public_message
+from agent.operations.models import AnnotationIn, PublicMessageIn
+from agent.operations.reading import blocking, live, sql_store
+from agent.operations.views import check_out, incident_out, latest_results, service_out, window_out
 from agent.status import messages
 
 LIVE_INTERVAL_MS = 2000
 ARCHIVE_ROWS = 50  # the newest archived reports on the reports page
-_ARCHIVE_ERRORS = {404: "not_found", 409: "archive_altered"}
 HISTORY = timedelta(days=7)
 
 
@@ -67,6 +68,11 @@ class Console:
     def message(self, request: Request, status: int, key: str) -> HTMLResponse:
         t = translator(language(request))
         return self.page(request, "message.html.j2", status, heading=str(status), text=t(key))
+
+    def refused(self, request: Request, exc: OperationError) -> HTMLResponse:
+        """The message page for an operation's refusal (agent.console.refusals)."""
+        status, key = refusal(exc)
+        return self.message(request, status, key)
 
     def viewer(self, request: Request, board: bool = False) -> Principal | Response:
         """The signed-in principal; the anonymous one only for the board itself (`board`)."""
@@ -179,13 +185,13 @@ class Console:
             return who
         agent = self.agent
         now = agent.clock.now()
-        detail = None
-        if 0 < incident_id < 2**63:
-            detail = await blocking(incident_detail, sql_store(agent), incident_id, now)
-        if detail is None:
+        if not 0 < incident_id < 2**63:
             return self.message(request, 404, "not_found")
+        try:
+            detail = await incident_detail(agent, incident_id, now)
+        except OperationError as exc:
+            return self.refused(request, exc)
         service = agent.catalog.by_id.get(detail.service)
-        detail = detail.model_copy(update={"service_name": service.name if service else None})
         said = await blocking(messages.listing, sql_store(agent), incident=incident_id, limit=50)
         public = service is not None and service.public
         amber, red = self.board.thresholds()
@@ -207,8 +213,8 @@ class Console:
             await add_annotation(self.agent, who, incident_id, body)
         except ValidationError:
             return self.message(request, 422, "annotate")
-        except HTTPException:
-            return self.message(request, 404, "not_found")
+        except OperationError as exc:
+            return self.refused(request, exc)
         return RedirectResponse(f"/incidents/{incident_id}#annotate", status_code=303)
 
     async def ack(self, request: Request) -> Response:
@@ -220,8 +226,8 @@ class Console:
             await acknowledge_alert(
                 self.agent, who, fields.get("alert_id", ""), fields.get("comment", "")[:2000]
             )
-        except HTTPException:
-            return self.message(request, 404, "not_found")
+        except OperationError as exc:
+            return self.refused(request, exc)
         return RedirectResponse("/#alerts", status_code=303)
 
     async def incident_message(self, request: Request, incident_id: int) -> Response:
@@ -245,9 +251,8 @@ class Console:
             await write_public_message(self.agent, who, body)
         except ValidationError:
             return self.message(request, 422, "public_message_bad")
-        except HTTPException as exc:
-            key = "not_found" if exc.status_code == 404 else "public_message_bad"
-            return self.message(request, exc.status_code, key)
+        except OperationError as exc:
+            return self.refused(request, exc)
         return RedirectResponse(local_path(back), status_code=303)
 
     async def review(self, request: Request, incident_id: int) -> Response:
@@ -282,8 +287,8 @@ class Console:
             return self.message(request, 404, "not_found")
         try:
             return await archived_file(self.agent, archive_id)
-        except HTTPException as exc:
-            return self.message(request, exc.status_code, _ARCHIVE_ERRORS[exc.status_code])
+        except OperationError as exc:
+            return self.refused(request, exc)
 
     async def monthly(self, request: Request, month: str) -> Response:
         who = self.viewer(request)

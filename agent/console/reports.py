@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 from agent.agent_view import AgentView, calendar_now
-from agent.api.context import sql_store
-from agent.api.indicators import quar_config
 from agent.indicators.periods import parse_period
+from agent.operations.indicators import quar_config
+from agent.operations.reading import sql_store
 
 
 def available() -> bool:

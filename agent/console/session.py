@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 from fastapi import Request
 
-from agent.api.auth import ANONYMOUS, Principal, Role, authenticate, hash_token
+from agent.access.tokens import ANONYMOUS, Principal, Role, authenticate, hash_token
 from agent.console.i18n import DEFAULT, LANGUAGES
 from agent.settings import Settings
 

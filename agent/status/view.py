@@ -13,10 +13,10 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from agent.agent_view import AgentView, calendar_now, live_calendar
-from agent.api.context import Live, blocking, live
 from agent.catalog.model import Catalog, Service
 from agent.indicators.compute import read_timelines
 from agent.indicators.periods import Period
+from agent.operations.reading import Live, blocking, live
 from agent.records import Incident, MaintenanceWindow, State
 from agent.staleness import is_stale
 from agent.status import messages

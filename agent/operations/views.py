@@ -6,8 +6,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from agent.api.context import Live
-from agent.api.models import (
+from agent.catalog.model import Check, Service
+from agent.maintenance import MaintenanceCalendar
+from agent.operations.models import (
     AckOut,
     AlertOut,
     CheckOut,
@@ -20,8 +21,7 @@ from agent.api.models import (
     ServiceOut,
     WindowOut,
 )
-from agent.catalog.model import Check, Service
-from agent.maintenance import MaintenanceCalendar
+from agent.operations.reading import Live
 from agent.records import CheckStatus, Incident, MaintenanceWindow
 from agent.staleness import is_stale
 from agent.store.base import StoredResult

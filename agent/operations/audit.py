@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from agent.api.auth import Principal
+from agent.access.tokens import Principal
 from agent.store import schema
 from agent.store.sql import SqlStore
 
