@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from agent.catalog.loader import load_text
 from agent.catalog.model import Catalog
 from agent.maintenance import MaintenanceCalendar
-from agent.metrics import AgentMetrics
+from agent.metrics import AgentMetrics, Series, sample_prefix
 from agent.metrics_store import StoreMetrics
 from agent.quar_config import DEFAULT_QUAR
 from agent.records import (
@@ -224,6 +225,20 @@ def test_fast_render_has_exactly_the_samples_of_generate_latest(
         if line.startswith("# TYPE")
     ]
     assert len(names) == len(set(names)), "every family is rendered once"
+
+
+def test_a_series_keeps_one_string_its_line_and_rerenders_it_on_change() -> None:
+    """~170,000 series at 10,000 services: a second string per series (its name and labels
+    kept apart from its line) was ~25 MB of the agent's memory (#18 item 4)."""
+    labels = ("s 1", 'a "quoted" name', "http")
+    series = Series(sample_prefix("vigia_x", ("service", "check", "kind"), labels), labels)
+    assert series.line == 'vigia_x{service="s 1",check="a \\"quoted\\" name",kind="http"} 0.0\n'
+    for value in (1.0, 2.5, float("inf"), 0.0):
+        series.set(value)
+    series.inc(3.0)
+    assert series.line == 'vigia_x{service="s 1",check="a \\"quoted\\" name",kind="http"} 3.0\n'
+    strings = [r for r in gc.get_referents(series) if isinstance(r, str)]
+    assert strings == [series.line]
 
 
 def test_agent_metrics_never_emit_job_or_instance_labels(
