@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -239,6 +240,33 @@ def test_a_series_keeps_one_string_its_line_and_rerenders_it_on_change() -> None
     assert series.line == 'vigia_x{service="s 1",check="a \\"quoted\\" name",kind="http"} 3.0\n'
     strings = [r for r in gc.get_referents(series) if isinstance(r, str)]
     assert strings == [series.line]
+
+
+def test_a_scrape_holds_its_body_about_once_not_twice(metrics: AgentMetrics) -> None:
+    """The body is ~25 MB at 10,000 services and every scrape's peak is part of the agent's
+    peak RSS (#18 item 4): rendering must not hold it twice (text and bytes, or bytes and
+    head + bytes) on the way out."""
+    many = "\n".join(
+        f"  - {{id: s{i}, name: S{i}, macro_service: comunicacoes, tier: bronze,"
+        f' checks: [{{http: {{url: "http://127.0.0.1:9/{i}"}}}}]}}'
+        for i in range(1000)
+    )
+    catalog = load_text(f"version: 1\nservices:\n{many}\n")
+    for svc in catalog.monitored:
+        metrics.set_service(catalog, status(svc.id, State.UP))
+    for check in catalog.checks:
+        metrics.observe(result(check, Outcome.OK, phase_connect=0.01, phase_tls=0.02), "http")
+    size = len(metrics.render())
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        body = metrics.render()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert size > 500_000 and abs(len(body) - size) < 1000  # process_* samples vary
+    assert peak < 1.5 * size
 
 
 def test_agent_metrics_never_emit_job_or_instance_labels(
