@@ -8,6 +8,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -133,8 +134,13 @@ def tune_malloc() -> None:
     libc = ctypes.CDLL(name) if name else None
     if libc is None or not hasattr(libc, "mallopt") or not hasattr(libc, "gnu_get_libc_version"):
         return
-    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-    libc.mallopt(M_ARENA_MAX, ARENA_MAX)
+    # An operator's own setting (the unit's Environment=, docs/operations.md "Sizing") stands:
+    # e.g. a threshold under 256 KiB puts each TLS connection's read buffer (uvloop's) in its
+    # own mapping, of which only the touched pages count.
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        libc.mallopt(M_ARENA_MAX, ARENA_MAX)
 
 
 def run_agent(agent: Agent) -> None:
