@@ -68,6 +68,11 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.at_eof = True
         self.error = exc
+        # The transport holds the connection's TLS state (uvloop's SSL protocol: a 256 KiB
+        # read buffer, the SSL object with the peer's chain). A kept-alive connection the
+        # server closed stays in its pool until the next request to that origin finds it dead:
+        # let that state go now, not then. A lost transport has no peer or socket to report.
+        self.transport = None
         self._wake_reader()
         self.resume_writing()
 
@@ -145,16 +150,12 @@ _CONNECT_ERRORS: dict[type[BaseException], type[Exception]] = {
 class AsyncioStream(httpcore.AsyncNetworkStream):
     """`family` (`ip4`/`ip6`) and `fell_back` say which address family the connection took:
     plain attributes, read by the probe's trace at no cost (asking the transport for its peer
-    is what costs, checks/http.py `_note_address`)."""
+    is what costs, checks/http.py `_note_address`).
 
-    def __init__(
-        self,
-        transport: asyncio.Transport,
-        protocol: _Protocol,
-        family: str = "",
-        fell_back: bool = False,
-    ) -> None:
-        self._transport = transport
+    The transport is the protocol's, not a reference of the stream's own, so that a lost
+    connection's transport (and TLS state) is freed while the stream sits in a pool."""
+
+    def __init__(self, protocol: _Protocol, family: str = "", fell_back: bool = False) -> None:
         self._protocol = protocol
         self.family = family
         self.fell_back = fell_back
@@ -174,15 +175,18 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if not buffer:
             return
         with _mapped(_WRITE_ERRORS):
-            if self._transport.is_closing():
+            transport = self._protocol.transport
+            if transport is None or transport.is_closing():
                 raise self._protocol.error or BrokenPipeError("connection closed")
-            self._transport.write(buffer)
+            transport.write(buffer)
             drained = self._protocol.drain_waiter()
             if drained is not None:
                 await _within(drained, timeout)
 
     async def aclose(self) -> None:
-        self._transport.close()
+        transport = self._protocol.transport
+        if transport is not None:
+            transport.close()
 
     async def start_tls(
         self,
@@ -191,28 +195,29 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
+        plain = self._protocol.transport
         with _mapped(_CONNECT_ERRORS):
+            if plain is None:
+                raise self._protocol.error or ConnectionResetError("connection closed")
             try:
                 async with asyncio.timeout(timeout):
                     transport = await loop.start_tls(
-                        self._transport,
-                        self._protocol,
-                        ssl_context,
-                        server_hostname=server_hostname,
+                        plain, self._protocol, ssl_context, server_hostname=server_hostname
                     )
             except BaseException:
-                self._transport.close()
+                plain.close()
                 raise
         if transport is None:  # the loop closed the connection under us
             raise httpcore.ConnectError("connection closed during the TLS handshake")
         self._protocol.transport = transport  # flow control now pauses the TLS transport
-        return AsyncioStream(transport, self._protocol, self.family, self.fell_back)
+        return AsyncioStream(self._protocol, self.family, self.fell_back)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
             return self._protocol.has_news
         name = _EXTRA_INFO.get(info)
-        return self._transport.get_extra_info(name) if name else None
+        transport = self._protocol.transport
+        return transport.get_extra_info(name) if name and transport is not None else None
 
 
 _EXTRA_INFO = {
@@ -335,4 +340,4 @@ def _stream(
     sock: socket.socket = transport.get_extra_info("socket")
     for option in options or ():
         sock.setsockopt(*option)
-    return AsyncioStream(cast(asyncio.Transport, transport), protocol)
+    return AsyncioStream(protocol)

@@ -58,6 +58,11 @@ DEFAULT_LIMITS = httpx.Limits(
     max_connections=None, max_keepalive_connections=2000, keepalive_expiry=60.0
 )
 
+# A kept-alive connection idle past `keepalive_expiry` is closed by a sweep this often, not
+# only when the next request to its origin comes: for a check whose interval is longer than
+# the expiry (or one removed by a reload) that is an interval later, or never.
+SWEEP_SECONDS = 5.0
+
 # Keep-alive origin pools held at once: every redirect target is an origin, and a cache keyed
 # by origin must not grow with every new one (#12).
 MAX_ORIGINS = 4096
@@ -112,6 +117,10 @@ class PooledTransport(httpx.AsyncHTTPTransport):
     def __init__(self, pool: httpcore.AsyncConnectionPool) -> None:  # no super(): no 2nd pool
         self._pool = pool
 
+    @property
+    def pool(self) -> httpcore.AsyncConnectionPool:
+        return self._pool
+
 
 @dataclass(slots=True, eq=False)
 class _KeptAlive:
@@ -145,8 +154,11 @@ class HttpClientPool:
         trust_env: bool = False,
         backend: AsyncioBackend | None = None,
         max_origins: int = MAX_ORIGINS,
+        sweep_every: float = SWEEP_SECONDS,
     ) -> None:
         self._limits = limits
+        self._sweep_every = sweep_every
+        self._sweeper: asyncio.Task[None] | None = None
         self._trust_env = trust_env
         self._max_origins = max_origins
         self._contexts: dict[Profile, ssl.SSLContext] = {}
@@ -186,12 +198,39 @@ class HttpClientPool:
         else:
             self._kept.move_to_end(key)
         kept.users += 1
+        self._start_sweeping()
         return kept
 
     async def release(self, kept: _KeptAlive) -> None:
         kept.users -= 1
         if kept.evicted and kept.users == 0:
             await kept.transport.aclose()
+
+    def _start_sweeping(self) -> None:
+        if self._sweeper is not None or self._limits.keepalive_expiry is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # leased outside a loop (no connection yet): the next lease
+            return
+        self._sweeper = loop.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_every)
+            await self.close_expired()
+
+    async def close_expired(self) -> int:
+        """Close the kept-alive connections idle past their expiry or closed by their server;
+        how many. (No await yields before a close: a connection idle here is idle when it
+        closes; httpcore gives a request that was to take it another.)"""
+        closed = 0
+        for kept in list(self._kept.values()):
+            for connection in kept.transport.pool.connections:
+                if connection.is_idle() and connection.has_expired():
+                    await connection.aclose()
+                    closed += 1
+        return closed
 
     def _evict_beyond_cap(self) -> None:
         while len(self._kept) > self._max_origins:
@@ -248,6 +287,10 @@ class HttpClientPool:
         return len(self._contexts)
 
     async def aclose(self) -> None:
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
         kept, self._kept = list(self._kept.values()), OrderedDict()
         for pool in kept:
             await pool.transport.aclose()

@@ -15,6 +15,7 @@ samples, only slower, so any other consumer of the registry sees everything.
 
 from __future__ import annotations
 
+import io
 import platform
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -218,7 +219,14 @@ class AgentMetrics:
             head = generate_latest(self.registry)
         finally:
             self.fast.active = False
-        return head + "".join([c.render() for c in self._fast]).encode()
+        # One buffer the families are written into, handed out without a copy: joining every
+        # family's text, encoding the whole and prepending the head held the ~25 MB body
+        # twice at 10,000 services, a peak in the agent's RSS at every scrape (#18 item 4).
+        body = io.BytesIO()
+        body.write(head)
+        for collector in self._fast:
+            body.write(collector.render().encode())
+        return body.getvalue()
 
     # ---- fed by the runtime -------------------------------------------------------------------
 

@@ -81,12 +81,14 @@ class FastCollector(Collector):
 
 
 class Series:
-    """One series of a `LineFamily`; `set` re-renders its line."""
+    """One series of a `LineFamily`; `set` re-renders its line. The line is its only string:
+    its prefix (name and labels) is cut from it when the value changes, where keeping the
+    prefix too cost ~150 bytes a series, ~25 MB of the ~170,000 series of 10,000 services."""
 
-    __slots__ = ("_prefix", "labelvalues", "line", "value")
+    __slots__ = ("_cut", "labelvalues", "line", "value")
 
     def __init__(self, prefix: str, labelvalues: tuple[str, ...]) -> None:
-        self._prefix = prefix
+        self._cut = len(prefix)
         self.labelvalues = labelvalues
         self.value = 0.0
         self.line = f"{prefix}0.0\n"
@@ -94,7 +96,7 @@ class Series:
     def set(self, value: float) -> None:
         if value != self.value:
             self.value = value
-            self.line = f"{self._prefix}{format_value(value)}\n"
+            self.line = f"{self.line[: self._cut]}{format_value(value)}\n"
 
     def inc(self, amount: float = 1.0) -> None:
         self.set(self.value + amount)

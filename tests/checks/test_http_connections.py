@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
 from agent.catalog.loader import load_text
@@ -125,6 +126,34 @@ async def test_a_pool_evicted_while_a_run_holds_it_closes_when_that_run_ends() -
         await pool.release(busy)
         assert busy.users == 0
         await pool.release(other)
+    finally:
+        await pool.aclose()
+
+
+async def test_a_kept_alive_connection_is_closed_by_its_expiry_with_no_next_request() -> None:
+    """A connection idle past keepalive_expiry is closed by the pool's sweep, not held until a
+    request to its origin comes (a check with a longer interval, or removed: never)."""
+    closed = asyncio.Event()
+
+    async def answer_then_wait(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(OK)
+        await writer.drain()
+        if await reader.read() == b"":  # the client's FIN: the connection was let go
+            closed.set()
+
+    limits = httpx.Limits(max_keepalive_connections=10, keepalive_expiry=0.2)
+    pool = HttpClientPool(limits=limits, sweep_every=0.05)
+    ctx = ProbeContext(http=pool, heartbeats=None)  # type: ignore[arg-type]
+    try:
+        async with RawServer(answer_then_wait) as server:
+            url = f"http://127.0.0.1:{server.port}/"
+            verdict = await run(ctx, url=url, reuse_connection=True)
+            assert verdict.outcome is Outcome.OK, verdict.reason
+            await asyncio.sleep(0.1)
+            assert not closed.is_set()  # within its expiry: kept for the next probe
+            await asyncio.wait_for(closed.wait(), 1.0)
+            assert pool.origins == 1  # the origin's pool stays; its idle connection went
     finally:
         await pool.aclose()
 

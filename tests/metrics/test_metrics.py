@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ from agent.catalog.model import Catalog
 from agent.indicators.quar_config import DEFAULT_QUAR
 from agent.maintenance import MaintenanceCalendar
 from agent.metrics import AgentMetrics
+from agent.metrics.exposition import Series, sample_prefix
 from agent.metrics.store_derived import StoreMetrics
 from agent.records import (
     Incident,
@@ -224,6 +227,47 @@ def test_fast_render_has_exactly_the_samples_of_generate_latest(
         if line.startswith("# TYPE")
     ]
     assert len(names) == len(set(names)), "every family is rendered once"
+
+
+def test_a_series_keeps_one_string_its_line_and_rerenders_it_on_change() -> None:
+    """~170,000 series at 10,000 services: a second string per series (its name and labels
+    kept apart from its line) was ~25 MB of the agent's memory (#18 item 4)."""
+    labels = ("s 1", 'a "quoted" name', "http")
+    series = Series(sample_prefix("vigia_x", ("service", "check", "kind"), labels), labels)
+    assert series.line == 'vigia_x{service="s 1",check="a \\"quoted\\" name",kind="http"} 0.0\n'
+    for value in (1.0, 2.5, float("inf"), 0.0):
+        series.set(value)
+    series.inc(3.0)
+    assert series.line == 'vigia_x{service="s 1",check="a \\"quoted\\" name",kind="http"} 3.0\n'
+    strings = [r for r in gc.get_referents(series) if isinstance(r, str)]
+    assert strings == [series.line]
+
+
+def test_a_scrape_holds_its_body_about_once_not_twice(metrics: AgentMetrics) -> None:
+    """The body is ~25 MB at 10,000 services and every scrape's peak is part of the agent's
+    peak RSS (#18 item 4): rendering must not hold it twice (text and bytes, or bytes and
+    head + bytes) on the way out."""
+    many = "\n".join(
+        f"  - {{id: s{i}, name: S{i}, macro_service: comunicacoes, tier: bronze,"
+        f' checks: [{{http: {{url: "http://127.0.0.1:9/{i}"}}}}]}}'
+        for i in range(1000)
+    )
+    catalog = load_text(f"version: 1\nservices:\n{many}\n")
+    for svc in catalog.monitored:
+        metrics.set_service(catalog, status(svc.id, State.UP))
+    for check in catalog.checks:
+        metrics.observe(result(check, Outcome.OK, phase_connect=0.01, phase_tls=0.02), "http")
+    size = len(metrics.render())
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        body = metrics.render()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert size > 500_000 and abs(len(body) - size) < 1000  # process_* samples vary
+    assert peak < 1.5 * size
 
 
 def test_agent_metrics_never_emit_job_or_instance_labels(
