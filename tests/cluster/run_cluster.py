@@ -120,11 +120,13 @@ class RunNode:
             encoding="utf-8",
         )
         self.process: subprocess.Popen[bytes] | None = None
+        # another address of the same database for some nodes: a proxy a test can cut
+        self.db_url = cluster.routes.get(name, cluster.url)
 
     def start(self) -> None:
         argv = [
             sys.executable, "-m", "agent.cli", "--config", str(self.config),
-            "--catalog", str(self.cluster.catalog), "--db", self.cluster.url,
+            "--catalog", str(self.cluster.catalog), "--db", self.db_url,
             "run", "--listen", f"127.0.0.1:{self.port}",
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -145,6 +147,18 @@ class RunNode:
     def signal(self, sig: int) -> None:
         assert self.process is not None
         os.kill(self.process.pid, sig)
+
+    def terminate(self, timeout: float = 30) -> int:
+        """A clean stop (SIGTERM): the node releases its partitions itself; its exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self.process = None
+        return code
+
+    def log_lines(self, containing: str) -> list[str]:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return [line for line in text.splitlines() if containing in line]
 
     def stop(self) -> None:
         if self.process is None:
@@ -178,6 +192,7 @@ class Cluster:
         SqlStore.open(self.url).close()  # migrated once, before any node starts
         self.db: Engine = create_engine(self.url, pool_pre_ping=True)
         self.nodes: dict[str, RunNode] = {}
+        self.routes: dict[str, str] = {}  # node -> the URL it reaches the database by
 
     def _catalog(self) -> str:
         layout = self.layout
