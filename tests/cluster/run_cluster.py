@@ -129,7 +129,8 @@ class RunNode:
             "--catalog", str(self.cluster.catalog), "--db", self.db_url,
             "run", "--listen", f"127.0.0.1:{self.port}",
         ]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        # faulthandler: SIGABRT prints every thread's stack to the log (`dump_stacks`)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONFAULTHANDLER": "1"}
         with self.log.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=log, env=env)
 
@@ -155,6 +156,20 @@ class RunNode:
         code = self.process.wait(timeout)
         self.process = None
         return code
+
+    def dump_stacks(self) -> str:
+        """End the node with SIGABRT and return the stacks its threads were in: what a test
+        that found it stuck shows."""
+        if not self.alive:
+            return f"{self.name} is not running"
+        size = self.log.stat().st_size
+        self.signal(signal.SIGABRT)
+        assert self.process is not None
+        self.process.wait(20)
+        self.process = None
+        with self.log.open("rb") as log:
+            log.seek(size)
+            return log.read().decode(errors="replace")
 
     def log_lines(self, containing: str) -> list[str]:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
