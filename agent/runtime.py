@@ -42,6 +42,7 @@ from agent.server import create_app, serve
 from agent.settings import Settings, split_host_port
 from agent.store.retention import run_retention
 from agent.store.sql import SqlStore
+from agent.store.writer import RETRY_MAX as WRITER_RETRY_MAX
 from agent.store.writer import StoreWriter
 from alerting.conditions import (
     LOCATION_BLIND_PREFIX,
@@ -143,7 +144,8 @@ class Agent:
         await asyncio.to_thread(self.incident_ids.prefetch)
         self.engine = Engine(self.catalog, self.calendar, snapshot, self.incident_ids)
         fencing = self.cluster.member.fencing if self.cluster else None
-        self.writer = StoreWriter(self.store, fencing=fencing)
+        retry_max = self.cluster.writer_retry_max if self.cluster else WRITER_RETRY_MAX
+        self.writer = StoreWriter(self.store, fencing=fencing, retry_max=retry_max)
         self.writer.start()
         self.alerting = self._build_alerting(load_rules(self.settings.alert_rules))
         await self.alerting.start()

@@ -85,7 +85,7 @@ def link(postgres: PrivatePostgres) -> Iterator[CuttableProxy]:
 def running(
     postgres: PrivatePostgres, link: CuttableProxy, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    layout = Layout(services_per_partition=2)  # 16 services: a little load, fresh ones to break
+    layout = Layout(services_per_partition=3)  # 24 services: some load, fresh ones to break
     made = Cluster(postgres.url, tmp_path_factory.mktemp("cluster"), layout)
     try:
         made.routes[PROXIED] = make_url(made.url).set(port=link.port).render_as_string(False)

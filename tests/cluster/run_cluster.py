@@ -153,7 +153,13 @@ class RunNode:
         """A clean stop (SIGTERM): the node releases its partitions itself; its exit status."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stacks = self.dump_stacks()
+            raise AssertionError(
+                f"{self.name} did not stop in {timeout} s; in:\n{stacks}"
+            ) from None
         self.process = None
         return code
 

@@ -100,7 +100,9 @@ def test_a_random_loop_of_faults_keeps_every_outage_once_with_its_start_and_end(
     rng = random.Random(seed)
     print(f"VIGIA_CHAOS_SEED={seed}")
     faults = Faults(cluster, link, postgres)
-    fresh = [s for s in cluster.services if not cluster.incidents(s)]
+    # half the catalogue at most, from its start: the other tests take theirs from its end
+    half = cluster.services[: len(cluster.services) // 2]
+    fresh = [s for s in half if not cluster.incidents(s)]
     rng.shuffle(fresh)
     script: list[Scripted] = []
     ends = time.monotonic() + LOOP_SECONDS

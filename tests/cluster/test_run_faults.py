@@ -19,7 +19,7 @@ import pytest
 from tests.cluster.conftest import NAMES
 from tests.cluster.private_postgres import PrivatePostgres
 from tests.cluster.run_cluster import Cluster, wait_for
-from tests.cluster.scenarios import outage, restored
+from tests.cluster.scenarios import fresh_service, outage, restored
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -58,7 +58,7 @@ def test_a_paused_owner_commits_nothing_under_its_old_epochs_and_rejoins_as_a_fo
 def test_kill_9_of_the_owner_mid_outage_keeps_one_incident_and_one_notification(
     cluster: Cluster,
 ) -> None:
-    service = cluster.services[1]
+    service = fresh_service(cluster)
     victim = cluster.owner(service)
     assert victim is not None
     opened = outage(cluster, service)
@@ -89,7 +89,7 @@ def test_kill_9_of_the_owner_mid_outage_keeps_one_incident_and_one_notification(
 def test_postgresql_restarted_mid_outage_the_cluster_recovers_by_itself(
     cluster: Cluster, postgres: PrivatePostgres
 ) -> None:
-    service = cluster.services[2]
+    service = fresh_service(cluster)
     opened = outage(cluster, service)
     lease = cluster.layout.lease_seconds
     cluster.db.dispose()
@@ -101,3 +101,25 @@ def test_postgresql_restarted_mid_outage_the_cluster_recovers_by_itself(
     back = datetime.now(UTC)
     wait_for(lambda: cluster.results_since(service, back) > 0, 4 * lease, "probing to resume")
     restored(cluster, service, opened)
+
+
+def test_postgresql_down_for_long_every_node_writes_again_within_a_lease_of_its_return(
+    cluster: Cluster, postgres: PrivatePostgres
+) -> None:
+    """A writer that kept failing while the database was away must not sit out a long backoff
+    after it is back: until it writes, its node holds partitions (the renewer has its own
+    connection) whose results and incidents wait, and a clean stop waits for it."""
+    lease = cluster.layout.lease_seconds
+    cluster.db.dispose()
+    postgres.stop()
+    time.sleep(5.5 * lease)  # the writers' retries fail at 0.5, 1.5, 3.5, 7.5, 15.5 s ...
+    postgres.start()
+    back = datetime.now(UTC)
+    wait_for(lambda: cluster.balanced(NAMES), 15 * lease, "the nodes to reclaim every partition")
+
+    def every_service_written() -> bool:
+        return all(cluster.results_since(s, back) > 0 for s in cluster.services)
+
+    took = wait_for(every_service_written, 20 * lease, "a new result of every service")
+    print(f"every service written again {took:.2f} s after PostgreSQL was back (lease {lease} s)")
+    assert took <= 3 * lease  # reclaim (lease/3), a state load, one interval, one retry
