@@ -47,6 +47,10 @@ class CuttableProxy:
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+                # a close alone does not end a socket another thread is blocked in recv on:
+                # the node would wait forever on a link that was meant to be gone
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
                 sock.close()
 
     def freeze(self, mid_transaction: bool = False) -> None:
@@ -114,6 +118,10 @@ class CuttableProxy:
                     break
                 sink.sendall(chunk)
         for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                # shutdown first: a bare close leaves the socket open while the other
+                # direction's thread is blocked in recv on it, so the peer never sees the end
+                sock.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 sock.close()
 
