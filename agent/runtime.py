@@ -47,6 +47,7 @@ from agent.scheduler import ProbeScheduler
 from agent.server import create_app, serve
 from agent.settings import Settings, split_host_port
 from agent.store.sql import SqlStore
+from agent.store.writer import RETRY_MAX as WRITER_RETRY_MAX
 from agent.store.writer import StoreWriter
 from agent.upkeep import Upkeep
 from alerting.errors import RulesError
@@ -111,7 +112,10 @@ class Agent:
         self.calendar = MaintenanceCalendar(self.catalog, [], allow_retroactive)  # windows: start
         self.incident_ids = IncidentIds(self.store.reserve_ids, self.store.give_back_ids)
         self.engine = Engine(self.catalog, self.calendar, None, self.incident_ids)
-        self.writer = StoreWriter(self.store, fencing=member.fencing if member else None)
+        retry_max = self.cluster.writer_retry_max if self.cluster else WRITER_RETRY_MAX
+        self.writer = StoreWriter(
+            self.store, fencing=member.fencing if member else None, retry_max=retry_max
+        )
         self.alerting = build_alerting(
             self.settings, self.catalog, self.calendar, self.clock, self.engine, self.store,
             self._signals, member,

@@ -14,12 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from sqlalchemy import Connection, Engine, create_engine, make_url
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent.cluster import lease
 from agent.cluster.holdings import Holdings
 from agent.cluster.lease import LeaseConfig
+from agent.cluster.sessions import with_session_options
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +29,17 @@ Listener = Callable[[str, Mapping[int, int]], None]
 
 
 def renewer_engine(url: str, config: LeaseConfig) -> Engine:
-    """A one-connection engine whose every wait is bounded well within the lease time."""
+    """A one-connection engine whose every wait is bounded well within the lease time; a
+    renewal left open by a cut link is ended by the server as soon (agent/cluster/sessions.py)."""
     bound = max(1, int(config.lease_seconds / 3))
-    parsed = make_url(url)
-    options = " ".join(
-        part
-        for part in (
-            str(parsed.query.get("options", "")),
-            f"-c statement_timeout={bound * 1000}",
-            f"-c lock_timeout={bound * 1000}",
-        )
-        if part
+    bounded = with_session_options(
+        url,
+        statement_timeout=bound * 1000,
+        lock_timeout=bound * 1000,
+        idle_in_transaction_session_timeout=bound * 1000,
     )
-    parsed = parsed.update_query_dict({"options": options})
     connect_args = {"connect_timeout": bound, "tcp_user_timeout": bound * 1000}
-    return create_engine(parsed, pool_size=1, max_overflow=0, connect_args=connect_args)
+    return create_engine(bounded, pool_size=1, max_overflow=0, connect_args=connect_args)
 
 
 class Renewer:

@@ -97,6 +97,14 @@ class ClusterNode:
     # ---- the cluster's own health (ClusterNodeDown, PartitionUnowned) ----------------------
 
     @property
+    def writer_retry_max(self) -> float:
+        """The longest wait of the store writer between two failed commits: the renewer's
+        pace. A node's leases outlive a database outage (the renewer reclaims as soon as it is
+        back), so a writer backing off up to its single-node 30 s would leave the partitions
+        held but unwritten for that long, and a clean stop waiting for it."""
+        return self.member.config.lease_seconds / 3
+
+    @property
     def health_every(self) -> float:
         return min(CLUSTER_HEALTH_EVERY_SECONDS, self.member.config.lease_seconds / 2)
 

@@ -16,6 +16,7 @@ from agent.bounds import bounded
 from agent.catalog.errors import CatalogError
 from agent.catalog.loader import load
 from agent.catalog.model import Catalog
+from agent.cluster.sessions import bounded_idle_transactions
 from agent.settings import Settings
 from agent.store.errors import SchemaVersionError, UnsupportedDatabaseError
 from agent.store.sql import SqlStore
@@ -38,6 +39,8 @@ def open_catalog(settings: Settings) -> Catalog:
 
 def open_store(settings: Settings) -> SqlStore:
     url = database_url(settings.db)
+    if settings.cluster is not None:  # a cut node's open transaction must not pin partitions
+        url = bounded_idle_transactions(url, settings.cluster.lease_seconds)
     try:
         return SqlStore.open(url)
     except (SchemaVersionError, UnsupportedDatabaseError) as exc:

@@ -54,6 +54,9 @@ def refused_as_data(exc: Exception) -> bool:
     return isinstance(exc, ValueError | TypeError)
 
 
+RETRY_MAX = 30.0  # seconds: the longest wait between two failed commits (single node)
+
+
 class StoreWriter:
     """Owns the effect queue; the only code that calls `store.apply` while the agent runs."""
 
@@ -64,7 +67,7 @@ class StoreWriter:
         max_batch: int = 2000,
         linger: float = 0.2,
         retry_initial: float = 0.5,
-        retry_max: float = 30.0,
+        retry_max: float = RETRY_MAX,
         fencing: BatchFence | None = None,
     ) -> None:
         self._store = store

@@ -156,14 +156,17 @@ class RunNode:
             encoding="utf-8",
         )
         self.process: subprocess.Popen[bytes] | None = None
+        # another address of the same database for some nodes: a proxy a test can cut
+        self.db_url = cluster.routes.get(name, cluster.url)
 
     def start(self) -> None:
         argv = [
             sys.executable, "-m", "agent.cli", "--config", str(self.config),
-            "--catalog", str(self.cluster.catalog), "--db", self.cluster.url,
+            "--catalog", str(self.cluster.catalog), "--db", self.db_url,
             "run", "--listen", f"127.0.0.1:{self.port}",
         ]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        # faulthandler: SIGABRT prints every thread's stack to the log (`dump_stacks`)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONFAULTHANDLER": "1"}
         with self.log.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=log, env=env)
 
@@ -181,6 +184,38 @@ class RunNode:
     def signal(self, sig: int) -> None:
         assert self.process is not None
         os.kill(self.process.pid, sig)
+
+    def terminate(self, timeout: float = 30) -> int:
+        """A clean stop (SIGTERM): the node releases its partitions itself; its exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stacks = self.dump_stacks()
+            raise AssertionError(
+                f"{self.name} did not stop in {timeout} s; in:\n{stacks}"
+            ) from None
+        self.process = None
+        return code
+
+    def dump_stacks(self) -> str:
+        """End the node with SIGABRT and return the stacks its threads were in: what a test
+        that found it stuck shows."""
+        if not self.alive:
+            return f"{self.name} is not running"
+        size = self.log.stat().st_size
+        self.signal(signal.SIGABRT)
+        assert self.process is not None
+        self.process.wait(20)
+        self.process = None
+        with self.log.open("rb") as log:
+            log.seek(size)
+            return log.read().decode(errors="replace")
+
+    def log_lines(self, containing: str) -> list[str]:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return [line for line in text.splitlines() if containing in line]
 
     def stop(self) -> None:
         if self.process is None:
@@ -210,6 +245,7 @@ class Cluster:
         self.database, self.url = new_database(self._admin)
         self.db: Engine = create_engine(self.url, pool_pre_ping=True)
         self.nodes: dict[str, RunNode] = {}
+        self.routes: dict[str, str] = {}  # node -> the URL it reaches the database by
 
     def _catalog(self) -> str:
         layout = self.layout

@@ -12,88 +12,16 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from tests.cluster.private_postgres import PrivatePostgres, postgres_bin
+from tests.cluster.conftest import NAMES
+from tests.cluster.private_postgres import PrivatePostgres
 from tests.cluster.run_cluster import Cluster, wait_for
+from tests.cluster.scenarios import fresh_service, outage, restored
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-NAMES = ["n1", "n2", "n3"]
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PrivatePostgres]:
-    if postgres_bin() is None:
-        pytest.skip("initdb/pg_ctl not installed (/usr/lib/postgresql/*/bin)")
-    pg = PrivatePostgres()
-    try:
-        pg.start()
-        yield pg
-    finally:
-        pg.remove()
-
-
-@pytest.fixture(scope="module")
-def running(
-    postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
-    """One cluster for the module (starting three nodes is most of the time); each test uses its
-    own service and `cluster` puts back what the previous test broke."""
-    made = Cluster(postgres.url, tmp_path_factory.mktemp("cluster"))
-    try:
-        made.start(*NAMES)
-        yield made
-    finally:
-        made.close()
-
-
-@pytest.fixture
-def cluster(running: Cluster) -> Cluster:
-    dead = [name for name, node in running.nodes.items() if not node.alive]
-    for name in dead:
-        running.nodes[name].stop()
-    running.start(*dead)  # a killed node restarts under its name and rejoins
-    wait_for(lambda: running.balanced(NAMES), 40, "the partitions to spread over 3 nodes")
-    return running
-
-
-def waited(cluster: Cluster, condition: Callable[[], Any], timeout: float, what: str) -> float:
-    """`wait_for`, whose failure also shows what the nodes logged last."""
-    try:
-        return wait_for(condition, timeout, what)
-    except AssertionError as timed_out:
-        raise AssertionError(f"{timed_out}; the nodes logged:\n{cluster.log_errors()}") from None
-
-
-def outage(cluster: Cluster, service: str) -> tuple[int, datetime]:
-    """Break `service` and wait for its incident and its one notification; (id, start)."""
-    cluster.estate.set(service, "503")
-    alert = f"ServiceDown/{service}"
-    waited(cluster, lambda: cluster.sink.count(alert, "firing"), 30, "ServiceDown")
-    waited(cluster, lambda: cluster.undelivered() == 0, 10, "the delivery to be recorded")
-    waited(cluster, lambda: cluster.incidents(service), 10, "the incident's commit")
-    (incident,) = cluster.incidents(service)
-    assert incident.ended_at is None
-    return incident.id, incident.started_at
-
-
-def restored(cluster: Cluster, service: str, opened: tuple[int, datetime]) -> None:
-    """Mend `service`; its one incident closes with the id and start it opened with, and the
-    sink got exactly one firing and one resolved notification for it."""
-    cluster.estate.set(service, "ok")
-    alert = f"ServiceDown/{service}"
-    waited(cluster, lambda: cluster.sink.count(alert, "resolved"), 40, "the resolved notification")
-    # the notification may be committed before the engine's batch that closes the incident
-    waited(cluster, lambda: all(i.ended_at for i in cluster.incidents(service)), 10, "the close")
-    (incident,) = cluster.incidents(service)
-    assert (incident.id, incident.started_at) == opened
-    time.sleep(2)  # time for a wrong second delivery to arrive
-    assert (cluster.sink.count(alert, "firing"), cluster.sink.count(alert, "resolved")) == (1, 1)
 
 
 def test_a_paused_owner_commits_nothing_under_its_old_epochs_and_rejoins_as_a_follower(
@@ -130,7 +58,7 @@ def test_a_paused_owner_commits_nothing_under_its_old_epochs_and_rejoins_as_a_fo
 def test_kill_9_of_the_owner_mid_outage_keeps_one_incident_and_one_notification(
     cluster: Cluster,
 ) -> None:
-    service = cluster.services[1]
+    service = fresh_service(cluster)
     victim = cluster.owner(service)
     assert victim is not None
     opened = outage(cluster, service)
@@ -161,7 +89,7 @@ def test_kill_9_of_the_owner_mid_outage_keeps_one_incident_and_one_notification(
 def test_postgresql_restarted_mid_outage_the_cluster_recovers_by_itself(
     cluster: Cluster, postgres: PrivatePostgres
 ) -> None:
-    service = cluster.services[2]
+    service = fresh_service(cluster)
     opened = outage(cluster, service)
     lease = cluster.layout.lease_seconds
     cluster.db.dispose()
@@ -173,3 +101,25 @@ def test_postgresql_restarted_mid_outage_the_cluster_recovers_by_itself(
     back = datetime.now(UTC)
     wait_for(lambda: cluster.results_since(service, back) > 0, 4 * lease, "probing to resume")
     restored(cluster, service, opened)
+
+
+def test_postgresql_down_for_long_every_node_writes_again_within_a_lease_of_its_return(
+    cluster: Cluster, postgres: PrivatePostgres
+) -> None:
+    """A writer that kept failing while the database was away must not sit out a long backoff
+    after it is back: until it writes, its node holds partitions (the renewer has its own
+    connection) whose results and incidents wait, and a clean stop waits for it."""
+    lease = cluster.layout.lease_seconds
+    cluster.db.dispose()
+    postgres.stop()
+    time.sleep(5.5 * lease)  # the writers' retries fail at 0.5, 1.5, 3.5, 7.5, 15.5 s ...
+    postgres.start()
+    back = datetime.now(UTC)
+    wait_for(lambda: cluster.balanced(NAMES), 15 * lease, "the nodes to reclaim every partition")
+
+    def every_service_written() -> bool:
+        return all(cluster.results_since(s, back) > 0 for s in cluster.services)
+
+    took = wait_for(every_service_written, 20 * lease, "a new result of every service")
+    print(f"every service written again {took:.2f} s after PostgreSQL was back (lease {lease} s)")
+    assert took <= 3 * lease  # reclaim (lease/3), a state load, one interval, one retry

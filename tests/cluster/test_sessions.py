@@ -1,0 +1,50 @@
+"""The server-side bounds of a cluster node's sessions (agent/cluster/sessions.py): set on a real
+PostgreSQL session, and the server really ends a transaction left silent past them."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
+
+from agent.cluster.lease import LeaseConfig
+from agent.cluster.renewer import renewer_engine
+from agent.cluster.sessions import bounded_idle_transactions, with_session_options
+
+
+def test_options_are_added_after_those_the_url_has_and_sqlite_is_left_alone() -> None:
+    url = "postgresql+psycopg://u:p@db/x?options=-c%20work_mem%3D4MB"
+    bounded = with_session_options(url, lock_timeout=1000)
+    assert make_url(bounded).query["options"] == "-c work_mem=4MB -c lock_timeout=1000"
+    assert make_url(bounded).password == "p"  # kept: the store connects with this URL
+    assert with_session_options("sqlite:///x.db", lock_timeout=1) == "sqlite:///x.db"
+
+
+@pytest.mark.postgres
+def test_the_store_and_the_renewer_sessions_carry_their_idle_bounds(cluster_url: str) -> None:
+    store = create_engine(bounded_idle_transactions(cluster_url, 4.0))
+    renewer = renewer_engine(
+        bounded_idle_transactions(cluster_url, 6.0), LeaseConfig("a", lease_seconds=6.0)
+    )
+    try:
+        with store.connect() as conn:
+            assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "4s"
+        with renewer.connect() as conn:  # its own, tighter bound wins over the store's
+            assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "2s"
+    finally:
+        store.dispose()
+        renewer.dispose()
+
+
+@pytest.mark.postgres
+def test_the_server_ends_a_transaction_left_silent_past_the_bound(cluster_url: str) -> None:
+    engine = create_engine(bounded_idle_transactions(cluster_url, 1.0))
+    try:
+        with pytest.raises(DBAPIError, match="idle-in-transaction timeout"), engine.begin() as conn:
+            conn.execute(text("SELECT 1"))
+            time.sleep(2.5)  # a node cut off mid-transaction says nothing more
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
