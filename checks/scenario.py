@@ -26,6 +26,9 @@ from checks import http
 from checks.context import ProbeContext
 from checks.http_clients import ProbeConnections, transports_key
 from checks.http_cookies import ChainCookies
+from checks.http_run import Fetched, Run
+from checks.http_verdict import body_encoding, clip
+from checks.json_path import json_path
 from checks.result import Measurement, Outcome, Verdict
 from checks.specs import PLACEHOLDER, Capture, HttpSpec, ScenarioSpec, ScenarioStep
 
@@ -57,7 +60,7 @@ class _Scenario:
         self.captured: dict[str, str] = {}
         self.measurements: dict[str, Measurement] = {}
         self.connections: dict[tuple[object, ...], ProbeConnections] = {}
-        self.current: tuple[str, http.Run] | None = None
+        self.current: tuple[str, Run] | None = None
         self.passed = 0
 
     async def run(self) -> Verdict:
@@ -77,8 +80,8 @@ class _Scenario:
             return self._verdict(Outcome.DEGRADED, slow)
         return self._verdict(Outcome.OK, "")
 
-    async def _step(self, step: ScenarioStep) -> tuple[Verdict, http.Fetched | None]:
-        run = http.Run(self._resolved(step), self.ctx.clock.now)
+    async def _step(self, step: ScenarioStep) -> tuple[Verdict, Fetched | None]:
+        run = Run(self._resolved(step), self.ctx.clock.now)
         run.cookies = self.session
         run.read_body = run.read_body or any(c.reads_body for c in step.capture.values())
         run.keep_connection = True
@@ -110,7 +113,7 @@ class _Scenario:
 
         return PLACEHOLDER.sub(value, text)
 
-    def _capture(self, step: ScenarioStep, fetched: http.Fetched | None) -> None:
+    def _capture(self, step: ScenarioStep, fetched: Fetched | None) -> None:
         if not step.capture:
             return
         assert fetched is not None  # a step that did not fail has its answer
@@ -158,7 +161,7 @@ class _Scenario:
             await connections.aclose()
 
 
-def _captured(capture: Capture, fetched: http.Fetched) -> str:
+def _captured(capture: Capture, fetched: Fetched) -> str:
     response = fetched.response
     if capture.header is not None:
         value: str | None = response.headers.get(capture.header)
@@ -167,12 +170,12 @@ def _captured(capture: Capture, fetched: http.Fetched) -> str:
         if capture.regex is None:
             return value
         return _group(re.search(capture.regex, value), f"header {capture.header}", capture.regex)
-    text = fetched.body.decode(http.body_encoding(response), errors="replace")
+    text = fetched.body.decode(body_encoding(response), errors="replace")
     if capture.body_regex is not None:
         return _group(re.search(capture.body_regex, text), "the body", capture.body_regex)
     assert capture.json_ is not None  # the spec validates exactly one source
     try:
-        found = http.json_path(json.loads(text), capture.json_)
+        found = json_path(json.loads(text), capture.json_)
     except ValueError:
         raise _StepFailed("the body is not JSON") from None
     except LookupError as missing:
@@ -182,5 +185,5 @@ def _captured(capture: Capture, fetched: http.Fetched) -> str:
 
 def _group(match: re.Match[str] | None, where: str, pattern: str) -> str:
     if match is None:
-        raise _StepFailed(f"{where} does not match /{http.clip(pattern)}/")
+        raise _StepFailed(f"{where} does not match /{clip(pattern)}/")
     return match.group(1) if match.re.groups else match.group(0)

@@ -16,9 +16,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks import http
+from checks import http, http_verdict
 from checks.context import ProbeContext
 from checks.http_clients import HttpClientPool
+from checks.json_path import json_path
 from checks.result import Outcome, Verdict
 from checks.specs import HttpSpec
 from tests.checks.loopback import (
@@ -182,16 +183,16 @@ async def test_json_missing_path_and_non_json_body_fail(ctx: ProbeContext) -> No
 
 
 def test_json_path_does_not_confuse_true_with_one() -> None:
-    assert http._json_equal(1, True) is False
-    assert http._json_equal(1, 1.0) is True
+    assert http_verdict._json_equal(1, True) is False
+    assert http_verdict._json_equal(1, 1.0) is True
 
 
 def test_json_path_reads_quoted_keys_and_negative_indices() -> None:
     document = {"a b": [{"c": 1}, {"c": 2}]}
-    assert http.json_path(document, "$['a b'][-1].c") == 2
-    assert http.json_path(document, "$") == document
+    assert json_path(document, "$['a b'][-1].c") == 2
+    assert json_path(document, "$") == document
     with pytest.raises(LookupError, match="not a JSON path"):
-        http.json_path(document, "$.a..b")
+        json_path(document, "$.a..b")
 
 
 _keys = st.text(st.characters(blacklist_characters=".[]'\"", codec="utf-8"), min_size=1)
@@ -203,7 +204,7 @@ def test_json_path_finds_any_value_nested_under_its_path(steps: list[Any], leaf:
     for step in reversed(steps):
         document = {step: document} if isinstance(step, str) else [None] * step + [document]
     path = "$" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)
-    assert http.json_path(document, path) == leaf
+    assert json_path(document, path) == leaf
 
 
 async def test_header_expectations_are_regexes(ctx: ProbeContext) -> None:
