@@ -69,7 +69,7 @@ MAX_ORIGINS = 4096
 
 
 # The spec's own parts of these keys (`tls_profile`, `address_family`, `named`) are computed
-# once per spec (checks/specs.py), not per probe.
+# once per spec (checks/http_spec.py), not per probe.
 
 
 def transports_key(spec: HttpSpec) -> tuple[object, ...]:
