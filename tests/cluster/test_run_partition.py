@@ -10,6 +10,8 @@ its transaction, with whatever the transaction locked.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.cluster.conftest import NAMES, PROXIED
@@ -25,6 +27,20 @@ GAVE_UP = "lost or released"  # agent/cluster/member.py's log line
 # (a share lock on them) and its first writes.
 RENEWAL = "(query LIKE 'UPDATE partition_leases%' OR query LIKE '%count(*)%cluster_nodes%')"
 FENCED_BATCH = "(query NOT LIKE '%partition_leases%' AND query NOT LIKE '%cluster_nodes%')"
+
+
+def settled(cluster: Cluster, calm: float, timeout: float) -> None:
+    """Wait until the partitions have kept the same holders for `calm` seconds: a cluster
+    balanced a moment ago may still be moving partitions after the previous test's fault
+    (a PostgreSQL restart), and a cut in the middle of a move tests the move, not the cut."""
+    deadline = time.monotonic() + timeout
+    seen, since = cluster.holders(), time.monotonic()
+    while time.monotonic() - since < calm:
+        assert time.monotonic() < deadline, f"the partitions kept moving for {timeout} s"
+        time.sleep(0.2)
+        now = cluster.holders()
+        if now != seen:
+            seen, since = now, time.monotonic()
 
 
 def freeze_inside(cluster: Cluster, link: CuttableProxy, kind: str, tries: int = 200) -> str:
@@ -53,6 +69,7 @@ def test_a_node_cut_from_postgresql_stops_before_another_claims_and_rejoins(
     lease = cluster.layout.lease_seconds
     service = fresh_service(cluster, PROXIED)
     opened = outage(cluster, service)
+    settled(cluster, 2 * lease, 60)
     old = cluster.epochs(PROXIED)
     gave_up = len(victim.log_lines(GAVE_UP))
     frozen = freeze_inside(cluster, link, kind)
