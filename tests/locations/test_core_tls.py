@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import trustme
 
 from agent.locations.core_client import CoreClient, CoreUnreachable
-
-trustme = pytest.importorskip("trustme")
 
 ASSIGNMENT = b'{"location": "porto", "version": "v1", "catalog": "version: 1\\n"}'
 
