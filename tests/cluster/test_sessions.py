@@ -3,6 +3,8 @@ PostgreSQL session, and the server really ends a transaction left silent past th
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 
 import pytest
@@ -48,3 +50,27 @@ def test_the_server_ends_a_transaction_left_silent_past_the_bound(cluster_url: s
             conn.execute(text("SELECT 1"))
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_store_socket_gives_up_on_a_silent_link_within_a_lease(cluster_url: str) -> None:
+    # read back from the kernel: the option must reach the socket libpq opened, not the URL only
+    engine = create_engine(bounded_idle_transactions(cluster_url, 6.0))
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            sock = socket.socket(fileno=os.dup(raw.pgconn.socket))
+            try:
+                user_timeout = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+                keepalive = sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+                idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+            finally:
+                sock.close()
+    finally:
+        engine.dispose()
+    assert (user_timeout, keepalive, idle) == (6000, 1, 2)
+
+
+def test_client_timeouts_leave_sqlite_alone() -> None:
+    assert bounded_idle_transactions("sqlite:///x.db", 6.0) == "sqlite:///x.db"
