@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from agent.catalog.model import Catalog
+from agent.cluster.alert_ownership import AlertOwnership
 from agent.cluster.member import ClusterMember
 from agent.engine import Engine
 from agent.indicators.quar_config import load_quar
@@ -49,7 +50,8 @@ def build_alerting(
         engine.service_status, engine.open_incident,
         signals=signals, console_url=console, failing_locations_of=engine.failing_locations,
     )  # fmt: skip
-    return AlertingService(evaluator, store, settings.alerting, clock, cluster=member)
+    ownership = AlertOwnership(member) if member is not None else None
+    return AlertingService(evaluator, store, settings.alerting, clock, cluster=ownership)
 
 
 def build_store_metrics(
