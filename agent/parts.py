@@ -46,9 +46,8 @@ def build_alerting(
     """The alerting over the rules file: raises `RulesError` when it is invalid."""
     console = settings.external_url or f"http://{settings.listen}"
     evaluator = AlertEvaluator(
-        load_rules(settings.alert_rules), catalog, calendar, clock,
-        engine.service_status, engine.open_incident,
-        signals=signals, console_url=console, failing_locations_of=engine.failing_locations,
+        load_rules(settings.alert_rules), catalog, calendar, clock, engine,
+        signals=signals, console_url=console,
     )  # fmt: skip
     ownership = AlertOwnership(member) if member is not None else None
     return AlertingService(evaluator, store, settings.alerting, clock, cluster=ownership)
