@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from agent.catalog.model import Catalog
+from agent.cluster.alert_ownership import AlertOwnership
 from agent.cluster.member import ClusterMember
 from agent.engine import Engine
 from agent.indicators.quar_config import load_quar
@@ -45,11 +46,11 @@ def build_alerting(
     """The alerting over the rules file: raises `RulesError` when it is invalid."""
     console = settings.external_url or f"http://{settings.listen}"
     evaluator = AlertEvaluator(
-        load_rules(settings.alert_rules), catalog, calendar, clock,
-        engine.service_status, engine.open_incident,
-        signals=signals, console_url=console, failing_locations_of=engine.failing_locations,
+        load_rules(settings.alert_rules), catalog, calendar, clock, engine,
+        signals=signals, console_url=console,
     )  # fmt: skip
-    return AlertingService(evaluator, store, settings.alerting, clock, cluster=member)
+    ownership = AlertOwnership(member) if member is not None else None
+    return AlertingService(evaluator, store, settings.alerting, clock, cluster=ownership)
 
 
 def build_store_metrics(

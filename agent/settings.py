@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from agent.catalog.errors import CatalogError, Problem
-from agent.catalog.yamlsource import parse
+from checks.yamlsource import parse
 from agent.locations.wire import PUSH_EVERY_SECONDS
 from agent.scheduled_reports.config import ReportsConfig
 from alerting.routing import AlertingConfig

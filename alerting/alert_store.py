@@ -14,8 +14,8 @@ from pydantic import TypeAdapter
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from agent.store.sql import SqlStore
 from alerting import tables
+from alerting.database import Database
 from alerting.state import AlertState
 
 # the stored document of an alert (pydantic's codec of the dataclass, as outbox.py's)
@@ -35,7 +35,7 @@ class Ack:
 
 
 def save_alerts(
-    store: SqlStore,
+    store: Database,
     alerts: Sequence[AlertState],
     at: datetime,
     partitions: Partitions | None = None,
@@ -91,7 +91,7 @@ def _replacing(conn: Connection) -> Any:
     return ins.on_conflict_do_update(index_elements=["alert_id"], set_=replaced)
 
 
-def load_alerts(store: SqlStore, partitions: Iterable[int] | None = None) -> list[AlertState]:
+def load_alerts(store: Database, partitions: Iterable[int] | None = None) -> list[AlertState]:
     """The stored active alerts; only those of `partitions` when given (a cluster node)."""
     table = tables.alert_state
     query = select(table.c.data)
@@ -102,7 +102,7 @@ def load_alerts(store: SqlStore, partitions: Iterable[int] | None = None) -> lis
     return [_CODEC.validate_python(row.data) for row in rows]
 
 
-def request_ack(store: SqlStore, alert_id: str, author: str, comment: str, at: datetime) -> int:
+def request_ack(store: Database, alert_id: str, author: str, comment: str, at: datetime) -> int:
     """Record an acknowledgement; the running agent applies it at its next tick."""
     with store.transaction(write=True) as conn:
         values = {"alert_id": alert_id, "author": author, "comment": comment, "created_at": at}
@@ -110,7 +110,7 @@ def request_ack(store: SqlStore, alert_id: str, author: str, comment: str, at: d
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def pending_acks(store: SqlStore) -> list[Ack]:
+def pending_acks(store: Database) -> list[Ack]:
     table = tables.alert_acks
     query = select(table).where(table.c.applied_at.is_(None)).order_by(table.c.id)
     with store.transaction() as conn:
@@ -118,7 +118,7 @@ def pending_acks(store: SqlStore) -> list[Ack]:
     return [Ack(r["id"], r["alert_id"], r["author"], r["comment"], r["created_at"]) for r in rows]
 
 
-def mark_applied(store: SqlStore, ack_ids: Sequence[int], at: datetime) -> None:
+def mark_applied(store: Database, ack_ids: Sequence[int], at: datetime) -> None:
     if not ack_ids:
         return
     table = tables.alert_acks
@@ -126,7 +126,7 @@ def mark_applied(store: SqlStore, ack_ids: Sequence[int], at: datetime) -> None:
         conn.execute(update(table).where(table.c.id.in_(ack_ids)).values(applied_at=at))
 
 
-def acks_for(store: SqlStore, alert_id: str | None = None) -> list[Ack]:
+def acks_for(store: Database, alert_id: str | None = None) -> list[Ack]:
     table = tables.alert_acks
     query = select(table).order_by(table.c.id)
     if alert_id is not None:
@@ -136,7 +136,7 @@ def acks_for(store: SqlStore, alert_id: str | None = None) -> list[Ack]:
     return [Ack(r["id"], r["alert_id"], r["author"], r["comment"], r["created_at"]) for r in rows]
 
 
-def acks_by_alert(store: SqlStore, alert_ids: Sequence[str]) -> dict[str, list[Ack]]:
+def acks_by_alert(store: Database, alert_ids: Sequence[str]) -> dict[str, list[Ack]]:
     """Acknowledgements of these alerts, oldest first, in one query."""
     if not alert_ids:
         return {}
@@ -151,7 +151,7 @@ def acks_by_alert(store: SqlStore, alert_ids: Sequence[str]) -> dict[str, list[A
     return found
 
 
-def service_alert_ids(store: SqlStore, service: str) -> list[str]:
+def service_alert_ids(store: Database, service: str) -> list[str]:
     """Alert ids `<Rule>/<service>[/<check>]` found in the outbox or the acks, sorted."""
     ids: set[str] = set()
     with store.transaction() as conn:
@@ -172,7 +172,7 @@ class AlertReader:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[Any, AlertState]] = {}
 
-    def load(self, store: SqlStore) -> list[AlertState]:
+    def load(self, store: Database) -> list[AlertState]:
         table = tables.alert_state
         with store.transaction() as conn:
             rows = conn.execute(select(table.c.alert_id, table.c.data)).all()

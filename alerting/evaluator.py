@@ -26,6 +26,7 @@ from alerting.notification import Notification
 from alerting.outages import Interval, Outages
 from alerting.rules import Rule
 from alerting.state import AlertMachine, AlertState, Subject
+from alerting.status_source import StatusSource
 from alerting.suppression import Planned, Suppression
 from checks.clock import Clock
 from checks.result import ProbeResult
@@ -33,8 +34,6 @@ from checks.result import ProbeResult
 # AlertState lives in alerting/state.py; named here too for code written before the split
 __all__ = ["AlertEvaluator", "AlertState"]
 
-StatusOf = Callable[[str], ServiceStatus]
-IncidentOf = Callable[[str], Incident | None]
 Signals = Callable[[], Mapping[str, float]]
 
 
@@ -45,11 +44,9 @@ class AlertEvaluator:
         catalog: Catalog,
         calendar: Planned,
         clock: Clock,
-        status_of: StatusOf,
-        incident_of: IncidentOf,
+        status: StatusSource,
         signals: Signals = dict,
         console_url: str = "",
-        failing_locations_of: Callable[[str], tuple[str, ...]] = lambda _check: (),
     ) -> None:
         self._matcher = RuleMatcher(rules, catalog)
         self._catalog = catalog  # also the matcher's: read for every result, kept at hand
@@ -60,10 +57,8 @@ class AlertEvaluator:
         self._seen: dict[str, tuple[ServiceStatus, Incident | None]] = {}  # last evaluated
         self._previous: dict[str, dict[str, Any]] = {}  # check -> last measurements
         self.clock = clock
-        self.status_of = status_of
-        self.incident_of = incident_of
+        self.status = status
         self.signals = signals
-        self.failing_locations_of = failing_locations_of
 
     # ---- what it evaluates, and what it holds -----------------------------------------------
 
@@ -133,7 +128,7 @@ class AlertEvaluator:
         service = self.catalog.by_id.get(sid)
         if service is None:
             return True
-        status, incident = self.status_of(sid), self.incident_of(sid)
+        status, incident = self.status.service_status(sid), self.status.open_incident(sid)
         flaps = _collapsed(status.flap_history)
         key = (replace(status, last_seen_at=None, flap_history=flaps), incident)
         if self._seen.get(sid) != key:
@@ -196,8 +191,8 @@ class AlertEvaluator:
             return []
         view = cond.ServiceView(
             service=service,
-            status=self.status_of(sid),
-            incident=self.incident_of(sid),
+            status=self.status.service_status(sid),
+            incident=self.status.open_incident(sid),
             now=now,
             root_of=self._outages.children(sid),
             down_intervals=self._outages.down_intervals(sid),
@@ -214,12 +209,13 @@ class AlertEvaluator:
     ) -> list[Notification]:
         service = self.catalog.by_id[check.service]
         view = cond.CheckView(
-            check, result, self._previous.get(check.id, {}), self.failing_locations_of(check.id)
+            check, result, self._previous.get(check.id, {}), self.status.failing_locations(check.id)
         )
         out: list[Notification] = []
         for rule in self._matcher.of_check(check, service):
             active = cond.CHECK_CONDITIONS[rule.when](rule, view)
-            status, incident = self.status_of(service.id), self.incident_of(service.id)
+            status = self.status.service_status(service.id)
+            incident = self.status.open_incident(service.id)
             subject = Subject(f"{rule.name}/{check.id}", service, check, status, incident)
             out += self._machine.update(rule, subject, active, now)
         return out

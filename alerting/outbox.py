@@ -37,8 +37,8 @@ from sqlalchemy import (
     update,
 )
 
-from agent.store.sql import SqlStore
 from alerting import tables
+from alerting.database import Database
 from alerting.notification import Notification
 
 _TABLE = tables.outbox
@@ -120,11 +120,11 @@ class Partitioning:
 
 
 class Outbox:
-    """The outbox table of a `SqlStore` (schema version 2)."""
+    """The outbox table of the agent's database (schema version 2)."""
 
     def __init__(
         self,
-        store: SqlStore,
+        store: Database,
         *,
         backoff: Backoff | None = None,
         random_draw: Callable[[], float] = random.random,

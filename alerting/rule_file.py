@@ -10,10 +10,10 @@ from typing import Any, cast
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from agent.catalog.errors import Problem
-from agent.catalog.yamlsource import Source, parse
 from alerting.errors import RulesError
 from alerting.rules import CONDITION_NAMES, DEFAULT_RULES, Rule, RuleFile
+from checks.problem import Problem
+from checks.yamlsource import Source, parse
 
 
 def load_rules(path: str | Path | None = None) -> list[Rule]:

@@ -13,28 +13,23 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
-from agent.cluster import lease
-from agent.cluster.errors import LeaseLostError
 from agent.records import Effect
-from agent.store.sql import SqlStore
 from alerting import alert_store
 from alerting.conditions import is_cluster_alert
+from alerting.database import Database
 from alerting.delivery import DeliveryWorker
 from alerting.evaluator import AlertEvaluator
 from alerting.notification import AlertStatus, Notification
 from alerting.outbox import Also, Outbox, OutboxItem, Partitioning
+from alerting.ownership import Ownership, PartitionsLost
 from alerting.receivers.factory import build_receivers
 from alerting.routing import AlertingConfig, Router
 from checks.clock import Clock
 from checks.periodic import every
 from checks.result import ProbeResult
-
-if TYPE_CHECKING:
-    from agent.cluster.member import ClusterMember
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +51,7 @@ CLUSTER_PARTITION = 0
 @dataclass
 class AlertingService:
     evaluator: AlertEvaluator
-    store: SqlStore
+    store: Database
     config: AlertingConfig
     clock: Clock
     resend_every: float = 60.0
@@ -70,7 +65,7 @@ class AlertingService:
     _last_resend: datetime | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # several core nodes (semantics.md §9): only a partition's owner notifies its alerts
-    cluster: ClusterMember | None = None
+    cluster: Ownership | None = None
 
     async def start(self) -> None:
         if self.cluster is None:
@@ -82,7 +77,7 @@ class AlertingService:
         self.outbox = Outbox(self.store)
         if self.cluster is not None:
             self.outbox.partitioning = Partitioning(
-                self._partition_of_notification, self._fence, self._scope
+                self._partition_of_notification, self.cluster.fence, self._scope
             )
         self.worker = DeliveryWorker(
             self.outbox, build_receivers(self.config), self.clock,
@@ -141,7 +136,7 @@ class AlertingService:
                 also: Also = (set(), write)
                 await asyncio.to_thread(self.outbox.enqueue_routed, routed, now, also=also)
                 break
-            except LeaseLostError as lost:  # the new owner notifies these services now
+            except PartitionsLost as lost:  # the new owner notifies these services now
                 gone |= set(lost.partitions)
                 routed = [r for r in routed if self._partition_of_notification(r[0]) not in gone]
                 log.warning("notifications of partitions %s left to their new owner", sorted(gone))
@@ -156,7 +151,7 @@ class AlertingService:
         owned: set[int] = set()
         partitions: alert_store.Partitions | None = None
         if self.cluster is not None:
-            owned = self.cluster.owned_valid() - set(gone)
+            owned = self.cluster.owned() - set(gone)
             partitions = (owned, self._partition_of_alert)
 
         def write(conn: Connection) -> None:
@@ -193,12 +188,12 @@ class AlertingService:
         def fenced() -> None:
             with self.store.transaction(write=True) as conn:
                 if self.cluster is not None:
-                    self._fence(conn, owned)
+                    self.cluster.fence(conn, owned)
                 write(conn)
 
         try:
             await asyncio.to_thread(fenced)
-        except LeaseLostError as lost:  # saved by the new owner; this node forgets them soon
+        except PartitionsLost as lost:  # saved by the new owner; this node forgets them soon
             log.warning("alerts of partitions %s left to their new owner", lost.partitions)
 
     # ---- several core nodes (semantics.md §9) -----------------------------------------------
@@ -240,8 +235,8 @@ class AlertingService:
         if cluster is None or partition is None:
             return True
         if held:
-            return cluster.holdings.epoch(partition) is not None
-        return partition in cluster.owned_valid()
+            return cluster.holds(partition)
+        return partition in cluster.owned()
 
     def _partition_of_alert(self, alert_id: str) -> int | None:
         """A service alert's partition is its service's; the cluster's alerts are partition
@@ -256,22 +251,12 @@ class AlertingService:
     def _partition_of_notification(self, notification: Notification) -> int | None:
         return self._partition_of_alert(notification.alert_id)
 
-    def _fence(self, conn: Connection, partitions: set[int]) -> None:
-        assert self.cluster is not None
-        epochs = {p: self.cluster.holdings.epoch(p) for p in partitions}
-        gone = tuple(sorted(p for p, e in epochs.items() if e is None))
-        if gone:
-            raise LeaseLostError(gone, self.cluster.config.node, tuple(-1 for _ in gone))
-        lease.assert_leases(
-            conn, self.cluster.config.node, {p: e for p, e in epochs.items() if e is not None}
-        )
-
     def _scope(self) -> tuple[set[int], bool]:
         """The rows this node sends: its partitions'; the agent's own alerts (no partition)
         are sent by the holder of partition 0, so that exactly one node sends each."""
         assert self.cluster is not None
-        held = set(self.cluster.holdings.valid())
-        return held, 0 in held
+        held = self.cluster.held()
+        return held, CLUSTER_PARTITION in held
 
     def _permanent(self, item: OutboxItem) -> None:
         self.permanent_failures += 1

@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, Column, Connection, Index, Integer, MetaData,
 from sqlalchemy import inspect as inspect_schema
 
 from agent.store.cleaning import SafeJSON, SafeString, SafeText
-from agent.store.schema import UtcMicros
+from agent.store.columns import UtcMicros
 
 metadata = MetaData()
 

@@ -44,7 +44,7 @@ from agent.catalog.errors import CatalogError  # noqa: E402
 from agent.catalog.locations import check_locations  # noqa: E402
 from agent.catalog.references import check_references  # noqa: E402
 from agent.catalog.resolution import resolve  # noqa: E402
-from agent.catalog.yamlsource import parse  # noqa: E402
+from checks.yamlsource import parse  # noqa: E402
 
 ENVIRON = {"API_TOKEN": "s3cr3t-token", "LDAP_PASSWORD": "pw-ldap", "DB_PASS": "pw-db"}
 MACROS = (

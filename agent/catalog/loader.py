@@ -1,7 +1,8 @@
 """Load `catalog/services.yaml`: parse, validate whole, resolve inheritance, or list every error.
 
-The steps, in order: YAML with line numbers (yamlsource.py), the schema (schema.py), the rules
-across entries (references.py, locations.py), then resolution into the model (resolution.py).
+The steps, in order: YAML with line numbers (checks/yamlsource.py), the schema (schema.py), the
+rules across entries (references.py, locations.py), then resolution into the model
+(resolution.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from agent.catalog.probe_options import EnvironmentProxyError
 from agent.catalog.references import check_references, check_scenarios
 from agent.catalog.resolution import resolve
 from agent.catalog.schema import RawCatalog
-from agent.catalog.yamlsource import Source, parse
+from checks.yamlsource import Source, parse
 
 
 def load(

@@ -4,7 +4,7 @@ configured locations, and resolved check -> service -> tier -> defaults."""
 from __future__ import annotations
 
 from agent.catalog.schema import RawCatalog, RawCheck, RawService, RawTier
-from agent.catalog.yamlsource import Path_, Source
+from checks.yamlsource import Path_, Source
 
 
 def _location_layers(raw: RawCatalog) -> list[tuple[Path_, list[str] | None]]:

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.catalog.resolution import BUILTIN_TIERS
 from agent.catalog.schema import RawCatalog
-from agent.catalog.yamlsource import Path_, Source
 from agent.maintenance import cron_schedule
+from checks.yamlsource import Path_, Source
 
 
 def _services(source: Source) -> list[tuple[int, dict[str, Any]]]:

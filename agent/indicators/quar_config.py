@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.catalog.errors import CatalogError, Problem
-from agent.catalog.yamlsource import parse
+from checks.yamlsource import parse
 
 
 class QuarConfigError(CatalogError):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.catalog.yamlsource import parse
+from checks.yamlsource import parse
 from agent.store.sql import SqlStore
 from alerting.delivery import DeliveryWorker
 from alerting.outbox import Outbox

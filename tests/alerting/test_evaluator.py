@@ -49,8 +49,7 @@ class Harness:
             self.cat,
             self.calendar,
             self.clock,
-            self.engine.service_status,
-            self.engine.open_incident,
+            self.engine,
             signals=lambda: {"store_write_errors": 0.0},
             console_url="http://cco.invalid",
         )

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from agent.catalog.yamlsource import parse
+from checks.yamlsource import parse
 from alerting.receivers.alertmanager import AlertmanagerReceiver
 from alerting.receivers.email import EmailReceiver
 from alerting.receivers.factory import build_receivers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.catalog.yamlsource import parse
+from checks.yamlsource import parse
 from alerting.delivery import DeliveryWorker
 from alerting.outbox import Outbox
 from alerting.receivers.base import Receiver

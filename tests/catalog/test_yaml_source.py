@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from agent.catalog.loader import _load_text, load_text
-from agent.catalog.yamlsource import parse
+from checks.yamlsource import parse
 from checks.specs import HttpSpec
 from tests.catalog.example import EXAMPLE, edited, errors_of, line_of
 

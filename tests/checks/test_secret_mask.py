@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.catalog.yamlsource import parse
+from checks.yamlsource import parse
 from alerting.errors import TransientDeliveryError
 from alerting.notification import AlertStatus, Notification
 from alerting.receivers.alertmanager import AlertmanagerReceiver

@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from agent.catalog.errors import Problem
+from checks.problem import Problem
 from checks.secrets import SECRETS
 
 Path_ = tuple[str | int, ...]
