@@ -22,11 +22,11 @@ from pydantic import (
 )
 
 from agent.catalog.errors import CatalogError, Problem
-from checks.yamlsource import parse
 from agent.locations.wire import PUSH_EVERY_SECONDS
 from agent.scheduled_reports.config import ReportsConfig
 from alerting.routing import AlertingConfig
 from checks.durations import Duration
+from checks.yamlsource import parse
 
 DEFAULT_LISTEN = "127.0.0.1:9330"
 DEFAULT_CONFIG = "vigia.yaml"

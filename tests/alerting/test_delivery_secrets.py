@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from checks.yamlsource import parse
 from agent.store.sql import SqlStore
 from alerting.delivery import DeliveryWorker
 from alerting.outbox import Outbox
@@ -18,6 +17,7 @@ from alerting.receivers.base import Receiver
 from alerting.receivers.webhook import WebhookReceiver
 from checks.clock import ManualClock
 from checks.secrets import install_log_filter
+from checks.yamlsource import parse
 from tests.alerting.servers import T0, HttpRecorder, free_port, notification
 
 HOOK_TOKEN = "T0KEN-in-the-path-91f3"

@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from checks.yamlsource import parse
 from alerting.receivers.alertmanager import AlertmanagerReceiver
 from alerting.receivers.email import EmailReceiver
 from alerting.receivers.factory import build_receivers
 from alerting.receivers.syslog import SyslogReceiver
 from alerting.receivers.webhook import WebhookReceiver
 from alerting.routing import AlertingConfig, Router
+from checks.yamlsource import parse
 from tests.alerting.servers import notification
 
 RECEIVERS: list[dict[str, Any]] = [

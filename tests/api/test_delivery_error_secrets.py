@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from checks.yamlsource import parse
 from alerting.delivery import DeliveryWorker
 from alerting.outbox import Outbox
 from alerting.receivers.base import Receiver
 from alerting.receivers.webhook import WebhookReceiver
 from checks.clock import SystemClock
+from checks.yamlsource import parse
 from tests.alerting.servers import HttpRecorder, notification
 from tests.api.conftest import Running
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from agent.catalog.loader import _load_text, load_text
-from checks.yamlsource import parse
 from checks.specs import HttpSpec
+from checks.yamlsource import parse
 from tests.catalog.example import EXAMPLE, edited, errors_of, line_of
 
 SECRET = "tok-9f8e7d"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from checks.yamlsource import parse
 from alerting.errors import TransientDeliveryError
 from alerting.notification import AlertStatus, Notification
 from alerting.receivers.alertmanager import AlertmanagerReceiver
@@ -21,6 +20,7 @@ from checks.result import Outcome
 from checks.runner import run_probe
 from checks.secrets import SecretFilter, SecretMask, redacted_origin
 from checks.specs import HttpSpec, NagiosSpec
+from checks.yamlsource import parse
 from tests.checks.loopback import HttpServer, Reply, probe_context
 
 SECRET = "hunter2-Sekr3t"
